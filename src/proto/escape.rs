@@ -1,0 +1,163 @@
+//! Header value escaping, per version (STOMP 1.1/1.2 "Value Encoding"):
+//! 1.0 has none (so a newline cannot be sent at all); 1.1 escapes `\\`, LF and `:`; 1.2 also CR.
+//! CONNECT, STOMP and CONNECTED frames are never escaped, in any version.
+
+use super::frame::Version;
+use crate::error::{ErrorKind, Result, err};
+
+/// Appends `value`, escaped for `version`, to `out`. `escaped = false` writes it raw (CONNECT frames),
+/// which is only possible when it holds no octet that would break the frame.
+pub fn escape_into(value: &str, version: Version, escaped: bool, out: &mut Vec<u8>) -> Result<()> {
+    let bytes = value.as_bytes();
+    if !escaped || version == Version::V1_0 {
+        if let Some(&b) = bytes.iter().find(|&&b| b == b'\n' || b == b'\r' || b == 0) {
+            return err(
+                ErrorKind::InvalidHeader,
+                format!(
+                    "header value {:?} holds {} which STOMP {} cannot carry{}",
+                    value,
+                    describe(b),
+                    version,
+                    if escaped { "" } else { " in a CONNECT frame" }
+                ),
+            );
+        }
+        // 1.0 has no escapes, but a colon is fine: only the first colon of a line separates.
+        out.extend_from_slice(bytes);
+        return Ok(());
+    }
+    for &b in bytes {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b':' => out.extend_from_slice(b"\\c"),
+            b'\r' if version == Version::V1_2 => out.extend_from_slice(b"\\r"),
+            b'\r' => {
+                return err(ErrorKind::InvalidHeader, format!("header {:?} holds a carriage return, which STOMP 1.1 cannot escape", value));
+            }
+            0 => return err(ErrorKind::InvalidHeader, format!("header {:?} holds a NUL octet", value)),
+            _ => out.push(b),
+        }
+    }
+    Ok(())
+}
+
+fn describe(b: u8) -> &'static str {
+    match b {
+        b'\n' => "a newline",
+        b'\r' => "a carriage return",
+        _ => "a NUL octet",
+    }
+}
+
+/// Decodes one received header name or value. Undefined escape sequences are a fatal protocol error
+/// (STOMP 1.2 says so); under 1.0, or in CONNECTED, bytes are taken as they are.
+pub fn unescape(raw: &[u8], version: Version, escaped: bool) -> Result<String> {
+    if !escaped || version == Version::V1_0 || !raw.contains(&b'\\') {
+        return utf8(raw.to_vec());
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b != b'\\' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let decoded = match raw.get(i + 1) {
+            Some(b'\\') => b'\\',
+            Some(b'n') => b'\n',
+            Some(b'c') => b':',
+            Some(b'r') if version == Version::V1_2 => b'\r',
+            other => {
+                let seq = other.map(|&c| format!("\\{}", c as char)).unwrap_or_else(|| "a lone \\".into());
+                return err(ErrorKind::Protocol, format!("undefined escape sequence {} in a STOMP {} header", seq, version));
+            }
+        };
+        out.push(decoded);
+        i += 2;
+    }
+    utf8(out)
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).or_else(|e| err(ErrorKind::Protocol, format!("header is not UTF-8: {}", e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn esc(v: &str, version: Version) -> Result<String> {
+        let mut out = Vec::new();
+        escape_into(v, version, true, &mut out)?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn v10_sends_colons_raw_and_refuses_newlines() {
+        assert_eq!(esc("a:b\\c", Version::V1_0).unwrap(), "a:b\\c");
+        assert_eq!(esc("a\nb", Version::V1_0).unwrap_err().kind, ErrorKind::InvalidHeader);
+        assert_eq!(esc("a\rb", Version::V1_0).unwrap_err().kind, ErrorKind::InvalidHeader);
+    }
+
+    #[test]
+    fn v11_escapes_backslash_newline_colon_but_not_cr() {
+        assert_eq!(esc("a\\b\nc:d", Version::V1_1).unwrap(), "a\\\\b\\nc\\cd");
+        assert_eq!(esc("a\rb", Version::V1_1).unwrap_err().kind, ErrorKind::InvalidHeader);
+    }
+
+    #[test]
+    fn v12_also_escapes_cr() {
+        assert_eq!(esc("x\r\n:\\", Version::V1_2).unwrap(), "x\\r\\n\\c\\\\");
+    }
+
+    #[test]
+    fn connect_frames_are_never_escaped() {
+        let mut out = Vec::new();
+        escape_into("pass:w\\rd", Version::V1_2, false, &mut out).unwrap();
+        assert_eq!(out, b"pass:w\\rd");
+        assert_eq!(escape_into("a\nb", Version::V1_2, false, &mut out).unwrap_err().kind, ErrorKind::InvalidHeader);
+    }
+
+    #[test]
+    fn nul_is_refused_everywhere() {
+        for v in [Version::V1_0, Version::V1_1, Version::V1_2] {
+            assert_eq!(esc("a\0b", v).unwrap_err().kind, ErrorKind::InvalidHeader);
+        }
+    }
+
+    #[test]
+    fn round_trip_in_each_escaping_version() {
+        let samples = ["plain", "a:b", "c\\d", "line1\nline2", "\\n literal", "::\\\\::", "ünï:cødé\n"];
+        for v in [Version::V1_1, Version::V1_2] {
+            for s in samples {
+                let e = esc(s, v).unwrap();
+                assert_eq!(unescape(e.as_bytes(), v, true).unwrap(), s, "{v} {s:?}");
+            }
+        }
+        let e = esc("cr\rhere", Version::V1_2).unwrap();
+        assert_eq!(unescape(e.as_bytes(), Version::V1_2, true).unwrap(), "cr\rhere");
+    }
+
+    #[test]
+    fn undefined_escapes_are_fatal() {
+        assert_eq!(unescape(b"a\\tb", Version::V1_2, true).unwrap_err().kind, ErrorKind::Protocol);
+        assert_eq!(unescape(b"a\\", Version::V1_1, true).unwrap_err().kind, ErrorKind::Protocol);
+        // \r is defined only from 1.2 on.
+        assert_eq!(unescape(b"a\\rb", Version::V1_1, true).unwrap_err().kind, ErrorKind::Protocol);
+        assert_eq!(unescape(b"a\\rb", Version::V1_2, true).unwrap(), "a\rb");
+    }
+
+    #[test]
+    fn no_unescaping_in_v10_or_connected() {
+        assert_eq!(unescape(b"a\\cb", Version::V1_0, true).unwrap(), "a\\cb");
+        assert_eq!(unescape(b"a\\cb", Version::V1_2, false).unwrap(), "a\\cb");
+    }
+
+    #[test]
+    fn non_utf8_is_a_protocol_error() {
+        assert_eq!(unescape(b"\xff\xfe", Version::V1_2, true).unwrap_err().kind, ErrorKind::Protocol);
+    }
+}

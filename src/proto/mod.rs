@@ -1,0 +1,11 @@
+//! Sans-IO STOMP: frames, the codec, escaping and the connection state machine. Nothing here touches
+//! a socket, a clock or a thread.
+
+pub mod codec;
+pub mod escape;
+pub mod frame;
+pub mod session;
+
+pub use codec::{Decoded, Decoder, Limits, encode};
+pub use frame::{Command, Frame, Version};
+pub use session::{ConnectParams, Event, ReceiptStatus, Session, SessionConfig, State};

@@ -1,0 +1,672 @@
+//! The connection state machine, sans IO: no sockets, no clock, no threads.
+//!
+//! Inputs are `start`, `send`, `handle_bytes(now)`, `handle_timeout(now)` and `transport_closed`;
+//! outputs are `poll_transmit`/`advance_transmit` (bytes for the socket), `poll_event` (what the
+//! application hears) and `poll_timeout` (when `handle_timeout` must next be called). Time is passed in,
+//! so heart-beats and timeouts are tested with simulated time.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::codec::{Decoded, Decoder, Limits, encode};
+use super::frame::{Command, Frame, Version};
+use crate::error::{Error, ErrorKind, Result, err};
+
+/// What the session is told once, when it is made.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub limits: Limits,
+    pub auto_content_length: bool,
+    /// Incoming silence tolerated, as a multiple of the negotiated receive interval.
+    pub heartbeat_receive_scale: f64,
+    /// Most bytes queued for the socket before `send` answers `QueueFull`.
+    pub max_out_bytes: usize,
+    /// Completed receipts remembered for `receipt_status` after they arrive.
+    pub receipt_memory: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> SessionConfig {
+        SessionConfig {
+            limits: Limits::default(),
+            auto_content_length: true,
+            heartbeat_receive_scale: 1.5,
+            max_out_bytes: 8 << 20,
+            receipt_memory: 4096,
+        }
+    }
+}
+
+/// What a CONNECT says.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectParams {
+    /// The highest version asked for; lower ones are offered too.
+    pub version: Option<Version>,
+    pub login: Option<String>,
+    pub passcode: Option<String>,
+    /// The `host` header when set (RabbitMQ: the vhost).
+    pub vhost: Option<String>,
+    /// The name of the host the transport reached: the `host` header under 1.2 when no vhost is set.
+    pub host_name: String,
+    /// (send, receive) heart-beat intervals offered, in milliseconds.
+    pub heartbeats: (u32, u32),
+    pub headers: Vec<(String, String)>,
+    /// Open with `STOMP` instead of `CONNECT` (1.1 and later).
+    pub use_stomp_command: bool,
+    /// Give up waiting for CONNECTED after this long.
+    pub connected_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// No transport.
+    Idle,
+    /// CONNECT sent, CONNECTED awaited.
+    Connecting,
+    Connected,
+    /// DISCONNECT sent, its receipt awaited.
+    Disconnecting,
+    /// The transport must close (or has).
+    Closed,
+}
+
+/// What a receipt has come to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptStatus {
+    Pending,
+    Received,
+    /// The link dropped before it came: the frame may or may not have been processed.
+    Lost,
+    /// Never asked for (or forgotten long ago).
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Connected(Frame),
+    Message(Frame),
+    Receipt(Frame),
+    Error(Frame),
+    /// A frame went to the transport buffer (only when `emit_sent` is on).
+    Sent(Frame),
+    Heartbeat,
+    HeartbeatTimeout,
+    /// The transport must close; `None` for a clean end (DISCONNECT receipt).
+    Closed(Option<Error>),
+}
+
+/// An active subscription, remembered to re-subscribe after a reconnect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub frame: Frame,
+}
+
+impl Subscription {
+    pub fn ack_mode(&self) -> &str {
+        self.frame.header("ack").unwrap_or("auto")
+    }
+}
+
+pub struct Session {
+    config: SessionConfig,
+    state: State,
+    decoder: Decoder,
+    version: Version,
+    requested: Version,
+    connected: Option<Frame>,
+    out: Vec<u8>,
+    out_pos: usize,
+    events: VecDeque<Event>,
+    /// Negotiated intervals; zero when off.
+    send_interval: Duration,
+    recv_interval: Duration,
+    last_write: Instant,
+    last_read: Instant,
+    read_paused: bool,
+    /// The (send, receive) intervals offered in CONNECT.
+    offered: (u32, u32),
+    connected_deadline: Option<Instant>,
+    receipts: HashMap<String, ReceiptStatus>,
+    /// Finished receipts in the order they finished, to forget the oldest.
+    receipts_done: VecDeque<String>,
+    disconnect_receipt: Option<String>,
+    subscriptions: Vec<(String, Subscription)>,
+    transactions: HashSet<String>,
+    /// Transactions that were open when a link dropped: the broker aborted them.
+    dropped_transactions: VecDeque<String>,
+    /// How many more MESSAGE frames may be decoded before the application makes room; bytes past that
+    /// stay buffered (and the driver stops reading), so the application's queues stay bounded.
+    message_budget: usize,
+    /// Emit `Event::Sent` for each frame queued (costs a clone; on only when someone listens).
+    pub emit_sent: bool,
+    /// Emit `Event::Heartbeat` for each heart-beat read.
+    pub emit_heartbeat: bool,
+}
+
+impl Session {
+    pub fn new(config: SessionConfig, now: Instant) -> Session {
+        Session {
+            decoder: Decoder::new(config.limits),
+            config,
+            state: State::Idle,
+            version: Version::V1_0,
+            requested: Version::V1_2,
+            connected: None,
+            out: Vec::new(),
+            out_pos: 0,
+            events: VecDeque::new(),
+            send_interval: Duration::ZERO,
+            recv_interval: Duration::ZERO,
+            last_write: now,
+            last_read: now,
+            read_paused: false,
+            offered: (0, 0),
+            connected_deadline: None,
+            receipts: HashMap::new(),
+            receipts_done: VecDeque::new(),
+            disconnect_receipt: None,
+            subscriptions: Vec::new(),
+            transactions: HashSet::new(),
+            dropped_transactions: VecDeque::new(),
+            message_budget: usize::MAX,
+            emit_sent: false,
+            emit_heartbeat: false,
+        }
+    }
+
+    pub fn message_budget(&self) -> usize {
+        self.message_budget
+    }
+
+    /// Sets how many more MESSAGE frames may be decoded (see `message_budget`).
+    pub fn set_message_budget(&mut self, n: usize) {
+        self.message_budget = n;
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The negotiated version (the requested one until CONNECTED says otherwise).
+    pub fn version(&self) -> Version {
+        if self.connected.is_some() { self.version } else { self.requested }
+    }
+
+    /// The CONNECTED frame of the current (or last) connection.
+    pub fn connected_frame(&self) -> Option<&Frame> {
+        self.connected.as_ref()
+    }
+
+    /// Negotiated (send, receive) heart-beat intervals; zero when off.
+    pub fn heartbeat_intervals(&self) -> (Duration, Duration) {
+        (self.send_interval, self.recv_interval)
+    }
+
+    pub fn subscriptions(&self) -> impl Iterator<Item = (&str, &Subscription)> {
+        self.subscriptions.iter().map(|(id, s)| (id.as_str(), s))
+    }
+
+    pub fn subscription(&self, id: &str) -> Option<&Subscription> {
+        self.subscriptions.iter().find(|(i, _)| i == id).map(|(_, s)| s)
+    }
+
+    pub fn open_transactions(&self) -> impl Iterator<Item = &str> {
+        self.transactions.iter().map(String::as_str)
+    }
+
+    /// Starts a connection on a fresh transport: queues CONNECT (or STOMP). With `resubscribe`, every
+    /// remembered subscription is sent again once CONNECTED arrives.
+    pub fn start(&mut self, params: &ConnectParams, now: Instant) -> Result<()> {
+        let requested = params.version.unwrap_or(Version::V1_2);
+        let mut f = Frame::new(if params.use_stomp_command && requested > Version::V1_0 {
+            Command::Stomp
+        } else {
+            Command::Connect
+        });
+        if requested > Version::V1_0 {
+            f.add_header("accept-version", requested.accept_versions());
+        }
+        // Where the host header goes, as stomp.py does it: always under 1.2 (it is required there),
+        // otherwise only when a vhost is given (RabbitMQ refuses names that are not vhosts).
+        match (&params.vhost, requested) {
+            (Some(v), _) => f.add_header("host", v),
+            (None, Version::V1_2) => f.add_header("host", &params.host_name),
+            _ => {}
+        }
+        if let Some(l) = &params.login {
+            f.add_header("login", l);
+        }
+        if let Some(p) = &params.passcode {
+            f.add_header("passcode", p);
+        }
+        if requested > Version::V1_0 && params.heartbeats != (0, 0) {
+            f.add_header("heart-beat", &format!("{},{}", params.heartbeats.0, params.heartbeats.1));
+        }
+        for (n, v) in &params.headers {
+            f.set_header(n, v);
+        }
+        self.decoder.reset();
+        self.out.clear();
+        self.out_pos = 0;
+        self.requested = requested;
+        self.connected = None;
+        self.version = Version::V1_0;
+        self.send_interval = Duration::ZERO;
+        self.recv_interval = Duration::ZERO;
+        self.read_paused = false;
+        self.disconnect_receipt = None;
+        self.last_write = now;
+        self.last_read = now;
+        self.connected_deadline = params.connected_timeout.map(|t| now + t);
+        self.offered = params.heartbeats;
+        self.state = State::Connecting;
+        self.queue_frame(f)
+    }
+
+    /// Queues an application frame. Tracks receipts, subscriptions and transactions as they go out.
+    pub fn send(&mut self, frame: Frame) -> Result<()> {
+        match self.state {
+            State::Connected => {}
+            State::Disconnecting => return err(ErrorKind::NotConnected, "the connection is disconnecting"),
+            _ => return err(ErrorKind::NotConnected, "not connected"),
+        }
+        if frame.command == Command::Nack && self.version == Version::V1_0 {
+            return err(ErrorKind::Unsupported, "NACK does not exist in STOMP 1.0");
+        }
+        if matches!(frame.command, Command::Connect | Command::Stomp) || !is_client_command(frame.command) {
+            return err(ErrorKind::InvalidArgument, format!("{} is not a frame a client sends on an open connection", frame.command));
+        }
+        if let Some(tx) = frame.header("transaction") {
+            if self.dropped_transactions.iter().any(|t| t == tx) {
+                if frame.command == Command::Abort {
+                    // Already aborted by the broker; nothing to send.
+                    self.dropped_transactions.retain(|t| t != tx);
+                    return Ok(());
+                }
+                if frame.command == Command::Commit {
+                    self.dropped_transactions.retain(|t| t != tx);
+                }
+                return err(
+                    ErrorKind::Disconnected,
+                    format!("transaction {} was aborted when the link dropped; begin a new one and send again", tx),
+                );
+            }
+        }
+        let pending = self.out.len() - self.out_pos;
+        if pending >= self.config.max_out_bytes {
+            return err(ErrorKind::QueueFull, format!("{} bytes already wait for the socket", pending));
+        }
+        // What the session must remember of the frame (nothing but a receipt for a plain SEND, the hot path).
+        let receipt = frame.header("receipt").map(str::to_owned);
+        let tracked = (frame.command != Command::Send).then(|| frame.clone_meta());
+        self.queue_frame(frame)?;
+        if let Some(r) = receipt {
+            self.receipts.insert(r, ReceiptStatus::Pending);
+        }
+        if let Some(f) = tracked {
+            self.track(f);
+        }
+        Ok(())
+    }
+
+    /// Bytes waiting to be written to the socket.
+    pub fn pending_out(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    fn track(&mut self, f: Frame) {
+        match f.command {
+            Command::Subscribe => {
+                if let Some(id) = f.header("id").or(f.header("destination")).map(str::to_owned) {
+                    self.subscriptions.retain(|(i, _)| *i != id);
+                    self.subscriptions.push((id, Subscription { frame: f }));
+                }
+            }
+            Command::Unsubscribe => {
+                if let Some(id) = f.header("id").or(f.header("destination")) {
+                    self.subscriptions.retain(|(i, _)| i != id);
+                }
+            }
+            Command::Begin => {
+                if let Some(t) = f.header("transaction") {
+                    self.transactions.insert(t.to_owned());
+                }
+            }
+            Command::Commit | Command::Abort => {
+                if let Some(t) = f.header("transaction") {
+                    self.transactions.remove(t);
+                }
+            }
+            Command::Disconnect => {
+                self.disconnect_receipt = f.header("receipt").map(str::to_owned);
+                self.state = if self.disconnect_receipt.is_some() { State::Disconnecting } else { State::Closed };
+                if self.state == State::Closed {
+                    self.events.push_back(Event::Closed(None));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn queue_frame(&mut self, frame: Frame) -> Result<()> {
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        }
+        encode(&frame, self.version(), self.config.auto_content_length, &mut self.out)?;
+        if self.emit_sent {
+            self.events.push_back(Event::Sent(frame));
+        }
+        Ok(())
+    }
+
+    /// Bytes for the socket, if any.
+    pub fn poll_transmit(&self) -> Option<&[u8]> {
+        if self.out_pos < self.out.len() { Some(&self.out[self.out_pos..]) } else { None }
+    }
+
+    /// `n` bytes of `poll_transmit` were written.
+    pub fn advance_transmit(&mut self, n: usize, now: Instant) {
+        self.out_pos += n;
+        debug_assert!(self.out_pos <= self.out.len());
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        } else if self.out_pos > (1 << 20) {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+        if n > 0 {
+            self.last_write = now;
+        }
+    }
+
+    /// Stop (or resume) counting incoming silence: the driver stops reading when the application's
+    /// queues are full, and silence it chose cannot be blamed on the broker.
+    pub fn set_read_paused(&mut self, paused: bool, now: Instant) {
+        if self.read_paused && !paused {
+            self.last_read = now;
+        }
+        self.read_paused = paused;
+    }
+
+    /// Bytes from the transport (empty: just decode what is buffered, after the budget grew).
+    pub fn handle_bytes(&mut self, bytes: &[u8], now: Instant) {
+        if matches!(self.state, State::Idle | State::Closed) {
+            return;
+        }
+        if !bytes.is_empty() {
+            self.last_read = now;
+            self.decoder.push(bytes);
+        }
+        loop {
+            if self.message_budget == 0 {
+                return;
+            }
+            match self.decoder.next() {
+                Ok(Some(Decoded::Heartbeat)) => {
+                    if self.emit_heartbeat {
+                        self.events.push_back(Event::Heartbeat);
+                    }
+                }
+                Ok(Some(Decoded::Frame(f))) => {
+                    self.handle_frame(f, now);
+                    if self.state == State::Closed {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    self.close(Some(Error::new(e.kind, format!("the broker sent a malformed frame: {}", e.message))));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle_frame(&mut self, f: Frame, now: Instant) {
+        match (self.state, f.command) {
+            (State::Connecting, Command::Connected) => {
+                let version = match f.header("version") {
+                    None => Version::V1_0,
+                    Some(v) => match Version::parse(v) {
+                        Some(v) if v <= self.requested => v,
+                        _ => {
+                            self.close(Some(Error::new(
+                                ErrorKind::Protocol,
+                                format!("the broker chose version {:?}, which was not offered", v),
+                            )));
+                            return;
+                        }
+                    },
+                };
+                self.version = version;
+                self.decoder.set_version(version);
+                if version > Version::V1_0 {
+                    let (sx, sy) = parse_heartbeat(f.header("heart-beat"));
+                    let (cx, cy) = self.offered;
+                    self.send_interval = negotiate(cx, sy);
+                    self.recv_interval = negotiate(cy, sx);
+                }
+                self.last_read = now;
+                self.last_write = now;
+                self.connected_deadline = None;
+                self.state = State::Connected;
+                self.connected = Some(f.clone());
+                self.events.push_back(Event::Connected(f));
+            }
+            (State::Connecting, Command::Error) => {
+                let msg = error_text(&f);
+                self.events.push_back(Event::Error(f));
+                self.close(Some(Error::new(ErrorKind::Refused, format!("the broker refused the connection: {}", msg))));
+            }
+            (State::Connecting, other) => {
+                self.close(Some(Error::new(ErrorKind::Protocol, format!("expected CONNECTED, the broker sent {}", other))));
+            }
+            (_, Command::Message) => {
+                self.message_budget = self.message_budget.saturating_sub(1);
+                self.events.push_back(Event::Message(f));
+            }
+            (_, Command::Receipt) => {
+                let id = f.header("receipt-id").unwrap_or_default().to_owned();
+                self.finish_receipt(&id, ReceiptStatus::Received);
+                let ends = self.disconnect_receipt.as_deref() == Some(id.as_str());
+                self.events.push_back(Event::Receipt(f));
+                if ends {
+                    self.close(None);
+                }
+            }
+            (_, Command::Error) => self.events.push_back(Event::Error(f)),
+            (_, other) => {
+                self.close(Some(Error::new(ErrorKind::Protocol, format!("the broker sent {}, which only clients send", other))));
+            }
+        }
+    }
+
+    fn finish_receipt(&mut self, id: &str, status: ReceiptStatus) {
+        if let Some(s) = self.receipts.get_mut(id) {
+            if *s == ReceiptStatus::Pending {
+                *s = status;
+                self.receipts_done.push_back(id.to_owned());
+                while self.receipts_done.len() > self.config.receipt_memory {
+                    if let Some(old) = self.receipts_done.pop_front() {
+                        self.receipts.remove(&old);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Registers a receipt for a frame held back while the link is down (it counts as pending).
+    pub fn expect_receipt(&mut self, id: &str) {
+        self.receipts.insert(id.to_owned(), ReceiptStatus::Pending);
+    }
+
+    /// The link will not come back: receipts still pending are lost.
+    pub fn lose_pending_receipts(&mut self) {
+        let pending: Vec<String> =
+            self.receipts.iter().filter(|(_, s)| **s == ReceiptStatus::Pending).map(|(k, _)| k.clone()).collect();
+        for id in pending {
+            self.finish_receipt(&id, ReceiptStatus::Lost);
+        }
+    }
+
+    /// Transactions the broker aborted because the link dropped (until committed or aborted by the
+    /// application, which is then told).
+    pub fn dropped_transactions(&self) -> impl Iterator<Item = &str> {
+        self.dropped_transactions.iter().map(String::as_str)
+    }
+
+    pub fn receipt_status(&self, id: &str) -> ReceiptStatus {
+        self.receipts.get(id).copied().unwrap_or(ReceiptStatus::Unknown)
+    }
+
+    /// Forget a receipt someone has waited for.
+    pub fn forget_receipt(&mut self, id: &str) {
+        if self.receipts.get(id).is_some_and(|s| *s != ReceiptStatus::Pending) {
+            self.receipts.remove(id);
+            self.receipts_done.retain(|r| r != id);
+        }
+    }
+
+    /// Time has passed: heart-beats to send, silence to judge, a CONNECTED that never came.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Connecting => {
+                if self.connected_deadline.is_some_and(|d| now >= d) {
+                    self.close(Some(Error::new(ErrorKind::Timeout, "the broker did not answer CONNECT in time")));
+                }
+            }
+            State::Connected | State::Disconnecting => {
+                if let Some(d) = self.recv_deadline() {
+                    if now >= d {
+                        self.events.push_back(Event::HeartbeatTimeout);
+                        let ms = (now - self.last_read).as_millis();
+                        self.close(Some(Error::new(
+                            ErrorKind::Timeout,
+                            format!("heart-beat timeout: nothing heard from the broker for {} ms", ms),
+                        )));
+                        return;
+                    }
+                }
+                if let Some(d) = self.send_deadline() {
+                    if now >= d && self.pending_out() == 0 {
+                        self.out.push(b'\n');
+                    }
+                }
+            }
+            State::Idle | State::Closed => {}
+        }
+    }
+
+    fn recv_deadline(&self) -> Option<Instant> {
+        if self.recv_interval.is_zero() || self.read_paused {
+            return None;
+        }
+        Some(self.last_read + self.recv_interval.mul_f64(self.config.heartbeat_receive_scale))
+    }
+
+    fn send_deadline(&self) -> Option<Instant> {
+        if self.send_interval.is_zero() || self.pending_out() > 0 {
+            return None;
+        }
+        Some(self.last_write + self.send_interval)
+    }
+
+    /// When `handle_timeout` must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Connecting => self.connected_deadline,
+            State::Connected | State::Disconnecting => match (self.recv_deadline(), self.send_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            _ => None,
+        }
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The transport ended (EOF or error) without the session asking.
+    pub fn transport_closed(&mut self, reason: Error) {
+        if matches!(self.state, State::Idle | State::Closed) {
+            return;
+        }
+        // A DISCONNECT whose receipt raced with the broker's close still ended cleanly.
+        let clean = self.state == State::Disconnecting && reason.kind == ErrorKind::Closed;
+        self.close(if clean { None } else { Some(reason) });
+    }
+
+    /// Ends the connection: pending receipts are lost, open transactions with it.
+    pub fn close(&mut self, reason: Option<Error>) {
+        if matches!(self.state, State::Idle | State::Closed) {
+            return;
+        }
+        self.state = State::Closed;
+        self.lose_pending_receipts();
+        for tx in self.transactions.drain() {
+            self.dropped_transactions.push_back(tx);
+        }
+        while self.dropped_transactions.len() > 1000 {
+            self.dropped_transactions.pop_front();
+        }
+        self.events.push_back(Event::Closed(reason));
+    }
+
+    /// Forget the subscriptions (the application disconnected for good).
+    pub fn clear_subscriptions(&mut self) {
+        self.subscriptions.clear();
+    }
+
+    /// After CONNECTED on a reconnect: send every remembered subscription again, same id and headers.
+    pub fn resubscribe(&mut self) -> Result<usize> {
+        let frames: Vec<Frame> = self.subscriptions.iter().map(|(_, s)| s.frame.clone()).collect();
+        let n = frames.len();
+        for f in frames {
+            self.queue_frame(f)?;
+        }
+        Ok(n)
+    }
+}
+
+impl Frame {
+    /// A copy without the body (what the session remembers of a frame it sent).
+    fn clone_meta(&self) -> Frame {
+        Frame::from_parts(self.command, self.headers.clone(), Vec::new())
+    }
+}
+
+fn is_client_command(c: Command) -> bool {
+    !matches!(c, Command::Connected | Command::Message | Command::Receipt | Command::Error)
+}
+
+/// The `message` header and the body of an ERROR frame, for a person.
+pub fn error_text(f: &Frame) -> String {
+    let msg = f.header("message").unwrap_or("").trim();
+    let body = String::from_utf8_lossy(&f.body);
+    let body = body.trim();
+    match (msg.is_empty(), body.is_empty()) {
+        (true, true) => "ERROR frame without a message".to_owned(),
+        (false, true) => msg.to_owned(),
+        (true, false) => body.to_owned(),
+        (false, false) => format!("{}: {}", msg, body),
+    }
+}
+
+/// `heart-beat: x,y`; absent or invalid means `0,0`.
+pub fn parse_heartbeat(v: Option<&str>) -> (u32, u32) {
+    let Some(v) = v else { return (0, 0) };
+    let mut it = v.split(',').map(|p| p.trim().parse::<u32>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
+/// One direction of heart-beating: off if either side says 0, else the larger of the two.
+fn negotiate(ours: u32, theirs: u32) -> Duration {
+    if ours == 0 || theirs == 0 { Duration::ZERO } else { Duration::from_millis(ours.max(theirs) as u64) }
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

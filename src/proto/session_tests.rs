@@ -1,0 +1,408 @@
+//! The session driven by hand with simulated time: no sockets, no sleeps.
+
+use super::*;
+
+fn t0() -> Instant {
+    Instant::now()
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn params(version: Version, heartbeats: (u32, u32)) -> ConnectParams {
+    ConnectParams {
+        version: Some(version),
+        login: Some("guest".into()),
+        passcode: Some("p:w\\d".into()),
+        vhost: None,
+        host_name: "127.0.0.1".into(),
+        heartbeats,
+        ..ConnectParams::default()
+    }
+}
+
+/// Everything the session wants written, as text.
+fn drain_out(s: &mut Session, now: Instant) -> String {
+    let mut all = Vec::new();
+    while let Some(b) = s.poll_transmit() {
+        let b = b.to_vec();
+        s.advance_transmit(b.len(), now);
+        all.extend(b);
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+fn events(s: &mut Session) -> Vec<Event> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+/// A session connected with `version` and the broker's `heart-beat` answer.
+fn connected(version: Version, ours: (u32, u32), theirs: &str, now: Instant) -> Session {
+    let mut s = Session::new(SessionConfig::default(), now);
+    s.start(&params(version, ours), now).unwrap();
+    drain_out(&mut s, now);
+    let reply = format!("CONNECTED\nversion:{}\nheart-beat:{}\nserver:fake\n\n\0", version, theirs);
+    s.handle_bytes(reply.as_bytes(), now);
+    assert_eq!(s.state(), State::Connected);
+    events(&mut s);
+    s
+}
+
+#[test]
+fn connect_frame_per_version() {
+    let now = t0();
+    let mut s = Session::new(SessionConfig::default(), now);
+    s.start(&params(Version::V1_2, (1000, 2000)), now).unwrap();
+    let out = drain_out(&mut s, now);
+    assert_eq!(
+        out,
+        "CONNECT\naccept-version:1.0,1.1,1.2\nhost:127.0.0.1\nlogin:guest\npasscode:p:w\\d\nheart-beat:1000,2000\n\n\0",
+        "1.2 always sends host; CONNECT values are never escaped"
+    );
+    let mut s = Session::new(SessionConfig::default(), now);
+    s.start(&params(Version::V1_1, (0, 0)), now).unwrap();
+    let out = drain_out(&mut s, now);
+    assert!(!out.contains("host:"), "1.1 sends host only with a vhost: {out:?}");
+    assert!(!out.contains("heart-beat"), "0,0 is not sent");
+    let mut p = params(Version::V1_0, (1000, 1000));
+    p.vhost = Some("/".into());
+    let mut s = Session::new(SessionConfig::default(), now);
+    s.start(&p, now).unwrap();
+    let out = drain_out(&mut s, now);
+    assert!(out.starts_with("CONNECT\nhost:/\nlogin:guest\n"), "{out:?}");
+    assert!(!out.contains("accept-version") && !out.contains("heart-beat"), "1.0 has neither: {out:?}");
+    let mut p = params(Version::V1_2, (0, 0));
+    p.use_stomp_command = true;
+    p.headers = vec![("host".into(), "override".into()), ("client-id".into(), "me".into())];
+    let mut s = Session::new(SessionConfig::default(), now);
+    s.start(&p, now).unwrap();
+    let out = drain_out(&mut s, now);
+    assert!(out.starts_with("STOMP\n") && out.contains("host:override\n") && out.contains("client-id:me\n"), "{out:?}");
+}
+
+#[test]
+fn version_negotiation() {
+    let now = t0();
+    let s = connected(Version::V1_2, (0, 0), "0,0", now);
+    assert_eq!(s.version(), Version::V1_2);
+    let s = connected(Version::V1_1, (0, 0), "0,0", now);
+    assert_eq!(s.version(), Version::V1_1);
+    // No version header: 1.0.
+    let mut s = Session::new(SessionConfig::default(), now);
+    s.start(&params(Version::V1_2, (0, 0)), now).unwrap();
+    s.handle_bytes(b"CONNECTED\n\n\0", now);
+    assert_eq!(s.version(), Version::V1_0);
+    // A version we did not offer is a protocol error.
+    let mut s = Session::new(SessionConfig::default(), now);
+    s.start(&params(Version::V1_1, (0, 0)), now).unwrap();
+    s.handle_bytes(b"CONNECTED\nversion:1.2\n\n\0", now);
+    assert_eq!(s.state(), State::Closed);
+    assert!(matches!(events(&mut s).last(), Some(Event::Closed(Some(e))) if e.kind == ErrorKind::Protocol));
+}
+
+#[test]
+fn heartbeat_negotiation_follows_the_spec() {
+    let now = t0();
+    // Client offers (cx, cy) = (1000, 2000); server answers (sx, sy) = (3000, 500).
+    // Client sends every max(cx, sy) = 1000; expects every max(cy, sx) = 3000.
+    let s = connected(Version::V1_2, (1000, 2000), "3000,500", now);
+    assert_eq!(s.heartbeat_intervals(), (ms(1000), ms(3000)));
+    // Zero on either side turns a direction off.
+    let s = connected(Version::V1_2, (0, 2000), "3000,500", now);
+    assert_eq!(s.heartbeat_intervals(), (Duration::ZERO, ms(3000)));
+    let s = connected(Version::V1_2, (1000, 2000), "0,0", now);
+    assert_eq!(s.heartbeat_intervals(), (Duration::ZERO, Duration::ZERO));
+    // Under 1.0 there are no heart-beats at all.
+    let mut s = Session::new(SessionConfig::default(), now);
+    s.start(&params(Version::V1_0, (1000, 1000)), now).unwrap();
+    s.handle_bytes(b"CONNECTED\nheart-beat:1000,1000\n\n\0", now);
+    assert_eq!(s.heartbeat_intervals(), (Duration::ZERO, Duration::ZERO));
+}
+
+#[test]
+fn heartbeats_are_sent_only_when_idle() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (1000, 0), "0,1000", now);
+    assert_eq!(s.poll_timeout(), Some(now + ms(1000)));
+    s.handle_timeout(now + ms(999));
+    assert_eq!(drain_out(&mut s, now + ms(999)), "");
+    s.handle_timeout(now + ms(1000));
+    assert_eq!(drain_out(&mut s, now + ms(1000)), "\n");
+    // A frame written at 1500 pushes the next heart-beat to 2500.
+    s.send(Frame::new(Command::Send).with("destination", "/q")).unwrap();
+    drain_out(&mut s, now + ms(1500));
+    assert_eq!(s.poll_timeout(), Some(now + ms(2500)));
+    s.handle_timeout(now + ms(2000));
+    assert_eq!(drain_out(&mut s, now + ms(2000)), "");
+    s.handle_timeout(now + ms(2500));
+    assert_eq!(drain_out(&mut s, now + ms(2500)), "\n");
+}
+
+#[test]
+fn silence_past_interval_times_scale_is_a_timeout() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (0, 1000), "1000,0", now);
+    // Scale 1.5: the deadline is 1500 ms after the last byte.
+    assert_eq!(s.poll_timeout(), Some(now + ms(1500)));
+    s.handle_bytes(b"\n", now + ms(900));
+    assert_eq!(s.poll_timeout(), Some(now + ms(2400)));
+    s.handle_timeout(now + ms(2399));
+    assert_eq!(s.state(), State::Connected);
+    s.handle_timeout(now + ms(2400));
+    assert_eq!(s.state(), State::Closed);
+    let ev = events(&mut s);
+    assert!(matches!(ev[0], Event::HeartbeatTimeout), "{ev:?}");
+    assert!(matches!(&ev[1], Event::Closed(Some(e)) if e.kind == ErrorKind::Timeout), "{ev:?}");
+}
+
+#[test]
+fn paused_reading_does_not_count_as_silence() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (0, 1000), "1000,0", now);
+    s.set_read_paused(true, now + ms(100));
+    assert_eq!(s.poll_timeout(), None);
+    s.handle_timeout(now + ms(10_000));
+    assert_eq!(s.state(), State::Connected);
+    s.set_read_paused(false, now + ms(10_000));
+    assert_eq!(s.poll_timeout(), Some(now + ms(11_500)));
+}
+
+#[test]
+fn connected_must_come_in_time() {
+    let now = t0();
+    let mut s = Session::new(SessionConfig::default(), now);
+    let mut p = params(Version::V1_2, (0, 0));
+    p.connected_timeout = Some(ms(2000));
+    s.start(&p, now).unwrap();
+    assert_eq!(s.poll_timeout(), Some(now + ms(2000)));
+    s.handle_timeout(now + ms(1999));
+    assert_eq!(s.state(), State::Connecting);
+    s.handle_timeout(now + ms(2000));
+    assert!(matches!(events(&mut s).last(), Some(Event::Closed(Some(e))) if e.kind == ErrorKind::Timeout));
+}
+
+#[test]
+fn error_instead_of_connected_is_a_refusal_with_the_brokers_words() {
+    let now = t0();
+    let mut s = Session::new(SessionConfig::default(), now);
+    s.start(&params(Version::V1_2, (0, 0)), now).unwrap();
+    s.handle_bytes(b"ERROR\nmessage:Access refused\n\nbad login\0", now);
+    let ev = events(&mut s);
+    assert!(matches!(&ev[0], Event::Error(f) if f.header("message") == Some("Access refused")));
+    match &ev[1] {
+        Event::Closed(Some(e)) => {
+            assert_eq!(e.kind, ErrorKind::Refused);
+            assert!(e.message.contains("Access refused: bad login"), "{}", e.message);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn receipts_arrive_or_are_lost_with_the_link() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    s.send(Frame::new(Command::Send).with("destination", "/q").with("receipt", "r1")).unwrap();
+    s.send(Frame::new(Command::Send).with("destination", "/q").with("receipt", "r2")).unwrap();
+    assert_eq!(s.receipt_status("r1"), ReceiptStatus::Pending);
+    assert_eq!(s.receipt_status("nope"), ReceiptStatus::Unknown);
+    s.handle_bytes(b"RECEIPT\nreceipt-id:r1\n\n\0", now);
+    assert_eq!(s.receipt_status("r1"), ReceiptStatus::Received);
+    s.transport_closed(Error::new(ErrorKind::Closed, "eof"));
+    assert_eq!(s.receipt_status("r2"), ReceiptStatus::Lost, "a receipt pending at the drop is reported lost");
+    assert_eq!(s.receipt_status("r1"), ReceiptStatus::Received);
+    s.forget_receipt("r1");
+    assert_eq!(s.receipt_status("r1"), ReceiptStatus::Unknown);
+}
+
+#[test]
+fn receipt_memory_is_bounded() {
+    let now = t0();
+    let config = SessionConfig { receipt_memory: 3, ..SessionConfig::default() };
+    let mut s = Session::new(config, now);
+    s.start(&params(Version::V1_2, (0, 0)), now).unwrap();
+    s.handle_bytes(b"CONNECTED\nversion:1.2\n\n\0", now);
+    for i in 0..10 {
+        let id = format!("r{i}");
+        s.send(Frame::new(Command::Begin).with("transaction", "t").with("receipt", &id)).unwrap();
+        s.handle_bytes(format!("RECEIPT\nreceipt-id:{id}\n\n\0").as_bytes(), now);
+    }
+    assert_eq!(s.receipt_status("r9"), ReceiptStatus::Received);
+    assert_eq!(s.receipt_status("r6"), ReceiptStatus::Unknown, "the oldest are forgotten");
+    assert_eq!(s.receipts.len(), 3);
+}
+
+#[test]
+fn disconnect_ends_cleanly_on_its_receipt() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    s.send(Frame::new(Command::Disconnect).with("receipt", "bye")).unwrap();
+    assert_eq!(s.state(), State::Disconnecting);
+    assert_eq!(s.send(Frame::new(Command::Send).with("destination", "/q")).unwrap_err().kind, ErrorKind::NotConnected);
+    s.handle_bytes(b"RECEIPT\nreceipt-id:bye\n\n\0", now);
+    assert_eq!(s.state(), State::Closed);
+    let ev = events(&mut s);
+    assert!(matches!(ev.last(), Some(Event::Closed(None))), "{ev:?}");
+}
+
+#[test]
+fn broker_closing_right_after_the_disconnect_receipt_is_clean() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    s.send(Frame::new(Command::Disconnect).with("receipt", "bye")).unwrap();
+    s.transport_closed(Error::new(ErrorKind::Closed, "eof"));
+    assert!(matches!(events(&mut s).last(), Some(Event::Closed(None))));
+}
+
+#[test]
+fn subscriptions_and_transactions_are_tracked_and_resent() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    s.send(Frame::new(Command::Subscribe).with("destination", "/queue/a").with("id", "1").with("ack", "client")).unwrap();
+    s.send(Frame::new(Command::Subscribe).with("destination", "/queue/b").with("id", "2").with("selector", "x > 1")).unwrap();
+    s.send(Frame::new(Command::Unsubscribe).with("id", "1")).unwrap();
+    s.send(Frame::new(Command::Begin).with("transaction", "tx")).unwrap();
+    drain_out(&mut s, now);
+    assert_eq!(s.subscriptions().map(|(id, _)| id.to_owned()).collect::<Vec<_>>(), ["2"]);
+    assert_eq!(s.open_transactions().collect::<Vec<_>>(), ["tx"]);
+    s.transport_closed(Error::new(ErrorKind::Io, "reset"));
+    assert_eq!(s.open_transactions().count(), 0, "transactions die with the link");
+    assert_eq!(s.dropped_transactions().collect::<Vec<_>>(), ["tx"], "and are reported as aborted");
+    // Reconnect: the subscription goes again with its id and headers.
+    s.start(&params(Version::V1_2, (0, 0)), now).unwrap();
+    drain_out(&mut s, now);
+    s.handle_bytes(b"CONNECTED\nversion:1.2\n\n\0", now);
+    assert_eq!(s.resubscribe().unwrap(), 1);
+    let out = drain_out(&mut s, now);
+    assert_eq!(out, "SUBSCRIBE\ndestination:/queue/b\nid:2\nselector:x > 1\n\n\0");
+}
+
+#[test]
+fn what_a_client_may_not_send() {
+    let now = t0();
+    let mut s = Session::new(SessionConfig::default(), now);
+    assert_eq!(s.send(Frame::new(Command::Send)).unwrap_err().kind, ErrorKind::NotConnected);
+    let mut s = connected(Version::V1_0, (0, 0), "0,0", now);
+    s.version = Version::V1_0;
+    assert_eq!(s.send(Frame::new(Command::Nack).with("message-id", "1")).unwrap_err().kind, ErrorKind::Unsupported);
+    assert_eq!(s.send(Frame::new(Command::Message)).unwrap_err().kind, ErrorKind::InvalidArgument);
+    assert_eq!(s.send(Frame::new(Command::Connect)).unwrap_err().kind, ErrorKind::InvalidArgument);
+    // 1.0 cannot carry a newline in a header: refused, and nothing is queued.
+    let before = s.pending_out();
+    let e = s.send(Frame::new(Command::Send).with("destination", "/q").with("h", "a\nb")).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidHeader);
+    assert_eq!(s.pending_out(), before);
+}
+
+#[test]
+fn headers_are_escaped_for_the_negotiated_version() {
+    let now = t0();
+    let mut s = connected(Version::V1_1, (0, 0), "0,0", now);
+    s.send(Frame::new(Command::Send).with("destination", "/q").with("k", "a:b\nc\\d")).unwrap();
+    assert_eq!(drain_out(&mut s, now), "SEND\ndestination:/q\nk:a\\cb\\nc\\\\d\n\n\0");
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    s.send(Frame::new(Command::Send).with("destination", "/q").with("k", "a\rb")).unwrap();
+    assert_eq!(drain_out(&mut s, now), "SEND\ndestination:/q\nk:a\\rb\n\n\0");
+    // And received headers are unescaped by the same version.
+    s.handle_bytes(b"MESSAGE\ndestination:/q\nk:x\\cy\\nz\n\n\0", now);
+    match events(&mut s).pop() {
+        Some(Event::Message(f)) => assert_eq!(f.header("k"), Some("x:y\nz")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn outgoing_bytes_are_bounded() {
+    let now = t0();
+    let config = SessionConfig { max_out_bytes: 100, ..SessionConfig::default() };
+    let mut s = Session::new(config, now);
+    s.start(&params(Version::V1_2, (0, 0)), now).unwrap();
+    drain_out(&mut s, now);
+    s.handle_bytes(b"CONNECTED\nversion:1.2\n\n\0", now);
+    let big = Frame::new(Command::Send).with("destination", "/q").with_body(vec![b'x'; 150]);
+    s.send(big.clone()).unwrap();
+    assert_eq!(s.send(big).unwrap_err().kind, ErrorKind::QueueFull);
+    drain_out(&mut s, now);
+    assert_eq!(s.pending_out(), 0);
+}
+
+#[test]
+fn malformed_bytes_from_the_broker_close_with_a_clear_error() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    s.handle_bytes(b"GARBAGE\n\n\0", now);
+    assert_eq!(s.state(), State::Closed);
+    match events(&mut s).pop() {
+        Some(Event::Closed(Some(e))) => {
+            assert_eq!(e.kind, ErrorKind::Protocol);
+            assert!(e.message.contains("malformed frame") && e.message.contains("GARBAGE"), "{}", e.message);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn sent_and_heartbeat_events_only_when_asked() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    s.send(Frame::new(Command::Send).with("destination", "/q")).unwrap();
+    s.handle_bytes(b"\n\n", now);
+    assert!(events(&mut s).is_empty());
+    s.emit_sent = true;
+    s.emit_heartbeat = true;
+    s.send(Frame::new(Command::Send).with("destination", "/q")).unwrap();
+    s.handle_bytes(b"\n", now);
+    let ev = events(&mut s);
+    assert!(matches!(&ev[0], Event::Sent(f) if f.command == Command::Send));
+    assert!(matches!(ev[1], Event::Heartbeat));
+}
+
+#[test]
+fn message_budget_holds_frames_back_in_the_buffer() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    s.set_message_budget(2);
+    let mut bytes = Vec::new();
+    for i in 0..5 {
+        bytes.extend_from_slice(format!("MESSAGE\ndestination:/q\nmessage-id:{i}\n\n{i}\0").as_bytes());
+    }
+    bytes.extend_from_slice(b"RECEIPT\nreceipt-id:r\n\n\0");
+    s.handle_bytes(&bytes, now);
+    let ids = |ev: Vec<Event>| -> Vec<String> {
+        ev.into_iter()
+            .map(|e| match e {
+                Event::Message(f) => f.header("message-id").unwrap().to_owned(),
+                Event::Receipt(_) => "receipt".into(),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    assert_eq!(ids(events(&mut s)), ["0", "1"]);
+    s.handle_bytes(&[], now);
+    assert!(events(&mut s).is_empty(), "no budget, nothing decoded");
+    s.set_message_budget(10);
+    s.handle_bytes(&[], now);
+    assert_eq!(ids(events(&mut s)), ["2", "3", "4", "receipt"]);
+}
+
+#[test]
+fn a_transaction_open_at_the_drop_cannot_be_committed_after_reconnecting() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    s.send(Frame::new(Command::Begin).with("transaction", "t1")).unwrap();
+    s.send(Frame::new(Command::Begin).with("transaction", "t2")).unwrap();
+    s.transport_closed(Error::new(ErrorKind::Io, "reset"));
+    s.start(&params(Version::V1_2, (0, 0)), now).unwrap();
+    s.handle_bytes(b"CONNECTED\nversion:1.2\n\n\0", now);
+    drain_out(&mut s, now);
+    let e = s.send(Frame::new(Command::Send).with("destination", "/q").with("transaction", "t1")).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Disconnected, "a send into an aborted transaction is refused");
+    let e = s.send(Frame::new(Command::Commit).with("transaction", "t1")).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Disconnected);
+    assert!(e.message.contains("aborted"), "{}", e.message);
+    // Aborting one the broker already aborted is fine and sends nothing.
+    s.send(Frame::new(Command::Abort).with("transaction", "t2")).unwrap();
+    assert_eq!(drain_out(&mut s, now), "");
+    assert_eq!(s.dropped_transactions().count(), 0);
+}
