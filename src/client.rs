@@ -1,0 +1,563 @@
+//! The safe Rust API. The C layer is a thin skin over this.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorKind, Result, err};
+use crate::listener::Listener;
+use crate::options::Options;
+use crate::proto::{Command, ConnectParams, Frame, ReceiptStatus, Session, SessionConfig, State, Version};
+use crate::runtime::command::{Cmd, runtime};
+use crate::runtime::conn::{Core, Dispatch, DispatchQueue, Phase, Shared, lock};
+
+pub use crate::runtime::conn::Phase as ConnectionPhase;
+
+/// How a subscription acknowledges messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckMode {
+    Auto,
+    Client,
+    ClientIndividual,
+}
+
+impl AckMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AckMode::Auto => "auto",
+            AckMode::Client => "client",
+            AckMode::ClientIndividual => "client-individual",
+        }
+    }
+}
+
+/// A STOMP connection. Cheap to share between threads (`&Connection` is all any call needs).
+pub struct Connection {
+    shared: Arc<Shared>,
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn headers_vec(headers: &[(&str, &str)]) -> Vec<(String, String)> {
+    headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
+}
+
+impl Connection {
+    pub fn new(opts: Options) -> Result<Connection> {
+        if opts.hosts.is_empty() {
+            return err(ErrorKind::InvalidArgument, "no host to connect to: add at least one");
+        }
+        if let Err(e) = opts.reconnect.validate() {
+            return err(ErrorKind::InvalidArgument, e);
+        }
+        if !(opts.heartbeat_receive_scale.is_finite() && opts.heartbeat_receive_scale >= 1.0) {
+            return err(ErrorKind::InvalidArgument, "the heart-beat receive scale must be at least 1.0");
+        }
+        let config = SessionConfig {
+            limits: opts.limits,
+            auto_content_length: opts.auto_content_length,
+            heartbeat_receive_scale: opts.heartbeat_receive_scale,
+            max_out_bytes: opts.max_out_bytes,
+            ..SessionConfig::default()
+        };
+        let rt = runtime();
+        let shared = Arc::new(Shared {
+            id: rt.new_id(),
+            core: Mutex::new(Core {
+                session: Session::new(config, Instant::now()),
+                params: ConnectParams::default(),
+                error: None,
+                user_closed: false,
+                flush_queued: false,
+                out_waiters: 0,
+                links: 0,
+                peer: None,
+                held: VecDeque::new(),
+                held_bytes: 0,
+            }),
+            opts,
+            cv: Condvar::new(),
+            phase: AtomicU8::new(Phase::Idle as u8),
+            listeners: Mutex::new(Arc::new(Vec::new())),
+            listener_count: AtomicUsize::new(0),
+            dispatch: Mutex::new(DispatchQueue::default()),
+            dispatch_idle: Condvar::new(),
+            recv: Mutex::new(VecDeque::new()),
+            recv_cv: Condvar::new(),
+            paused: AtomicBool::new(false),
+            released: AtomicBool::new(false),
+        });
+        Ok(Connection { shared })
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.shared.opts
+    }
+
+    /// Adds a listener under `name`, replacing one of the same name.
+    pub fn set_listener(&self, name: &str, listener: Arc<dyn Listener>) {
+        self.update_listeners(|v| {
+            v.retain(|(n, _)| n != name);
+            v.push((name.to_owned(), listener));
+        });
+    }
+
+    /// Removes the listener called `name`; false if there was none.
+    pub fn remove_listener(&self, name: &str) -> bool {
+        let mut found = false;
+        self.update_listeners(|v| {
+            let before = v.len();
+            v.retain(|(n, _)| n != name);
+            found = v.len() != before;
+        });
+        found
+    }
+
+    fn update_listeners(&self, f: impl FnOnce(&mut Vec<(String, Arc<dyn Listener>)>)) {
+        let (sent, hb, count) = {
+            let mut l = lock(&self.shared.listeners);
+            let mut v: Vec<_> = l.iter().cloned().collect();
+            f(&mut v);
+            let sent = v.iter().any(|(_, l)| l.wants_send());
+            let hb = v.iter().any(|(_, l)| l.wants_heartbeat());
+            let count = v.len();
+            *l = Arc::new(v);
+            (sent, hb, count)
+        };
+        self.shared.listener_count.store(count, Ordering::Release);
+        let mut core = self.shared.lock_core();
+        core.session.emit_sent = sent;
+        core.session.emit_heartbeat = hb;
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.shared.phase()
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.phase() == Phase::Open
+    }
+
+    /// Connects: walks the host list by the reconnect policy. With `wait`, returns once CONNECTED
+    /// arrives (or with the error that ended the attempt).
+    pub fn connect(&self, login: Option<&str>, passcode: Option<&str>, headers: &[(&str, &str)], wait: bool) -> Result<()> {
+        {
+            let mut core = self.shared.lock_core();
+            match self.shared.phase() {
+                Phase::Connecting | Phase::Reconnecting => return err(ErrorKind::AlreadyConnected, "already connecting"),
+                Phase::Open => return err(ErrorKind::AlreadyConnected, "already connected"),
+                Phase::Idle | Phase::Closed => {}
+            }
+            let o = &self.shared.opts;
+            core.params = ConnectParams {
+                version: Some(o.version),
+                login: login.map(str::to_owned),
+                passcode: passcode.map(str::to_owned),
+                vhost: o.vhost.clone(),
+                host_name: String::new(),
+                heartbeats: o.heartbeats,
+                headers: headers_vec(headers),
+                use_stomp_command: o.use_stomp_command,
+                connected_timeout: None,
+            };
+            core.user_closed = false;
+            core.error = None;
+            core.session.clear_subscriptions();
+            self.shared.set_phase(Phase::Connecting);
+        }
+        lock(&self.shared.recv).clear();
+        runtime().command(Cmd::Open(self.shared.clone()));
+        if !wait {
+            return Ok(());
+        }
+        let mut core = self.shared.lock_core();
+        loop {
+            match self.shared.phase() {
+                Phase::Open => return Ok(()),
+                Phase::Closed => {
+                    return Err(core.error.clone().unwrap_or_else(|| Error::new(ErrorKind::ConnectFailed, "the connection ended")));
+                }
+                _ => core = self.shared.cv.wait(core).unwrap_or_else(|p| p.into_inner()),
+            }
+        }
+    }
+
+    /// The version, `server` and `session` of the current connection.
+    pub fn version(&self) -> Option<Version> {
+        let core = self.shared.lock_core();
+        core.session.connected_frame().map(|_| core.session.version())
+    }
+
+    pub fn connected_frame(&self) -> Option<Frame> {
+        self.shared.lock_core().session.connected_frame().cloned()
+    }
+
+    pub fn server(&self) -> Option<String> {
+        self.connected_frame().and_then(|f| f.header("server").map(str::to_owned))
+    }
+
+    pub fn session_id(&self) -> Option<String> {
+        self.connected_frame().and_then(|f| f.header("session").map(str::to_owned))
+    }
+
+    /// Negotiated (send, receive) heart-beat intervals.
+    pub fn heartbeats(&self) -> (Duration, Duration) {
+        self.shared.lock_core().session.heartbeat_intervals()
+    }
+
+    /// The reason the last connect or link ended.
+    pub fn last_error(&self) -> Option<Error> {
+        self.shared.lock_core().error.clone()
+    }
+
+    /// Queues any frame for sending (the seed's `send_frame`): escaped and framed by the library.
+    pub fn send_frame(&self, frame: Frame) -> Result<()> {
+        let shared = &self.shared;
+        let mut core = shared.lock_core();
+        if shared.phase() == Phase::Reconnecting {
+            return Self::hold(shared, &mut core, frame);
+        }
+        if core.session.state() != State::Connected {
+            return err(ErrorKind::NotConnected, "not connected");
+        }
+        let limit = shared.opts.max_out_bytes;
+        if core.session.pending_out() >= limit {
+            let deadline = Instant::now() + shared.opts.send_timeout;
+            core.out_waiters += 1;
+            while core.session.pending_out() >= limit && core.session.state() == State::Connected {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                core = shared.cv.wait_timeout(core, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            }
+            core.out_waiters -= 1;
+            if core.session.state() != State::Connected {
+                return err(ErrorKind::NotConnected, "the connection closed while the send waited for room");
+            }
+            if core.session.pending_out() >= limit {
+                return err(
+                    ErrorKind::QueueFull,
+                    format!("{} bytes still wait for the socket after {:?}", core.session.pending_out(), shared.opts.send_timeout),
+                );
+            }
+        }
+        core.session.send(frame)?;
+        let wake = !std::mem::replace(&mut core.flush_queued, true);
+        drop(core);
+        if wake {
+            runtime().command(Cmd::Flush(shared.id));
+        }
+        Ok(())
+    }
+
+    /// Keeps a frame sent while auto-reconnect is under way, to send once the link is back.
+    fn hold(shared: &Shared, core: &mut Core, frame: Frame) -> Result<()> {
+        if matches!(frame.command, Command::Ack | Command::Nack) {
+            return err(
+                ErrorKind::Disconnected,
+                "the link dropped: the broker will redeliver unacknowledged messages, so there is nothing to ack",
+            );
+        }
+        if frame.command == Command::Disconnect {
+            return err(ErrorKind::NotConnected, "not connected (reconnecting)");
+        }
+        // Refuse now what could not be sent later.
+        let mut scratch = Vec::new();
+        crate::proto::encode(&frame, core.session.version(), shared.opts.auto_content_length, &mut scratch)?;
+        if core.held_bytes + scratch.len() > shared.opts.max_out_bytes {
+            return err(
+                ErrorKind::QueueFull,
+                format!("{} bytes already wait for the link to come back", core.held_bytes),
+            );
+        }
+        if let Some(r) = frame.header("receipt") {
+            core.session.expect_receipt(r);
+        }
+        core.held_bytes += scratch.len();
+        core.held.push_back(frame);
+        Ok(())
+    }
+
+    /// SEND. `content_type` becomes `content-type`; `headers` go as given.
+    pub fn send(&self, destination: &str, body: &[u8], content_type: Option<&str>, headers: &[(&str, &str)]) -> Result<()> {
+        if destination.is_empty() {
+            return err(ErrorKind::InvalidArgument, "the destination is empty");
+        }
+        let mut f = Frame::from_parts(Command::Send, Vec::with_capacity(headers.len() + 2), body.to_vec());
+        f.add_header("destination", destination);
+        if let Some(ct) = content_type {
+            f.add_header("content-type", ct);
+        }
+        for (n, v) in headers {
+            f.add_header(n, v);
+        }
+        self.send_frame(f)
+    }
+
+    /// SUBSCRIBE; returns the subscription id (generated when `id` is `None`).
+    pub fn subscribe(&self, destination: &str, id: Option<&str>, ack: AckMode, headers: &[(&str, &str)]) -> Result<String> {
+        if destination.is_empty() {
+            return err(ErrorKind::InvalidArgument, "the destination is empty");
+        }
+        let id = id.map(str::to_owned).unwrap_or_else(new_id);
+        let mut f = Frame::new(Command::Subscribe).with("destination", destination).with("id", &id).with("ack", ack.as_str());
+        for (n, v) in headers {
+            f.set_header(n, v);
+        }
+        self.send_frame(f)?;
+        Ok(id)
+    }
+
+    pub fn unsubscribe(&self, id: &str, headers: &[(&str, &str)]) -> Result<()> {
+        let mut f = Frame::new(Command::Unsubscribe).with("id", id);
+        for (n, v) in headers {
+            f.set_header(n, v);
+        }
+        self.send_frame(f)
+    }
+
+    fn ack_frame_for(&self, cmd: Command, id: &str, subscription: Option<&str>, transaction: Option<&str>) -> Result<()> {
+        if id.is_empty() {
+            return err(ErrorKind::InvalidArgument, "the message id is empty");
+        }
+        let version = self.shared.lock_core().session.version();
+        let mut f = Frame::new(cmd);
+        match version {
+            Version::V1_2 => f.add_header("id", id),
+            Version::V1_1 => {
+                f.add_header("message-id", id);
+                match subscription {
+                    Some(s) => f.add_header("subscription", s),
+                    None => return err(ErrorKind::InvalidArgument, "STOMP 1.1 needs the subscription to ack or nack"),
+                }
+            }
+            Version::V1_0 => {
+                if cmd == Command::Nack {
+                    return err(ErrorKind::Unsupported, "NACK does not exist in STOMP 1.0");
+                }
+                f.add_header("message-id", id);
+            }
+        }
+        if let Some(t) = transaction {
+            f.add_header("transaction", t);
+        }
+        self.send_frame(f)
+    }
+
+    /// ACK: `id` is the message's `ack` header under 1.2, its `message-id` under 1.0/1.1.
+    pub fn ack(&self, id: &str, subscription: Option<&str>, transaction: Option<&str>) -> Result<()> {
+        self.ack_frame_for(Command::Ack, id, subscription, transaction)
+    }
+
+    pub fn nack(&self, id: &str, subscription: Option<&str>, transaction: Option<&str>) -> Result<()> {
+        self.ack_frame_for(Command::Nack, id, subscription, transaction)
+    }
+
+    /// The id to ack `msg` with in the negotiated version.
+    pub fn ack_id_of<'a>(&self, msg: &'a Frame) -> Option<&'a str> {
+        match self.shared.lock_core().session.version() {
+            Version::V1_2 => msg.header("ack").or(msg.header("message-id")),
+            _ => msg.header("message-id"),
+        }
+    }
+
+    /// ACK a received MESSAGE, picking its id headers for the negotiated version. A message that came
+    /// on a link that has since dropped is not acked (`Disconnected`): the broker redelivers it, and
+    /// its old id would make the new link fail.
+    pub fn ack_message(&self, msg: &Frame, transaction: Option<&str>) -> Result<()> {
+        let id = self.ack_target(msg)?;
+        self.ack(id, msg.header("subscription"), transaction)
+    }
+
+    pub fn nack_message(&self, msg: &Frame, transaction: Option<&str>) -> Result<()> {
+        let id = self.ack_target(msg)?;
+        self.nack(id, msg.header("subscription"), transaction)
+    }
+
+    fn ack_target<'a>(&self, msg: &'a Frame) -> Result<&'a str> {
+        if msg.link != 0 && msg.link != self.shared.lock_core().links {
+            return err(ErrorKind::Disconnected, "the message came on a link that has since dropped; the broker will redeliver it");
+        }
+        self.ack_id_of(msg).ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "the frame has no id to ack"))
+    }
+
+    /// BEGIN; returns the transaction id (generated when `transaction` is `None`).
+    pub fn begin(&self, transaction: Option<&str>) -> Result<String> {
+        let tx = transaction.map(str::to_owned).unwrap_or_else(new_id);
+        if tx.is_empty() {
+            return err(ErrorKind::InvalidArgument, "the transaction id is empty");
+        }
+        self.send_frame(Frame::new(Command::Begin).with("transaction", &tx))?;
+        Ok(tx)
+    }
+
+    pub fn commit(&self, transaction: &str) -> Result<()> {
+        self.send_frame(Frame::new(Command::Commit).with("transaction", transaction))
+    }
+
+    pub fn abort(&self, transaction: &str) -> Result<()> {
+        self.send_frame(Frame::new(Command::Abort).with("transaction", transaction))
+    }
+
+    /// Waits for RECEIPT `receipt_id`. `Disconnected` if the link dropped first (the frame may or may
+    /// not have been processed); `NotFound` if no frame asked for it.
+    pub fn wait_receipt(&self, receipt_id: &str, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut core = self.shared.lock_core();
+        loop {
+            match core.session.receipt_status(receipt_id) {
+                ReceiptStatus::Received => {
+                    core.session.forget_receipt(receipt_id);
+                    return Ok(());
+                }
+                ReceiptStatus::Lost => {
+                    core.session.forget_receipt(receipt_id);
+                    return err(ErrorKind::Disconnected, format!("the link dropped before receipt {} came", receipt_id));
+                }
+                ReceiptStatus::Unknown => return err(ErrorKind::NotFound, format!("no frame asked for receipt {}", receipt_id)),
+                ReceiptStatus::Pending => {}
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return err(ErrorKind::Timeout, format!("receipt {} did not come within {:?}", receipt_id, timeout));
+            }
+            core = self.shared.cv.wait_timeout(core, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    /// Graceful close: DISCONNECT with a receipt, wait up to `timeout` for it, close. Stops reconnecting.
+    pub fn disconnect(&self, receipt: Option<&str>, timeout: Duration) -> Result<()> {
+        let receipt = receipt.map(str::to_owned).unwrap_or_else(new_id);
+        let open = {
+            let mut core = self.shared.lock_core();
+            core.user_closed = true;
+            match self.shared.phase() {
+                Phase::Idle | Phase::Closed => return err(ErrorKind::NotConnected, "not connected"),
+                Phase::Open => true,
+                Phase::Connecting | Phase::Reconnecting => false,
+            }
+        };
+        if !open {
+            runtime().command(Cmd::Close(self.shared.id));
+            return self.wait_phase_closed(Duration::from_secs(5));
+        }
+        if self.shared.listener_count.load(Ordering::Acquire) > 0 {
+            runtime().pool.push(&self.shared, Dispatch::Disconnecting);
+        }
+        let sent = self.send_frame(Frame::new(Command::Disconnect).with("receipt", &receipt));
+        let result = match sent {
+            Ok(()) => self.wait_receipt(&receipt, timeout),
+            Err(e) => Err(e),
+        };
+        // Whatever came of the receipt, the link goes now.
+        if self.shared.phase() != Phase::Closed {
+            runtime().command(Cmd::Close(self.shared.id));
+        }
+        self.wait_phase_closed(Duration::from_secs(5))?;
+        self.wait_dispatched(timeout);
+        match result {
+            Ok(()) => Ok(()),
+            // The broker may close right after the receipt; that is still a clean end.
+            Err(e) if e.kind == ErrorKind::Disconnected => Ok(()),
+            Err(e) if e.kind == ErrorKind::NotConnected => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits (up to `timeout`) until the listeners have heard every event so far, so that
+    /// `on_disconnected` has run when `disconnect` returns. From inside one of this connection's own
+    /// callbacks that would wait for itself, so it does not wait there.
+    fn wait_dispatched(&self, timeout: Duration) {
+        let shared = &self.shared;
+        let me = std::thread::current().id();
+        let deadline = Instant::now() + timeout;
+        let mut d = lock(&shared.dispatch);
+        while d.scheduled && d.running_on != Some(me) {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            d = shared.dispatch_idle.wait_timeout(d, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    fn wait_phase_closed(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut core = self.shared.lock_core();
+        while self.shared.phase() != Phase::Closed {
+            let now = Instant::now();
+            if now >= deadline {
+                return err(ErrorKind::Timeout, "the link did not close in time");
+            }
+            core = self.shared.cv.wait_timeout(core, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        Ok(())
+    }
+
+    /// The next MESSAGE from the receive queue (when it is on).
+    pub fn receive(&self, timeout: Duration) -> Result<Frame> {
+        let cap = self.shared.opts.receive_queue;
+        if cap == 0 {
+            return err(ErrorKind::QueueOff, "the receive queue is off: set its capacity in the options");
+        }
+        let deadline = Instant::now() + timeout;
+        let mut q = lock(&self.shared.recv);
+        loop {
+            if let Some(f) = q.pop_front() {
+                let was_full = q.len() + 1 >= cap;
+                drop(q);
+                if was_full && self.shared.paused.load(Ordering::SeqCst) {
+                    runtime().command(Cmd::Resume(self.shared.id));
+                }
+                return Ok(Arc::try_unwrap(f).unwrap_or_else(|a| (*a).clone()));
+            }
+            if self.shared.phase() == Phase::Closed {
+                return err(ErrorKind::Closed, "the connection is closed and no message is left");
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return err(ErrorKind::Timeout, format!("no message within {:?}", timeout));
+            }
+            q = self.shared.recv_cv.wait_timeout(q, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    /// Messages waiting in the receive queue.
+    pub fn queued(&self) -> usize {
+        lock(&self.shared.recv).len()
+    }
+
+    /// Active subscriptions: (id, destination, ack mode).
+    pub fn subscriptions(&self) -> Vec<(String, String, String)> {
+        let core = self.shared.lock_core();
+        core.session
+            .subscriptions()
+            .map(|(id, s)| (id.to_owned(), s.frame.header("destination").unwrap_or("").to_owned(), s.ack_mode().to_owned()))
+            .collect()
+    }
+}
+
+impl Drop for Connection {
+    /// Closes the link without DISCONNECT, and makes sure no callback runs after this returns (unless
+    /// dropped from inside one of its own callbacks, which then finishes normally).
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        {
+            let mut core = shared.lock_core();
+            core.user_closed = true;
+        }
+        shared.released.store(true, Ordering::Release);
+        *lock(&shared.listeners) = Arc::new(Vec::new());
+        shared.listener_count.store(0, Ordering::Release);
+        runtime().command(Cmd::Release(shared.id));
+        let me = std::thread::current().id();
+        let mut d = lock(&shared.dispatch);
+        while d.running_on.is_some() && d.running_on != Some(me) {
+            d = shared.dispatch_idle.wait(d).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}

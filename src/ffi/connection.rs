@@ -1,0 +1,467 @@
+//! `stomp_connection`: the C surface of `client::Connection`. Every function here may be called from
+//! any thread, including from inside a callback, except `stomp_connection_free`, which must be the
+//! last call on a handle.
+
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::boundary::{arg, bytes_arg, call, call_or, call_ptr, opt_str_arg, str_arg};
+use super::frame::stomp_frame;
+use super::listener::{CListener, stomp_listener};
+use super::options::{StompVersionArg, options_ref, stomp_options, version_code};
+use super::result::stomp_result;
+use crate::client::{AckMode, Connection};
+use crate::error::{ErrorKind, Result, err};
+use crate::listener::PrintingListener;
+use crate::proto::{Command, Frame};
+
+/// A connection to a broker (opaque). Made by `stomp_connection_new`, freed by `stomp_connection_free`.
+pub struct stomp_connection {
+    conn: Connection,
+}
+
+/// One header: name and value, NUL-terminated UTF-8, borrowed for the duration of the call.
+#[repr(C)]
+pub struct stomp_header {
+    pub name: *const c_char,
+    pub value: *const c_char,
+}
+
+/// How a subscription acknowledges messages.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub enum stomp_ack_mode {
+    STOMP_ACK_AUTO = 0,
+    STOMP_ACK_CLIENT = 1,
+    STOMP_ACK_CLIENT_INDIVIDUAL = 2,
+}
+
+/// A `stomp_ack_mode` as C passes it: an integer, checked before use.
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+pub struct StompAckModeArg(pub u32);
+
+impl StompAckModeArg {
+    fn get(self) -> Result<AckMode> {
+        match self.0 {
+            0 => Ok(AckMode::Auto),
+            1 => Ok(AckMode::Client),
+            2 => Ok(AckMode::ClientIndividual),
+            v => err(ErrorKind::InvalidArgument, format!("{} is not a stomp_ack_mode (0, 1 or 2)", v)),
+        }
+    }
+}
+
+fn handle<'a>(conn: *const stomp_connection) -> Result<&'a Connection> {
+    // SAFETY: NULL or a live handle (the caller's contract).
+    unsafe { arg(conn, "conn") }.map(|c| &c.conn)
+}
+
+/// Borrows a C header array as (name, value) pairs.
+fn parse_headers<'a>(h: *const stomp_header, n: usize) -> Result<Vec<(&'a str, &'a str)>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if h.is_null() {
+        return err(ErrorKind::InvalidArgument, format!("headers is NULL but header_count is {}", n));
+    }
+    if n > 1_000_000 {
+        return err(ErrorKind::InvalidArgument, format!("header_count {} is not believable", n));
+    }
+    // SAFETY: `h` points to `n` headers (the caller's contract; checked non-NULL above).
+    let hs = unsafe { std::slice::from_raw_parts(h, n) };
+    hs.iter()
+        .enumerate()
+        .map(|(i, h)| {
+            // SAFETY: C strings or NULL (checked).
+            let name = unsafe { str_arg(h.name, &format!("headers[{}].name", i)) }?;
+            let value = unsafe { str_arg(h.value, &format!("headers[{}].value", i)) }?;
+            if name.is_empty() {
+                return err(ErrorKind::InvalidHeader, format!("headers[{}] has an empty name", i));
+            }
+            Ok((name, value))
+        })
+        .collect()
+}
+
+/// Writes `s` and a NUL to a caller's buffer, if one is given.
+fn write_out(s: &str, out: *mut c_char, out_len: usize) -> Result<()> {
+    if out.is_null() {
+        return Ok(());
+    }
+    if out_len < s.len() + 1 {
+        return err(ErrorKind::BufferTooSmall, format!("{} bytes are needed, the buffer has {}", s.len() + 1, out_len));
+    }
+    // SAFETY: `out` has `out_len` writable bytes (the caller's contract), checked to be enough.
+    unsafe {
+        std::ptr::copy_nonoverlapping(s.as_ptr(), out.cast::<u8>(), s.len());
+        *out.add(s.len()) = 0;
+    }
+    Ok(())
+}
+
+fn check_out(id_len: usize, out: *mut c_char, out_len: usize) -> Result<()> {
+    if !out.is_null() && out_len < id_len + 1 {
+        return err(ErrorKind::BufferTooSmall, format!("the id needs {} bytes, the buffer has {}", id_len + 1, out_len));
+    }
+    Ok(())
+}
+
+/// Generated ids (UUIDs) are this long; with the NUL, a 37-byte buffer holds one.
+const GENERATED_ID_LEN: usize = 36;
+
+/// The library's version, e.g. "0.1.0" (static).
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_lib_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// A new, unconnected connection. `opts` is copied (free it whenever you like). NULL, with
+/// `stomp_last_error()` set, if the options are unusable (no host, say). Free with
+/// `stomp_connection_free`. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_connection_new(opts: *const stomp_options) -> *mut stomp_connection {
+    call_ptr(|| {
+        let o = options_ref(opts)?.clone();
+        Ok(Box::into_raw(Box::new(stomp_connection { conn: Connection::new(o)? })))
+    })
+}
+
+/// Closes the link at once (no DISCONNECT: call `stomp_disconnect` first for a graceful end), and
+/// frees the handle; NULL is a no-op. When it returns no callback of this connection is running or
+/// will run, so `user_data` may be freed, except when called from inside one of this connection's
+/// callbacks, where that callback finishes normally and no other follows.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_connection_free(conn: *mut stomp_connection) {
+    if !conn.is_null() {
+        // SAFETY: a handle from stomp_connection_new, not yet freed (the caller's contract).
+        let _ = std::panic::catch_unwind(|| drop(unsafe { Box::from_raw(conn) }));
+    }
+}
+
+/// Adds (or replaces) the listener called `name` ("" is a fine name). The struct is copied.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_set_listener(conn: *mut stomp_connection, name: *const c_char, listener: *const stomp_listener) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        // SAFETY: C string / struct pointer or NULL (checked).
+        let name = unsafe { str_arg(name, "name") }?;
+        let l = *unsafe { arg(listener, "listener") }?;
+        c.set_listener(name, Arc::new(CListener(l)));
+        Ok(())
+    })
+}
+
+/// Removes the listener called `name`; STOMP_ERR_NOT_FOUND if there is none. A callback of it already
+/// running finishes; no new one starts.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_remove_listener(conn: *mut stomp_connection, name: *const c_char) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        // SAFETY: C string or NULL.
+        let name = unsafe { str_arg(name, "name") }?;
+        if c.remove_listener(name) { Ok(()) } else { err(ErrorKind::NotFound, format!("no listener called {:?}", name)) }
+    })
+}
+
+/// Installs stomp.py's PrintingListener under `name`: every event and frame printed to standard output
+/// (`on_send STOMP {"accept-version": "1.2", ...}`), with the passcode masked.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_set_printing_listener(conn: *mut stomp_connection, name: *const c_char) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        // SAFETY: C string or NULL.
+        let name = unsafe { str_arg(name, "name") }?;
+        c.set_listener(name, Arc::new(PrintingListener::new()));
+        Ok(())
+    })
+}
+
+/// Connects: tries the hosts in order (by the reconnect policy), sends CONNECT (or STOMP) with
+/// `login`, `passcode` (either may be NULL) and the extra `headers`. With `wait`, returns STOMP_OK only
+/// once CONNECTED has arrived, or the error that ended the attempt (STOMP_ERR_REFUSED with the broker's
+/// message in `stomp_last_error()`, STOMP_ERR_CONNECT_FAILED naming each host's failure); it never
+/// waits longer than the policy allows. Without `wait`, returns at once; `on_connected` tells.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_connect(
+    conn: *mut stomp_connection,
+    login: *const c_char,
+    passcode: *const c_char,
+    headers: *const stomp_header,
+    header_count: usize,
+    wait: bool,
+) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        // SAFETY: C strings or NULL.
+        let (login, passcode) = unsafe { (opt_str_arg(login, "login")?, opt_str_arg(passcode, "passcode")?) };
+        let h = parse_headers(headers, header_count)?;
+        c.connect(login, passcode, &h, wait)
+    })
+}
+
+/// Sends `body` (`body_len` bytes, NUL bytes allowed; `body` may be NULL when the length is 0) to
+/// `destination`, with `content_type` (NULL: none) and extra headers (a `transaction`, a `receipt`,
+/// ...). Queued for the I/O thread; returns when queued. Blocks (up to the send timeout) only while
+/// the outgoing buffer is full.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_send(
+    conn: *mut stomp_connection,
+    destination: *const c_char,
+    body: *const c_void,
+    body_len: usize,
+    content_type: *const c_char,
+    headers: *const stomp_header,
+    header_count: usize,
+) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        // SAFETY: C strings / buffer or NULL (checked).
+        let dest = unsafe { str_arg(destination, "destination") }?;
+        let body = unsafe { bytes_arg(body, body_len, "body") }?;
+        let ct = unsafe { opt_str_arg(content_type, "content_type") }?;
+        let h = parse_headers(headers, header_count)?;
+        c.send(dest, body, ct, &h)
+    })
+}
+
+/// Sends any frame (stomp.py's `send_frame`): `command` ("SEND", "BEGIN", ...), headers and body are
+/// escaped and framed for the negotiated version. CONNECT/STOMP cannot be sent this way.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_send_frame(
+    conn: *mut stomp_connection,
+    command: *const c_char,
+    headers: *const stomp_header,
+    header_count: usize,
+    body: *const c_void,
+    body_len: usize,
+) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        // SAFETY: C strings / buffer or NULL (checked).
+        let cmd = unsafe { str_arg(command, "command") }?;
+        let command = Command::parse(cmd.as_bytes())
+            .ok_or_else(|| crate::error::Error::new(ErrorKind::InvalidArgument, format!("{:?} is not a STOMP command", cmd)))?;
+        let body = unsafe { bytes_arg(body, body_len, "body") }?;
+        let h = parse_headers(headers, header_count)?;
+        let f = Frame::from_parts(command, h.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(), body.to_vec());
+        c.send_frame(f)
+    })
+}
+
+/// Subscribes to `destination` with `id` (NULL: a generated one; use `stomp_subscribe_out` to learn
+/// it) and `ack` mode; extra headers (a `selector`, ...) are added, replacing defaults of the same name.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_subscribe(
+    conn: *mut stomp_connection,
+    destination: *const c_char,
+    id: *const c_char,
+    ack: StompAckModeArg,
+    headers: *const stomp_header,
+    header_count: usize,
+) -> stomp_result {
+    stomp_subscribe_out(conn, destination, id, ack, headers, header_count, std::ptr::null_mut(), 0)
+}
+
+/// `stomp_subscribe`, writing the subscription id (with its NUL) to `id_out` (`id_out_len` bytes;
+/// 37 hold a generated one). STOMP_ERR_BUFFER_TOO_SMALL, before anything is sent, if it does not fit.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn stomp_subscribe_out(
+    conn: *mut stomp_connection,
+    destination: *const c_char,
+    id: *const c_char,
+    ack: StompAckModeArg,
+    headers: *const stomp_header,
+    header_count: usize,
+    id_out: *mut c_char,
+    id_out_len: usize,
+) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        // SAFETY: C strings or NULL (checked).
+        let dest = unsafe { str_arg(destination, "destination") }?;
+        let id = unsafe { opt_str_arg(id, "id") }?;
+        let ack = ack.get()?;
+        let h = parse_headers(headers, header_count)?;
+        check_out(id.map_or(GENERATED_ID_LEN, str::len), id_out, id_out_len)?;
+        let id = c.subscribe(dest, id, ack, &h)?;
+        write_out(&id, id_out, id_out_len)
+    })
+}
+
+/// Unsubscribes the subscription `id`.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_unsubscribe(conn: *mut stomp_connection, id: *const c_char, headers: *const stomp_header, header_count: usize) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        // SAFETY: C string or NULL.
+        let id = unsafe { str_arg(id, "id") }?;
+        let h = parse_headers(headers, header_count)?;
+        c.unsubscribe(id, &h)
+    })
+}
+
+fn ack_like(conn: *mut stomp_connection, id: *const c_char, sub: *const c_char, tx: *const c_char, nack: bool) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        // SAFETY: C strings or NULL.
+        let (id, sub, tx) = unsafe { (str_arg(id, "id")?, opt_str_arg(sub, "subscription")?, opt_str_arg(tx, "transaction")?) };
+        if nack { c.nack(id, sub, tx) } else { c.ack(id, sub, tx) }
+    })
+}
+
+/// Acknowledges a message. `id` is what the MESSAGE carried: its `ack` header under 1.2, its
+/// `message-id` under 1.0/1.1; `subscription` is needed under 1.1; `transaction` may be NULL.
+/// `stomp_ack_frame` picks these for you.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_ack(conn: *mut stomp_connection, id: *const c_char, subscription: *const c_char, transaction: *const c_char) -> stomp_result {
+    ack_like(conn, id, subscription, transaction, false)
+}
+
+/// Negative acknowledgement (1.1 and later; STOMP_ERR_UNSUPPORTED under 1.0). Arguments as `stomp_ack`.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_nack(conn: *mut stomp_connection, id: *const c_char, subscription: *const c_char, transaction: *const c_char) -> stomp_result {
+    ack_like(conn, id, subscription, transaction, true)
+}
+
+fn ack_frame_like(conn: *mut stomp_connection, frame: *const stomp_frame, tx: *const c_char, nack: bool) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        // SAFETY: a live frame / C string, or NULL (checked).
+        let f = unsafe { arg(frame, "frame") }?;
+        let tx = unsafe { opt_str_arg(tx, "transaction") }?;
+        if nack { c.nack_message(&f.0, tx) } else { c.ack_message(&f.0, tx) }
+    })
+}
+
+/// Acknowledges a received MESSAGE frame, taking its id and subscription as the negotiated version needs.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_ack_frame(conn: *mut stomp_connection, frame: *const stomp_frame, transaction: *const c_char) -> stomp_result {
+    ack_frame_like(conn, frame, transaction, false)
+}
+
+/// Negatively acknowledges a received MESSAGE frame (1.1 and later).
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_nack_frame(conn: *mut stomp_connection, frame: *const stomp_frame, transaction: *const c_char) -> stomp_result {
+    ack_frame_like(conn, frame, transaction, true)
+}
+
+/// Begins a transaction called `transaction` (NULL: a generated UUID). Its id, with a NUL, is written
+/// to `id_out` (`id_out_len` bytes; 37 hold a generated one) unless `id_out` is NULL;
+/// STOMP_ERR_BUFFER_TOO_SMALL, before anything is sent, if it does not fit.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_begin(conn: *mut stomp_connection, transaction: *const c_char, id_out: *mut c_char, id_out_len: usize) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        // SAFETY: C string or NULL.
+        let tx = unsafe { opt_str_arg(transaction, "transaction") }?;
+        check_out(tx.map_or(GENERATED_ID_LEN, str::len), id_out, id_out_len)?;
+        let id = c.begin(tx)?;
+        write_out(&id, id_out, id_out_len)
+    })
+}
+
+/// Commits a transaction.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_commit(conn: *mut stomp_connection, transaction: *const c_char) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        // SAFETY: C string or NULL.
+        c.commit(unsafe { str_arg(transaction, "transaction") }?)
+    })
+}
+
+/// Aborts a transaction.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_abort(conn: *mut stomp_connection, transaction: *const c_char) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        // SAFETY: C string or NULL.
+        c.abort(unsafe { str_arg(transaction, "transaction") }?)
+    })
+}
+
+/// Graceful close: fires `on_disconnecting`, sends DISCONNECT with `receipt` (NULL: generated), waits up
+/// to `timeout_ms` for the RECEIPT, closes the link, and `on_disconnected` follows. Stops any
+/// reconnecting. STOMP_ERR_TIMEOUT if the receipt did not come (the link is closed all the same);
+/// STOMP_ERR_NOT_CONNECTED if there was no connection.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_disconnect(conn: *mut stomp_connection, receipt: *const c_char, timeout_ms: u32) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        // SAFETY: C string or NULL.
+        let r = unsafe { opt_str_arg(receipt, "receipt") }?;
+        c.disconnect(r, Duration::from_millis(timeout_ms as u64))
+    })
+}
+
+/// The next MESSAGE from the receive queue, waiting up to `timeout_ms`. On STOMP_OK `*frame_out` is a
+/// frame the caller owns (free it with `stomp_frame_free`); it is not written otherwise.
+/// STOMP_ERR_TIMEOUT when none came, STOMP_ERR_QUEUE_OFF when the queue is off, STOMP_ERR_CLOSED when
+/// the connection is gone and the queue drained.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_receive(conn: *mut stomp_connection, timeout_ms: u32, frame_out: *mut *mut stomp_frame) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        if frame_out.is_null() {
+            return err(ErrorKind::InvalidArgument, "frame_out is NULL");
+        }
+        let f = c.receive(Duration::from_millis(timeout_ms as u64))?;
+        // SAFETY: checked non-NULL; writable (the caller's contract).
+        unsafe { *frame_out = stomp_frame::boxed(f) };
+        Ok(())
+    })
+}
+
+/// Waits up to `timeout_ms` for the RECEIPT of a frame sent with a `receipt` header `receipt_id`.
+/// STOMP_ERR_DISCONNECTED if the link dropped before it came (the frame may not have been processed:
+/// resend it), STOMP_ERR_NOT_FOUND if no frame asked for it, STOMP_ERR_TIMEOUT.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_wait_receipt(conn: *mut stomp_connection, receipt_id: *const c_char, timeout_ms: u32) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        // SAFETY: C string or NULL.
+        let r = unsafe { str_arg(receipt_id, "receipt_id") }?;
+        c.wait_receipt(r, Duration::from_millis(timeout_ms as u64))
+    })
+}
+
+/// Whether CONNECTED has arrived and the link is up.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_is_connected(conn: *const stomp_connection) -> bool {
+    call_or(false, || handle(conn).map(|c| c.is_connected()).unwrap_or(false))
+}
+
+/// The negotiated protocol version, written to `*version_out` once connected (STOMP_ERR_NOT_CONNECTED
+/// before the first CONNECTED).
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_connection_version(conn: *const stomp_connection, version_out: *mut StompVersionArg) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        if version_out.is_null() {
+            return err(ErrorKind::InvalidArgument, "version_out is NULL");
+        }
+        let v = c.version().ok_or_else(|| crate::error::Error::new(ErrorKind::NotConnected, "not connected yet"))?;
+        // SAFETY: checked non-NULL.
+        unsafe { *version_out = StompVersionArg(version_code(v)) };
+        Ok(())
+    })
+}
+
+/// A copy of the CONNECTED frame of the current (or last) connection, for its `server`, `session`,
+/// `version` and `heart-beat` headers. The caller owns it: free with `stomp_frame_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_connected_frame(conn: *const stomp_connection, frame_out: *mut *mut stomp_frame) -> stomp_result {
+    call(|| {
+        let c = handle(conn)?;
+        if frame_out.is_null() {
+            return err(ErrorKind::InvalidArgument, "frame_out is NULL");
+        }
+        let f = c.connected_frame().ok_or_else(|| crate::error::Error::new(ErrorKind::NotConnected, "not connected yet"))?;
+        // SAFETY: checked non-NULL.
+        unsafe { *frame_out = stomp_frame::boxed(f) };
+        Ok(())
+    })
+}

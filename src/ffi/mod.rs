@@ -1,0 +1,11 @@
+//! The C ABI: the only place with exported symbols. Every function checks its pointers, converts,
+//! calls the Rust API inside a panic guard, and reports failures as `stomp_result` plus
+//! `stomp_last_error()`.
+#![allow(non_camel_case_types)]
+
+pub mod boundary;
+pub mod connection;
+pub mod frame;
+pub mod listener;
+pub mod options;
+pub mod result;

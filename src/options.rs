@@ -1,0 +1,92 @@
+//! Connection options: everything fixed before a connection is made.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::proto::{Limits, Version};
+use crate::runtime::reconnect::ReconnectPolicy;
+
+/// One broker in the failover list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostSpec {
+    pub host: String,
+    pub port: u16,
+    /// Credentials for this host only (they override those given to `connect`).
+    pub login: Option<String>,
+    pub passcode: Option<String>,
+}
+
+/// TCP keepalive settings (off by default; the kernel's defaults where a field is `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Keepalive {
+    pub enabled: bool,
+    pub idle: Option<Duration>,
+    pub interval: Option<Duration>,
+    pub count: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub hosts: Vec<HostSpec>,
+    pub version: Version,
+    pub vhost: Option<String>,
+    /// (send, receive) heart-beat intervals offered, in milliseconds; 0 is off.
+    pub heartbeats: (u32, u32),
+    pub heartbeat_receive_scale: f64,
+    /// Capacity of the pull queue read by `receive`; 0 turns it off.
+    pub receive_queue: usize,
+    pub auto_content_length: bool,
+    /// Open with STOMP instead of CONNECT.
+    pub use_stomp_command: bool,
+    /// Longest wait for one host: TCP connect plus CONNECTED.
+    pub connect_timeout: Duration,
+    pub reconnect: ReconnectPolicy,
+    pub auto_reconnect: bool,
+    pub randomize_hosts: bool,
+    pub tcp_nodelay: bool,
+    pub keepalive: Keepalive,
+    pub bind: Option<SocketAddr>,
+    pub limits: Limits,
+    /// Most bytes queued for the socket; a send past it waits up to `send_timeout`.
+    pub max_out_bytes: usize,
+    pub send_timeout: Duration,
+    /// Most messages waiting for the listeners before the library stops reading the socket.
+    pub max_pending_messages: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            hosts: Vec::new(),
+            version: Version::V1_2,
+            vhost: None,
+            heartbeats: (0, 0),
+            heartbeat_receive_scale: 1.5,
+            receive_queue: 0,
+            auto_content_length: true,
+            use_stomp_command: false,
+            connect_timeout: Duration::from_secs(10),
+            reconnect: ReconnectPolicy::default(),
+            auto_reconnect: false,
+            randomize_hosts: false,
+            tcp_nodelay: true,
+            keepalive: Keepalive::default(),
+            bind: None,
+            limits: Limits::default(),
+            max_out_bytes: 8 << 20,
+            send_timeout: Duration::from_secs(30),
+            max_pending_messages: 1024,
+        }
+    }
+}
+
+impl Options {
+    pub fn new() -> Options {
+        Options::default()
+    }
+
+    pub fn host(mut self, host: &str, port: u16) -> Options {
+        self.hosts.push(HostSpec { host: host.to_owned(), port, login: None, passcode: None });
+        self
+    }
+}

@@ -1,0 +1,71 @@
+//! The way in to the I/O loop from other threads: a command queue and a `mio::Waker`.
+//! The loop and the dispatch pool start once, lazily, with the first connection.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use mio::Waker;
+use once_cell::sync::OnceCell;
+
+use super::conn::{Shared, lock};
+use super::dispatch::Pool;
+
+pub enum Cmd {
+    /// Start walking the host list for this connection.
+    Open(Arc<Shared>),
+    /// The outgoing buffer has bytes.
+    Flush(usize),
+    /// The application's queues have room again: read.
+    Resume(usize),
+    /// Drop the link now (no DISCONNECT) and stop reconnecting.
+    Close(usize),
+    /// The handle was freed: forget the connection once its link is down.
+    Release(usize),
+}
+
+pub struct Runtime {
+    queue: Mutex<Vec<Cmd>>,
+    waker: Waker,
+    pub pool: Arc<Pool>,
+    next_id: AtomicUsize,
+}
+
+static RUNTIME: OnceCell<Runtime> = OnceCell::new();
+
+/// Threads running callbacks: enough that a few slow handlers do not hold up other connections.
+const DISPATCH_THREADS: usize = 8;
+
+pub fn runtime() -> &'static Runtime {
+    RUNTIME.get_or_init(|| {
+        let poll = mio::Poll::new().expect("cannot create the I/O poller");
+        let waker = Waker::new(poll.registry(), super::event_loop::WAKER).expect("cannot create the I/O waker");
+        let pool = Pool::start(DISPATCH_THREADS);
+        std::thread::Builder::new()
+            .name("stomp-io".into())
+            .spawn(move || super::event_loop::run(poll))
+            .expect("cannot start the I/O thread");
+        Runtime { queue: Mutex::new(Vec::new()), waker, pool, next_id: AtomicUsize::new(1) }
+    })
+}
+
+impl Runtime {
+    pub fn command(&self, cmd: Cmd) {
+        let first = {
+            let mut q = lock(&self.queue);
+            q.push(cmd);
+            q.len() == 1
+        };
+        // One wake per batch: the loop takes the whole queue at once.
+        if first {
+            let _ = self.waker.wake();
+        }
+    }
+
+    pub fn take_commands(&self, into: &mut Vec<Cmd>) {
+        std::mem::swap(&mut *lock(&self.queue), into);
+    }
+
+    pub fn new_id(&self) -> usize {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,149 @@
+//! What one connection shares between the API threads, the I/O loop and the dispatch threads.
+//!
+//! Lock order, where two are held: `recv` before `core`; `dispatch` is never held with another.
+//! No lock here is ever held while user code runs.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::ThreadId;
+
+use crate::error::Error;
+use crate::listener::Listener;
+use crate::options::Options;
+use crate::proto::{ConnectParams, Frame, Session};
+
+/// Where a connection is, as the application sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    /// Never connected.
+    Idle = 0,
+    /// `connect` was called; walking the host list.
+    Connecting = 1,
+    /// CONNECTED received; the link is up.
+    Open = 2,
+    /// The link dropped and auto-reconnect is walking the host list again.
+    Reconnecting = 3,
+    /// Ended (by the application, the broker, or failing to connect).
+    Closed = 4,
+}
+
+impl Phase {
+    fn from_u8(v: u8) -> Phase {
+        match v {
+            0 => Phase::Idle,
+            1 => Phase::Connecting,
+            2 => Phase::Open,
+            3 => Phase::Reconnecting,
+            _ => Phase::Closed,
+        }
+    }
+}
+
+pub struct Core {
+    pub session: Session,
+    pub params: ConnectParams,
+    /// Why the last connect attempt or link ended.
+    pub error: Option<Error>,
+    /// The application asked to disconnect: no reconnecting.
+    pub user_closed: bool,
+    /// A `Flush` command is already on its way to the loop.
+    pub flush_queued: bool,
+    /// Threads waiting for room in the outgoing buffer.
+    pub out_waiters: usize,
+    /// Counts established links, so a waiter can tell that the link it knew has gone.
+    pub links: u64,
+    /// The host and port of the current link.
+    pub peer: Option<(String, u16)>,
+    /// Frames sent while auto-reconnect was under way, sent once the link is back.
+    pub held: VecDeque<Frame>,
+    pub held_bytes: usize,
+}
+
+/// An event for the listeners, in the order it happened.
+pub enum Dispatch {
+    Connecting(String, u16),
+    Connected(Frame),
+    Disconnecting,
+    Disconnected,
+    HeartbeatTimeout,
+    Message(Arc<Frame>),
+    Receipt(Frame),
+    Error(Frame),
+    Send(Frame),
+    Heartbeat,
+    LoopCompleted,
+}
+
+#[derive(Default)]
+pub struct DispatchQueue {
+    pub events: VecDeque<Dispatch>,
+    /// On the ready list of the dispatch pool, or being run.
+    pub scheduled: bool,
+    /// The thread running this connection's callbacks now.
+    pub running_on: Option<ThreadId>,
+    /// MESSAGE events waiting (they are what the bound counts).
+    pub messages: usize,
+}
+
+pub type ListenerList = Arc<Vec<(String, Arc<dyn Listener>)>>;
+
+pub struct Shared {
+    pub id: usize,
+    pub opts: Options,
+    pub core: Mutex<Core>,
+    /// Signalled when the phase changes, a receipt arrives, or the outgoing buffer drains.
+    pub cv: Condvar,
+    pub phase: AtomicU8,
+    pub listeners: Mutex<ListenerList>,
+    pub listener_count: AtomicUsize,
+    pub dispatch: Mutex<DispatchQueue>,
+    /// Signalled when the dispatcher finishes a run (for `free` to wait on).
+    pub dispatch_idle: Condvar,
+    pub recv: Mutex<VecDeque<Arc<Frame>>>,
+    pub recv_cv: Condvar,
+    /// The loop stopped reading because the application's queues are full.
+    pub paused: AtomicBool,
+    /// The handle was freed: no more callbacks.
+    pub released: AtomicBool,
+}
+
+/// Locks, shrugging off poisoning: no code that can panic runs under these locks except our own,
+/// and a panicking listener is caught before it reaches them.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    pub fn phase(&self) -> Phase {
+        Phase::from_u8(self.phase.load(Ordering::Acquire))
+    }
+
+    pub fn set_phase(&self, p: Phase) {
+        self.phase.store(p as u8, Ordering::Release);
+    }
+
+    pub fn lock_core(&self) -> MutexGuard<'_, Core> {
+        lock(&self.core)
+    }
+
+    /// How many more messages the application's queues can take now: the receive queue's room (when
+    /// it is on) and the listeners' room (when there are listeners). Zero stops reading.
+    pub fn message_budget(&self) -> usize {
+        let mut budget = usize::MAX;
+        let cap = self.opts.receive_queue;
+        if cap > 0 {
+            budget = cap.saturating_sub(lock(&self.recv).len());
+        }
+        if self.listener_count.load(Ordering::Acquire) > 0 {
+            let room = self.opts.max_pending_messages.max(1).saturating_sub(lock(&self.dispatch).messages);
+            budget = budget.min(room);
+        }
+        budget
+    }
+
+    pub fn listeners(&self) -> ListenerList {
+        lock(&self.listeners).clone()
+    }
+}

@@ -1,0 +1,620 @@
+//! The I/O loop: one thread, one `mio::Poll`, every connection of the process.
+//!
+//! It owns the sockets, walks host lists, reads bytes into each connection's session, writes what the
+//! session has queued, keeps timers (connect timeouts, back-off sleeps, heart-beats), and hands events
+//! to the dispatch pool. It never runs application code, so heart-beats flow whatever a handler does.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+
+use super::command::{Cmd, runtime};
+use super::conn::{Dispatch, Phase, Shared, lock};
+use super::reconnect::{Jitter, Planner, Step};
+use super::transport;
+use crate::error::{Error, ErrorKind};
+use crate::proto::{Event, State};
+
+pub const WAKER: Token = Token(usize::MAX);
+
+/// Bytes read from one connection before others get a turn.
+const READ_BUDGET: usize = 256 << 10;
+
+#[derive(Clone)]
+struct Target {
+    host: String,
+    port: u16,
+    addr: std::net::SocketAddr,
+    spec: usize,
+}
+
+impl Target {
+    /// `host:port`, with the address tried when the host is a name.
+    fn label(&self) -> String {
+        let plain = format!("{}:{}", self.host, self.port);
+        if self.addr.to_string() == plain || self.addr.ip().to_string() == self.host.trim_matches(['[', ']']) {
+            plain
+        } else {
+            format!("{} ({})", plain, self.addr)
+        }
+    }
+}
+
+enum Link {
+    None,
+    /// Between two passes through the host list.
+    Sleeping { until: Instant },
+    /// TCP connect under way.
+    Dialing { stream: mio::net::TcpStream, deadline: Instant, target: Target },
+    /// TCP up, CONNECT sent, CONNECTED awaited (the session keeps that deadline).
+    Handshake { stream: mio::net::TcpStream, target: Target },
+    Open { stream: mio::net::TcpStream },
+}
+
+struct Walk {
+    targets: Vec<Target>,
+    plan: Planner,
+    failures: Vec<String>,
+    reconnecting: bool,
+}
+
+impl Walk {
+    /// Remembers why a target failed; the oldest are dropped (a walk may go on forever).
+    fn failed(&mut self, why: String) {
+        if self.failures.len() >= 16 {
+            self.failures.remove(0);
+        }
+        self.failures.push(why);
+    }
+}
+
+struct Conn {
+    shared: Arc<Shared>,
+    link: Link,
+    walk: Option<Walk>,
+    /// The deadline a timer is set for.
+    scheduled: Option<Instant>,
+}
+
+struct Loop {
+    poll: Poll,
+    conns: HashMap<usize, Conn>,
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    buf: Vec<u8>,
+    jitter: Jitter,
+    /// Connections with bytes left unread after their budget.
+    again: Vec<usize>,
+}
+
+pub fn run(poll: Poll) {
+    let mut lp = Loop {
+        poll,
+        conns: HashMap::new(),
+        timers: BinaryHeap::new(),
+        buf: vec![0; 64 << 10],
+        jitter: Jitter::from_entropy(),
+        again: Vec::new(),
+    };
+    let mut events = Events::with_capacity(1024);
+    let mut cmds = Vec::new();
+    loop {
+        let now = Instant::now();
+        let timeout = if !lp.again.is_empty() {
+            Some(Duration::ZERO)
+        } else {
+            lp.timers.peek().map(|Reverse((t, _))| t.saturating_duration_since(now))
+        };
+        if let Err(e) = lp.poll.poll(&mut events, timeout) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                // Nothing sensible to do but try again; do not spin.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            continue;
+        }
+        let now = Instant::now();
+        for ev in events.iter() {
+            if ev.token() != WAKER {
+                lp.on_io(ev.token().0, now);
+            }
+        }
+        runtime().take_commands(&mut cmds);
+        for cmd in cmds.drain(..) {
+            lp.on_command(cmd, now);
+        }
+        for id in std::mem::take(&mut lp.again) {
+            lp.drive(id, true, now);
+        }
+        lp.run_timers(now);
+    }
+}
+
+impl Loop {
+    fn on_command(&mut self, cmd: Cmd, now: Instant) {
+        match cmd {
+            Cmd::Open(shared) => {
+                let id = shared.id;
+                let conn = self.conns.entry(id).or_insert_with(|| Conn { shared, link: Link::None, walk: None, scheduled: None });
+                if matches!(conn.link, Link::None) {
+                    self.start_walk(id, false, now);
+                }
+            }
+            Cmd::Flush(id) => self.drive(id, false, now),
+            Cmd::Resume(id) => self.drive(id, true, now),
+            Cmd::Close(id) => self.force_close(id, now),
+            Cmd::Release(id) => {
+                self.force_close(id, now);
+                self.conns.remove(&id);
+            }
+        }
+    }
+
+    fn on_io(&mut self, id: usize, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        match &conn.link {
+            Link::Dialing { stream, .. } => match transport::connect_done(stream) {
+                Ok(true) => self.established(id, now),
+                Ok(false) => {}
+                Err(e) => self.fail_target(id, e.to_string(), now),
+            },
+            Link::Handshake { .. } | Link::Open { .. } => self.drive(id, true, now),
+            _ => {}
+        }
+    }
+
+    fn schedule(&mut self, id: usize, when: Option<Instant>, now: Instant) {
+        let (Some(when), Some(conn)) = (when, self.conns.get_mut(&id)) else { return };
+        if conn.scheduled.is_none_or(|s| when < s || s <= now) {
+            conn.scheduled = Some(when);
+            self.timers.push(Reverse((when, id)));
+        }
+    }
+
+    fn run_timers(&mut self, now: Instant) {
+        while let Some(&Reverse((t, id))) = self.timers.peek() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(conn) = self.conns.get_mut(&id) else { continue };
+            if conn.scheduled != Some(t) {
+                continue; // superseded
+            }
+            conn.scheduled = None;
+            match &conn.link {
+                Link::Dialing { deadline, .. } => {
+                    if now >= *deadline {
+                        let ms = conn.shared.opts.connect_timeout.as_millis();
+                        self.fail_target(id, format!("no answer within the connect timeout of {} ms", ms), now);
+                    } else {
+                        let d = *deadline;
+                        self.schedule(id, Some(d), now);
+                    }
+                }
+                Link::Sleeping { until } => {
+                    if now >= *until {
+                        self.next_pass(id, now);
+                    } else {
+                        let u = *until;
+                        self.schedule(id, Some(u), now);
+                    }
+                }
+                Link::Handshake { .. } | Link::Open { .. } => self.drive(id, false, now),
+                Link::None => {}
+            }
+        }
+    }
+
+    fn dispatch(conn: &Conn, ev: Dispatch) {
+        if conn.shared.listener_count.load(Ordering::Acquire) > 0 {
+            runtime().pool.push(&conn.shared, ev);
+        }
+    }
+
+    /// Resolves the host list into targets (shuffled if asked) for a new pass.
+    fn targets(&mut self, shared: &Shared, failures: &mut Vec<String>) -> Vec<Target> {
+        let mut specs: Vec<usize> = (0..shared.opts.hosts.len()).collect();
+        if shared.opts.randomize_hosts {
+            self.jitter.shuffle(&mut specs);
+        }
+        let mut out = Vec::new();
+        for i in specs {
+            let h = &shared.opts.hosts[i];
+            match transport::resolve(&h.host, h.port) {
+                Ok(addrs) => out.extend(addrs.into_iter().map(|addr| Target { host: h.host.clone(), port: h.port, addr, spec: i })),
+                Err(e) => failures.push(format!("{}:{}: cannot resolve: {}", h.host, h.port, e)),
+            }
+        }
+        out
+    }
+
+    fn start_walk(&mut self, id: usize, reconnecting: bool, now: Instant) {
+        let Some(conn) = self.conns.get(&id) else { return };
+        let shared = conn.shared.clone();
+        let mut failures = Vec::new();
+        let targets = self.targets(&shared, &mut failures);
+        let conn = self.conns.get_mut(&id).expect("present above");
+        let plan = Planner::new(shared.opts.reconnect, targets.len());
+        conn.walk = Some(Walk { targets, plan, failures, reconnecting });
+        self.try_next(id, now);
+    }
+
+    fn next_pass(&mut self, id: usize, now: Instant) {
+        let Some(conn) = self.conns.get(&id) else { return };
+        let shared = conn.shared.clone();
+        let mut failures = Vec::new();
+        let targets = self.targets(&shared, &mut failures);
+        let conn = self.conns.get_mut(&id).expect("present above");
+        conn.link = Link::None;
+        if let Some(w) = conn.walk.as_mut() {
+            w.plan.start_pass(targets.len());
+            w.targets = targets;
+            for f in failures {
+                w.failed(f);
+            }
+        }
+        self.try_next(id, now);
+    }
+
+    /// Dials the next target of the walk, or sleeps after a failed pass, or gives up.
+    fn try_next(&mut self, id: usize, now: Instant) {
+        loop {
+            let Some(conn) = self.conns.get_mut(&id) else { return };
+            let shared = conn.shared.clone();
+            let opts = &shared.opts;
+            let Some(walk) = conn.walk.as_mut() else { return };
+            let target = match walk.plan.next(self.jitter.next_f64()) {
+                Step::Dial(i) => walk.targets[i].clone(),
+                Step::Sleep(pause) => {
+                    let until = now + pause;
+                    conn.link = Link::Sleeping { until };
+                    self.schedule(id, Some(until), now);
+                    return;
+                }
+                Step::GiveUp => return self.give_up(id),
+            };
+            if shared.listener_count.load(Ordering::Acquire) > 0 {
+                runtime().pool.push(&shared, Dispatch::Connecting(target.host.clone(), target.port));
+            }
+            match transport::dial(target.addr, opts.bind) {
+                Ok(mut stream) => {
+                    if let Err(e) = self.poll.registry().register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE) {
+                        walk.failed(format!("{}: {}", target.label(), e));
+                        continue;
+                    }
+                    let deadline = now + opts.connect_timeout;
+                    conn.link = Link::Dialing { stream, deadline, target };
+                    self.schedule(id, Some(deadline), now);
+                    return;
+                }
+                Err(e) => walk.failed(format!("{}: {}", target.label(), e)),
+            }
+        }
+    }
+
+    /// The walk failed for good: report every host's failure.
+    fn give_up(&mut self, id: usize) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let walk = conn.walk.take();
+        conn.link = Link::None;
+        let (passes, failures) = walk.map(|w| (w.plan.passes_failed(), w.failures)).unwrap_or_default();
+        let detail = if failures.is_empty() { "no host to try".to_owned() } else { failures.join("; ") };
+        let err = Error::new(
+            ErrorKind::ConnectFailed,
+            format!("could not connect after {} pass{} through the host list: {}", passes, if passes == 1 { "" } else { "es" }, detail),
+        );
+        self.finish(id, Some(err));
+    }
+
+    /// The connection has ended for good: tell the listeners, then wake every waiter (in that order, so
+    /// that `disconnect` can wait for the listeners to have heard it all).
+    fn finish(&mut self, id: usize, error: Option<Error>) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        conn.walk = None;
+        let shared = conn.shared.clone();
+        Self::dispatch(conn, Dispatch::LoopCompleted);
+        {
+            let mut core = shared.lock_core();
+            if error.is_some() {
+                core.error = error;
+            }
+            // Nothing held back will be sent now: their receipts will never come.
+            core.held.clear();
+            core.held_bytes = 0;
+            core.session.lose_pending_receipts();
+            shared.set_phase(Phase::Closed);
+        }
+        shared.cv.notify_all();
+        {
+            let _g = lock(&shared.recv);
+            shared.recv_cv.notify_all();
+        }
+    }
+
+    fn fail_target(&mut self, id: usize, why: String, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let link = std::mem::replace(&mut conn.link, Link::None);
+        let target = match link {
+            Link::Dialing { mut stream, target, .. } | Link::Handshake { mut stream, target } => {
+                let _ = self.poll.registry().deregister(&mut stream);
+                Some(target)
+            }
+            Link::Open { mut stream } => {
+                let _ = self.poll.registry().deregister(&mut stream);
+                None
+            }
+            _ => None,
+        };
+        if let (Some(t), Some(w)) = (target, conn.walk.as_mut()) {
+            w.failed(format!("{}: {}", t.label(), why));
+        }
+        self.try_next(id, now);
+    }
+
+    /// TCP is up: configure the socket and send CONNECT.
+    fn established(&mut self, id: usize, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Link::Dialing { stream, deadline, target } = std::mem::replace(&mut conn.link, Link::None) else { return };
+        let shared = conn.shared.clone();
+        if let Err(e) = transport::configure(&stream, &shared.opts) {
+            conn.link = Link::Dialing { stream, deadline, target };
+            return self.fail_target(id, format!("cannot set socket options: {}", e), now);
+        }
+        let started = {
+            let mut core = shared.lock_core();
+            let mut params = core.params.clone();
+            params.host_name = target.host.clone();
+            let spec = &shared.opts.hosts[target.spec];
+            if spec.login.is_some() {
+                params.login = spec.login.clone();
+                params.passcode = spec.passcode.clone();
+            }
+            params.connected_timeout = Some(deadline.saturating_duration_since(now).max(Duration::from_millis(1)));
+            core.peer = Some((target.host.clone(), target.port));
+            core.session.start(&params, now)
+        };
+        conn.link = Link::Handshake { stream, target };
+        match started {
+            Ok(()) => self.drive(id, false, now),
+            Err(e) => {
+                // The CONNECT itself cannot be written (a newline in a passcode): no host will take it.
+                if let Some(c) = self.conns.get_mut(&id) {
+                    if let Link::Handshake { mut stream, .. } = std::mem::replace(&mut c.link, Link::None) {
+                        let _ = self.poll.registry().deregister(&mut stream);
+                    }
+                }
+                self.finish(id, Some(e));
+            }
+        }
+    }
+
+    /// Drop the link now and stop any walk (the application disconnected or freed the handle).
+    fn force_close(&mut self, id: usize, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        match conn.link {
+            Link::Handshake { .. } | Link::Open { .. } => {
+                conn.shared.lock_core().session.close(Some(Error::new(ErrorKind::Closed, "closed by the application")));
+                self.drive(id, false, now);
+            }
+            Link::Dialing { .. } | Link::Sleeping { .. } => {
+                if let Link::Dialing { mut stream, .. } = std::mem::replace(&mut conn.link, Link::None) {
+                    let _ = self.poll.registry().deregister(&mut stream);
+                }
+                conn.link = Link::None;
+                self.finish(id, Some(Error::new(ErrorKind::Closed, "connecting was stopped by the application")));
+            }
+            Link::None => {}
+        }
+    }
+
+    /// Reads, runs timeouts, writes, and passes on what the session produced.
+    fn drive(&mut self, id: usize, read: bool, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let shared = conn.shared.clone();
+        let handshake = matches!(conn.link, Link::Handshake { .. });
+        let stream = match &mut conn.link {
+            Link::Handshake { stream, .. } | Link::Open { stream } => stream,
+            _ => return,
+        };
+        let mut events = Vec::new();
+        let mut notify = false;
+        let mut read_more = false;
+        let deadline;
+        let mut refused = None;
+        let mut reconnect = false;
+        let mut resubscribe = false;
+        let link;
+        {
+            let mut core = shared.lock_core();
+            let was_paused = shared.paused.load(Ordering::SeqCst);
+            let budget = shared.message_budget();
+            let paused = budget == 0;
+            shared.paused.store(paused, Ordering::SeqCst);
+            core.session.set_read_paused(paused, now);
+            core.session.set_message_budget(budget);
+            if !paused {
+                // Frames held back while the application was full.
+                core.session.handle_bytes(&[], now);
+            }
+            if (read || was_paused) && !paused {
+                let mut budget = READ_BUDGET;
+                loop {
+                    match stream.read(&mut self.buf) {
+                        Ok(0) => {
+                            core.session.transport_closed(Error::new(ErrorKind::Closed, "the broker closed the connection"));
+                            break;
+                        }
+                        Ok(n) => {
+                            core.session.handle_bytes(&self.buf[..n], now);
+                            if core.session.state() == State::Closed {
+                                break;
+                            }
+                            if core.session.message_budget() == 0 {
+                                // Full: leave the rest in the kernel; Resume reads on.
+                                shared.paused.store(true, Ordering::SeqCst);
+                                break;
+                            }
+                            budget = budget.saturating_sub(n);
+                            if budget == 0 {
+                                read_more = true;
+                                break;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            core.session.transport_closed(Error::new(ErrorKind::Io, format!("reading from the broker: {}", e)));
+                            break;
+                        }
+                    }
+                }
+            }
+            if core.session.message_budget() == 0 {
+                // Frames may be held back in the decoder: only a Resume (or the check below) reads on.
+                shared.paused.store(true, Ordering::SeqCst);
+            }
+            core.session.handle_timeout(now);
+            while let Some(bytes) = core.session.poll_transmit() {
+                match stream.write(bytes) {
+                    Ok(0) => {
+                        core.session.transport_closed(Error::new(ErrorKind::Io, "the socket accepts no more bytes"));
+                        break;
+                    }
+                    Ok(n) => core.session.advance_transmit(n, now),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        core.session.transport_closed(Error::new(ErrorKind::Io, format!("writing to the broker: {}", e)));
+                        break;
+                    }
+                }
+            }
+            core.flush_queued = false;
+            while let Some(ev) = core.session.poll_event() {
+                match &ev {
+                    Event::Connected(_) => {
+                        core.links += 1;
+                        core.error = None;
+                        shared.set_phase(Phase::Open);
+                        resubscribe = conn.walk.as_ref().is_some_and(|w| w.reconnecting);
+                        notify = true;
+                    }
+                    Event::Receipt(_) => notify = true,
+                    Event::Closed(reason) => {
+                        notify = true;
+                        if handshake {
+                            if reason.as_ref().is_some_and(|r| r.kind == ErrorKind::Refused) {
+                                refused = reason.clone();
+                            } else {
+                                refused = None;
+                            }
+                        } else {
+                            if let Some(r) = reason {
+                                core.error = Some(r.clone());
+                            }
+                            reconnect = shared.opts.auto_reconnect && !core.user_closed && reason.is_some();
+                            if reconnect {
+                                shared.set_phase(Phase::Reconnecting);
+                            } // else `finish` closes it, once the listeners have been told
+
+                        }
+                    }
+                    _ => {}
+                }
+                events.push(ev);
+            }
+            if resubscribe {
+                let _ = core.session.resubscribe();
+                // Then what was sent while the link was down, in order.
+                core.held_bytes = 0;
+                while let Some(f) = core.held.pop_front() {
+                    // Checked when held; a failure now (a tx aborted by the drop) is the frame's own.
+                    let _ = core.session.send(f);
+                }
+            }
+            link = core.links;
+            if core.out_waiters > 0 && core.session.pending_out() < shared.opts.max_out_bytes {
+                notify = true;
+            }
+            deadline = core.session.poll_timeout();
+            if resubscribe && core.session.poll_transmit().is_some() {
+                read_more = true; // come back at once to write the SUBSCRIBE frames
+            }
+        }
+        if notify {
+            shared.cv.notify_all();
+        }
+        if read_more {
+            self.again.push(id);
+        }
+        let mut closed = None;
+        for ev in events {
+            match ev {
+                Event::Connected(f) => {
+                    if let Link::Handshake { stream, .. } = std::mem::replace(&mut conn.link, Link::None) {
+                        conn.link = Link::Open { stream };
+                    }
+                    conn.walk = None;
+                    Self::dispatch(conn, Dispatch::Connected(f));
+                }
+                Event::Message(mut f) => {
+                    f.link = link;
+                    let f = Arc::new(f);
+                    if shared.opts.receive_queue > 0 {
+                        lock(&shared.recv).push_back(f.clone());
+                        shared.recv_cv.notify_one();
+                    }
+                    Self::dispatch(conn, Dispatch::Message(f));
+                }
+                Event::Receipt(f) => Self::dispatch(conn, Dispatch::Receipt(f)),
+                Event::Error(f) => Self::dispatch(conn, Dispatch::Error(f)),
+                Event::Sent(f) => Self::dispatch(conn, Dispatch::Send(f)),
+                Event::Heartbeat => Self::dispatch(conn, Dispatch::Heartbeat),
+                Event::HeartbeatTimeout => Self::dispatch(conn, Dispatch::HeartbeatTimeout),
+                Event::Closed(reason) => closed = Some(reason),
+            }
+        }
+        // A consumer that made room just before `paused` was set saw it unset and sent no Resume: look
+        // again now that it is set and the new messages are queued (consumers check `paused` after
+        // taking a message, so one of the two sides sees the other).
+        if closed.is_none() && shared.paused.load(Ordering::SeqCst) && shared.message_budget() > 0 {
+            shared.paused.store(false, Ordering::SeqCst);
+            self.again.push(id);
+        }
+        let Some(reason) = closed else {
+            self.schedule(id, deadline, now);
+            return;
+        };
+        // The link is down.
+        if let Link::Handshake { mut stream, .. } | Link::Open { mut stream } = std::mem::replace(&mut conn.link, Link::None) {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+        // on_disconnected pairs with on_connected: a link that never got CONNECTED is a failed attempt.
+        if !handshake {
+            Self::dispatch(conn, Dispatch::Disconnected);
+        }
+        if handshake {
+            if let Some(r) = refused {
+                return self.finish(id, Some(r));
+            }
+            let why = reason.map(|r| r.message).unwrap_or_else(|| "closed during the handshake".into());
+            if let Some(w) = conn.walk.as_mut() {
+                let t = w.plan.current().and_then(|i| w.targets.get(i));
+                w.failed(match t {
+                    Some(t) => format!("{}: {}", t.label(), why),
+                    None => why,
+                });
+            }
+            return self.try_next(id, now);
+        }
+        if reconnect {
+            self.start_walk(id, true, now);
+        } else {
+            self.finish(id, None);
+        }
+    }
+}
