@@ -1,0 +1,132 @@
+//! Shared by the integration tests: the local brokers started by `scripts/broker.sh`.
+#![allow(dead_code)]
+
+pub mod fault_proxy;
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use stomp::{Connection, Frame, Listener, Options, Version};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broker {
+    RabbitMq,
+    ActiveMq,
+}
+
+impl Broker {
+    pub fn port(self) -> u16 {
+        let (var, default) = match self {
+            Broker::RabbitMq => ("STOMP_RABBITMQ_PORT", 61613),
+            Broker::ActiveMq => ("STOMP_ACTIVEMQ_PORT", 61623),
+        };
+        std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    }
+
+    /// Options that work with this broker in `version` (RabbitMQ wants vhost `/` as `host`).
+    pub fn options(self, version: Version) -> Options {
+        let mut o = Options::new().host("127.0.0.1", self.port());
+        o.version = version;
+        if self == Broker::RabbitMq {
+            o.vhost = Some("/".into());
+        }
+        o
+    }
+
+    pub fn connect(self, version: Version, tweak: impl FnOnce(&mut Options)) -> Connection {
+        let mut o = self.options(version);
+        tweak(&mut o);
+        let c = Connection::new(o).expect("options are valid");
+        c.connect(Some("guest"), Some("guest"), &[], true).unwrap_or_else(|e| panic!("connect to {:?} {}: {}", self, version, e));
+        c
+    }
+}
+
+pub const BROKERS: [Broker; 2] = [Broker::RabbitMq, Broker::ActiveMq];
+pub const VERSIONS: [Version; 3] = [Version::V1_0, Version::V1_1, Version::V1_2];
+
+/// A destination no other test uses.
+pub fn unique_queue(tag: &str) -> String {
+    format!("/queue/libstomp-test-{}-{}", tag, uuid::Uuid::new_v4().simple())
+}
+
+/// A listener that records frames and lets a test wait for a count.
+#[derive(Default)]
+pub struct Recorder {
+    pub state: Mutex<Recorded>,
+    pub cv: Condvar,
+}
+
+#[derive(Default)]
+pub struct Recorded {
+    pub messages: Vec<Frame>,
+    pub receipts: Vec<String>,
+    pub errors: Vec<Frame>,
+    pub events: Vec<String>,
+}
+
+impl Recorder {
+    pub fn new() -> Arc<Recorder> {
+        Arc::new(Recorder::default())
+    }
+
+    /// Waits until `pred` holds, or panics after `timeout` with what was seen.
+    pub fn wait_for(&self, timeout: Duration, what: &str, pred: impl Fn(&Recorded) -> bool) {
+        let g = self.state.lock().unwrap();
+        let (g, t) = self.cv.wait_timeout_while(g, timeout, |s| !pred(s)).unwrap();
+        if t.timed_out() {
+            panic!(
+                "timed out waiting for {}: {} messages, receipts {:?}, events {:?}",
+                what,
+                g.messages.len(),
+                g.receipts,
+                g.events
+            );
+        }
+    }
+
+    pub fn messages(&self) -> Vec<Frame> {
+        self.state.lock().unwrap().messages.clone()
+    }
+
+    fn note(&self, f: impl FnOnce(&mut Recorded)) {
+        f(&mut self.state.lock().unwrap());
+        self.cv.notify_all();
+    }
+}
+
+impl Listener for Recorder {
+    fn on_connecting(&self, host: &str, port: u16) {
+        self.note(|s| s.events.push(format!("connecting {}:{}", host, port)));
+    }
+    fn on_connected(&self, _f: &Frame) {
+        self.note(|s| s.events.push("connected".into()));
+    }
+    fn on_disconnecting(&self) {
+        self.note(|s| s.events.push("disconnecting".into()));
+    }
+    fn on_disconnected(&self) {
+        self.note(|s| s.events.push("disconnected".into()));
+    }
+    fn on_heartbeat_timeout(&self) {
+        self.note(|s| s.events.push("heartbeat_timeout".into()));
+    }
+    fn on_message(&self, f: &Frame) {
+        self.note(|s| s.messages.push(f.clone()));
+    }
+    fn on_receipt(&self, f: &Frame) {
+        self.note(|s| s.receipts.push(f.header("receipt-id").unwrap_or("").to_owned()));
+    }
+    fn on_error(&self, f: &Frame) {
+        self.note(|s| s.errors.push(f.clone()));
+    }
+    fn on_receiver_loop_completed(&self) {
+        self.note(|s| s.events.push("loop_completed".into()));
+    }
+    fn wants_send(&self) -> bool {
+        false
+    }
+    fn wants_heartbeat(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,253 @@
+//! What a real broker will not do on demand: malformed frames, silence, stalls and dropped links.
+//! `FakeBroker` is a scripted TCP server on 127.0.0.1 used only for these cases.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::Recorder;
+use stomp::*;
+
+/// A scripted stand-in for a broker: accepts one connection, reads the CONNECT frame, and hands the
+/// socket to the test.
+struct FakeBroker {
+    listener: TcpListener,
+    port: u16,
+}
+
+impl FakeBroker {
+    fn new() -> FakeBroker {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        FakeBroker { listener, port }
+    }
+
+    fn options(&self) -> Options {
+        let mut o = Options::new().host("127.0.0.1", self.port);
+        o.reconnect = ReconnectPolicy { attempts_max: 1, ..ReconnectPolicy::default() };
+        o
+    }
+
+    /// Accepts, reads up to the CONNECT frame's NUL, returns the socket and what was read.
+    fn accept(&self) -> (TcpStream, String) {
+        let (mut s, _) = self.listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = Vec::new();
+        let mut b = [0u8; 1];
+        while s.read(&mut b).unwrap() == 1 {
+            if b[0] == 0 {
+                break;
+            }
+            got.push(b[0]);
+        }
+        (s, String::from_utf8_lossy(&got).into_owned())
+    }
+
+    /// Connects `c` in the background, answers CONNECTED with `heart_beat`, and returns the socket.
+    fn connect(&self, c: &std::sync::Arc<Connection>, heart_beat: &str) -> TcpStream {
+        let (tx, rx) = mpsc::channel();
+        let c2 = c.clone();
+        std::thread::spawn(move || tx.send(c2.connect(None, None, &[], true)).unwrap());
+        let (mut s, connect) = self.accept();
+        assert!(connect.starts_with("CONNECT\n"), "{connect:?}");
+        write!(s, "CONNECTED\nversion:1.2\nheart-beat:{}\n\n\0", heart_beat).unwrap();
+        rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+        s
+    }
+}
+
+fn connection(o: Options, rec: &std::sync::Arc<Recorder>) -> std::sync::Arc<Connection> {
+    let c = std::sync::Arc::new(Connection::new(o).unwrap());
+    c.set_listener("rec", rec.clone());
+    c
+}
+
+#[test]
+fn garbage_from_the_broker_closes_with_a_protocol_error() {
+    let fake = FakeBroker::new();
+    let rec = Recorder::new();
+    let mut o = fake.options();
+    o.receive_queue = 4;
+    let c = connection(o, &rec);
+    let mut s = fake.connect(&c, "0,0");
+    s.write_all(b"MESSAGE\ndestination:/q\nmessage-id:1\n\nok\0HELLO WORLD\n\n\0").unwrap();
+    rec.wait_for(Duration::from_secs(10), "disconnected", |r| r.events.iter().any(|e| e == "disconnected"));
+    // The good frame before the garbage is delivered; then the connection is closed with the reason.
+    assert_eq!(c.receive(Duration::from_secs(1)).unwrap().body, b"ok");
+    assert_eq!(c.receive(Duration::from_secs(1)).unwrap_err().kind, ErrorKind::Closed);
+    let e = c.last_error().unwrap();
+    assert_eq!(e.kind, ErrorKind::Protocol);
+    assert!(e.message.contains("HELLO WORLD"), "{}", e.message);
+    assert_eq!(c.send("/q", b"x", None, &[]).unwrap_err().kind, ErrorKind::NotConnected);
+}
+
+#[test]
+fn an_oversized_frame_is_refused_without_buffering_it() {
+    let fake = FakeBroker::new();
+    let rec = Recorder::new();
+    let mut o = fake.options();
+    o.limits.max_body = 1024;
+    let c = connection(o, &rec);
+    let mut s = fake.connect(&c, "0,0");
+    s.write_all(b"MESSAGE\ndestination:/q\ncontent-length:1000000\n\n").unwrap();
+    rec.wait_for(Duration::from_secs(10), "disconnected", |r| r.events.iter().any(|e| e == "disconnected"));
+    assert_eq!(c.last_error().unwrap().kind, ErrorKind::TooLarge);
+}
+
+#[test]
+fn a_broker_that_never_answers_connect_times_out() {
+    // A listener that completes TCP (the kernel does) but never speaks.
+    let fake = FakeBroker::new();
+    let mut o = fake.options();
+    o.connect_timeout = Duration::from_millis(300);
+    o.reconnect = ReconnectPolicy { sleep_initial: 0.05, sleep_increase: 0.0, sleep_jitter: 0.0, sleep_max: 0.05, attempts_max: 2 };
+    let c = Connection::new(o).unwrap();
+    let start = Instant::now();
+    let e = c.connect(None, None, &[], true).unwrap_err();
+    let took = start.elapsed();
+    assert_eq!(e.kind, ErrorKind::ConnectFailed);
+    assert!(e.message.contains("did not answer CONNECT in time"), "{}", e.message);
+    // Two passes of 300 ms and one 50 ms sleep between them.
+    assert!(took >= Duration::from_millis(600) && took < Duration::from_secs(3), "{took:?}");
+    drop(fake);
+}
+
+#[test]
+fn a_stalled_broker_is_detected_by_the_heartbeat() {
+    let fake = FakeBroker::new();
+    let rec = Recorder::new();
+    let mut o = fake.options();
+    o.heartbeats = (0, 200);
+    let c = connection(o, &rec);
+    // The broker promises a heart-beat every 200 ms, then sends nothing (the socket stays open).
+    let s = fake.connect(&c, "200,0");
+    let start = Instant::now();
+    rec.wait_for(Duration::from_secs(5), "a heart-beat timeout", |r| r.events.iter().any(|e| e == "heartbeat_timeout"));
+    let took = start.elapsed();
+    // Receive interval x scale (1.5) = 300 ms; allow 20% over.
+    assert!(took >= Duration::from_millis(280) && took <= Duration::from_millis(360 + 50), "detected after {took:?}");
+    rec.wait_for(Duration::from_secs(5), "disconnected", |r| r.events.iter().any(|e| e == "disconnected"));
+    assert_eq!(c.last_error().unwrap().kind, ErrorKind::Timeout);
+    drop(s);
+}
+
+#[test]
+fn heartbeats_flow_while_a_handler_is_slow() {
+    let fake = FakeBroker::new();
+    struct Slow(std::sync::Arc<Recorder>);
+    impl Listener for Slow {
+        fn on_message(&self, f: &Frame) {
+            std::thread::sleep(Duration::from_millis(1500)); // a handler far slower than the heart-beat
+            self.0.on_message(f);
+        }
+        fn on_heartbeat_timeout(&self) {
+            self.0.on_heartbeat_timeout();
+        }
+    }
+    let rec = Recorder::new();
+    let mut o = fake.options();
+    o.heartbeats = (100, 0);
+    let c = std::sync::Arc::new(Connection::new(o).unwrap());
+    c.set_listener("slow", std::sync::Arc::new(Slow(rec.clone())));
+    let mut s = fake.connect(&c, "0,100");
+    s.write_all(b"MESSAGE\ndestination:/q\nmessage-id:1\n\nslow\0").unwrap();
+    // While the handler sleeps, count the heart-beats the client sends.
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let start = Instant::now();
+    let mut beats = 0;
+    let mut b = [0u8; 64];
+    while start.elapsed() < Duration::from_millis(1000) {
+        if let Ok(n) = s.read(&mut b) {
+            beats += b[..n].iter().filter(|&&x| x == b'\n').count();
+        }
+    }
+    assert!(beats >= 7, "only {beats} heart-beats in 1 s at 100 ms while the handler slept");
+    rec.wait_for(Duration::from_secs(5), "the slow message", |r| r.messages.len() == 1);
+    assert!(c.is_connected());
+}
+
+#[test]
+fn a_dropped_link_loses_pending_receipts_visibly() {
+    let fake = FakeBroker::new();
+    let rec = Recorder::new();
+    let c = connection(fake.options(), &rec);
+    let mut s = fake.connect(&c, "0,0");
+    c.send("/q", b"x", None, &[("receipt", "r1")]).unwrap();
+    // Read the SEND, then drop the link without a RECEIPT.
+    let mut b = [0u8; 256];
+    let _ = s.read(&mut b).unwrap();
+    drop(s);
+    let e = c.wait_receipt("r1", Duration::from_secs(5)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Disconnected, "{}", e.message);
+    rec.wait_for(Duration::from_secs(5), "disconnected", |r| r.events.iter().any(|e| e == "disconnected"));
+    assert_eq!(c.last_error().unwrap().kind, ErrorKind::Closed);
+}
+
+#[test]
+fn an_error_frame_reaches_on_error() {
+    let fake = FakeBroker::new();
+    let rec = Recorder::new();
+    let c = connection(fake.options(), &rec);
+    let mut s = fake.connect(&c, "0,0");
+    s.write_all(b"ERROR\nmessage:bad things\\c happened\n\ndetails\0").unwrap();
+    rec.wait_for(Duration::from_secs(5), "an error", |r| r.errors.len() == 1);
+    let f = rec.state.lock().unwrap().errors[0].clone();
+    assert_eq!(f.header("message"), Some("bad things: happened"));
+    assert_eq!(f.body, b"details");
+}
+
+#[test]
+fn ipv6_literals_with_and_without_brackets() {
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        println!("no IPv6 loopback on this machine: skipped");
+        return;
+    };
+    let port = listener.local_addr().unwrap().port();
+    let fake = FakeBroker { listener, port };
+    for host in ["::1", "[::1]"] {
+        let mut o = Options::new().host(host, fake.port);
+        o.reconnect = ReconnectPolicy { attempts_max: 1, ..ReconnectPolicy::default() };
+        let c = std::sync::Arc::new(Connection::new(o).unwrap());
+        let s = fake.connect(&c, "0,0");
+        assert!(s.peer_addr().unwrap().is_ipv6(), "{host}");
+        assert!(c.is_connected());
+    }
+}
+
+#[test]
+fn connects_from_a_bound_local_address_and_port() {
+    let fake = FakeBroker::new();
+    let local = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let mut o = fake.options();
+    o.bind = Some(local);
+    let c = std::sync::Arc::new(Connection::new(o).unwrap());
+    let s = fake.connect(&c, "0,0");
+    assert_eq!(s.peer_addr().unwrap(), local, "the broker sees the bound address and port");
+}
+
+#[test]
+fn the_connect_frame_carries_what_was_asked() {
+    let fake = FakeBroker::new();
+    let mut o = fake.options();
+    o.version = Version::V1_1;
+    o.heartbeats = (2000, 3000);
+    o.vhost = Some("my-vhost".into());
+    let c = std::sync::Arc::new(Connection::new(o).unwrap());
+    let (tx, rx) = mpsc::channel();
+    let c2 = c.clone();
+    std::thread::spawn(move || tx.send(c2.connect(Some("me"), Some("p:a\\ss"), &[("client-id", "x")], true)).unwrap());
+    let (mut s, connect) = fake.accept();
+    assert_eq!(
+        connect,
+        "CONNECT\naccept-version:1.0,1.1\nhost:my-vhost\nlogin:me\npasscode:p:a\\ss\nheart-beat:2000,3000\nclient-id:x\n\n"
+    );
+    write!(s, "CONNECTED\nversion:1.1\nheart-beat:0,0\n\n\0").unwrap();
+    rx.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    assert_eq!(c.version(), Some(Version::V1_1));
+}
