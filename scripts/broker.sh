@@ -1,0 +1,613 @@
+#!/usr/bin/env bash
+# scripts/broker.sh - install, start, stop and inspect the STOMP brokers used by
+# libstomp's tests: RabbitMQ (Debian `rabbitmq-server`, STOMP plugin) and
+# ActiveMQ Classic (Debian `activemq`). Everything is bound to 127.0.0.1 only.
+#
+# Usage: scripts/broker.sh start|stop|status|restart [rabbitmq|activemq|all]
+#
+#   start    install the package if missing, configure, start, and return once
+#            the broker answers a STOMP CONNECT (0 if already running)
+#   stop     stop the broker and wait until its STOMP port is closed
+#   status   print running/stopped per broker; exit 0 if all requested are
+#            running, 3 otherwise
+#   restart  stop, then start
+#
+# Environment (all optional):
+#   STOMP_RABBITMQ_PORT       RabbitMQ STOMP port            (default 61613)
+#   STOMP_RABBITMQ_AMQP_PORT  RabbitMQ AMQP port             (default 5672;
+#                             Erlang distribution uses this + 20000)
+#   STOMP_ACTIVEMQ_PORT       ActiveMQ STOMP port            (default 61623)
+#   STOMP_BROKER_TIMEOUT      seconds to wait for a start    (default 120)
+#   STOMP_BROKER_STATE_DIR    logs, lock, ActiveMQ instance  (default /var/tmp/libstomp-brokers)
+#   STOMP_BROKER_VERBOSE=1    also show the detailed log on stderr
+#
+# Broker facts this relies on: see /work/shared/BROKERS.md (RabbitMQ wants the
+# STOMP `host` header to be a vhost, e.g. `host:/`; guest/guest on both).
+set -uo pipefail
+
+# --------------------------------------------------------------------------
+# settings
+RABBIT_PORT=${STOMP_RABBITMQ_PORT:-61613}
+RABBIT_AMQP_PORT=${STOMP_RABBITMQ_AMQP_PORT:-5672}
+RABBIT_DIST_PORT=$((RABBIT_AMQP_PORT + 20000))
+AMQ_PORT=${STOMP_ACTIVEMQ_PORT:-61623}
+START_TIMEOUT=${STOMP_BROKER_TIMEOUT:-120}
+STATE_DIR=${STOMP_BROKER_STATE_DIR:-/var/tmp/libstomp-brokers}
+VERBOSE=${STOMP_BROKER_VERBOSE:-0}
+APT_WAIT=${STOMP_BROKER_APT_WAIT:-1800}   # max seconds to wait for a foreign apt/dpkg
+
+LOG=$STATE_DIR/broker.log
+LOCK=$STATE_DIR/lock
+
+RABBIT_NODE=rabbit@localhost          # resolvable to loopback on any machine
+RABBIT_ETC=/etc/rabbitmq
+RABBIT_LOGDIR=/var/log/rabbitmq
+
+AMQ_DIR=$STATE_DIR/activemq           # private ActiveMQ instance (activemq.base)
+AMQ_PIDFILE=$AMQ_DIR/activemq.pid
+AMQ_CONSOLE=$AMQ_DIR/console.log
+AMQ_STOCK_CONF=/etc/activemq/instances-available/main
+AMQ_HOME=/usr/share/activemq
+
+
+# --------------------------------------------------------------------------
+# output helpers: one line per action on stdout, details in $LOG
+ts() { date '+%F %T'; }
+log() { printf '%s %s\n' "$(ts)" "$*" >>"$LOG"; [ "$VERBOSE" = 1 ] && printf '  %s\n' "$*" >&2; return 0; }
+say() { printf '%s\n' "$*"; printf '%s %s\n' "$(ts)" "$*" >>"$LOG"; }
+warn() { printf 'broker.sh: %s\n' "$*" >&2; printf '%s WARNING %s\n' "$(ts)" "$*" >>"$LOG"; }
+# run CMD...: run with output appended to $LOG
+run() {
+    log "+ $*"
+    if [ "$VERBOSE" = 1 ]; then "$@" 2>&1 | tee -a "$LOG" >&2; return "${PIPESTATUS[0]}"; fi
+    "$@" >>"$LOG" 2>&1
+}
+die() { printf 'broker.sh: error: %s\n' "$*" >&2; printf '%s ERROR %s\n' "$(ts)" "$*" >>"$LOG" 2>/dev/null; exit 1; }
+show_tail() { # FILE [N]: print the tail of a log to stderr
+    local f=$1 n=${2:-40}
+    [ -s "$f" ] || return 0
+    printf -- '----- last %s lines of %s -----\n' "$n" "$f" >&2
+    tail -n "$n" "$f" >&2
+    printf -- '-----\n' >&2
+}
+
+usage() {
+    sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0" >&2
+    exit 2
+}
+
+# --------------------------------------------------------------------------
+# process and socket helpers (no procps/iproute2 needed: fresh machines may lack them)
+
+# pids_with_arg ARG [COMM]: pids whose argv contains ARG exactly (and comm == COMM)
+pids_with_arg() {
+    local want=$1 comm=${2:-} d pid
+    for d in /proc/[0-9]*; do
+        pid=${d#/proc/}
+        [ "$pid" = "$$" ] && continue
+        if [ -n "$comm" ]; then
+            [ "$(cat "$d/comm" 2>/dev/null)" = "$comm" ] || continue
+        fi
+        if { tr '\0' '\n' <"$d/cmdline"; } 2>/dev/null | grep -qxF -- "$want"; then
+            echo "$pid"
+        fi
+    done
+}
+# pids_by_comm COMM [USER]
+pids_by_comm() {
+    local comm=$1 user=${2:-} uid="" d
+    [ -n "$user" ] && { uid=$(id -u "$user" 2>/dev/null) || return 0; }
+    for d in /proc/[0-9]*; do
+        [ "$(cat "$d/comm" 2>/dev/null)" = "$comm" ] || continue
+        if [ -n "$uid" ]; then
+            [ "$(awk '/^Uid:/{print $2}' "$d/status" 2>/dev/null)" = "$uid" ] || continue
+        fi
+        echo "${d#/proc/}"
+    done
+}
+# alive PID: the process exists and is not a zombie
+alive() {
+    [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+    ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT
+port_open() {
+    timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+# stomp_ping PORT: a STOMP CONNECT (guest/guest, host:/) gets CONNECTED back.
+# (The frames are printf formats: a NUL cannot live in a bash variable.)
+stomp_ping() {
+    timeout 6 bash -c '
+        exec 3<>/dev/tcp/127.0.0.1/'"$1"' || exit 1
+        printf "CONNECT\naccept-version:1.0,1.1,1.2\nhost:/\nlogin:guest\npasscode:guest\n\n\0" >&3
+        IFS= read -r -t 5 line <&3 || exit 1
+        printf "DISCONNECT\n\n\0" >&3
+        [[ $line == CONNECTED* ]]
+    ' 2>/dev/null
+}
+# listening_non_loopback PORT: does anything listen on PORT on a non-loopback address?
+listening_non_loopback() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    awk -v p="$hex" 'NR > 1 && $4 == "0A" {
+            split($2, a, ":"); if (a[2] != p) next
+            ip = a[1]
+            if (length(ip) == 8 && ip ~ /7F$/) next                          # 127.x.x.x (v4)
+            if (ip == "00000000000000000000000001000000") next               # ::1
+            if (ip ~ /^0000000000000000FFFF0000......7F$/) next              # ::ffff:127.x
+            found = 1 }
+         END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# wait_port_closed PORT SECONDS
+wait_port_closed() {
+    local port=$1 limit=$2 t0=$SECONDS
+    while port_open "$port"; do
+        [ $((SECONDS - t0)) -ge "$limit" ] && return 1
+        sleep 1
+    done
+    return 0
+}
+# wait_gone SECONDS PID...: wait for processes to exit
+wait_gone() {
+    local limit=$1 t0=$SECONDS p left; shift
+    while :; do
+        left=""
+        for p in "$@"; do alive "$p" && left="$left $p"; done
+        [ -z "$left" ] && return 0
+        [ $((SECONDS - t0)) -ge "$limit" ] && return 1
+        sleep 1
+    done
+}
+# kill_pids NAME PID...: TERM, wait, then KILL
+kill_pids() {
+    local name=$1; shift
+    [ $# -eq 0 ] && return 0
+    log "$name: sending TERM to $*"
+    kill -TERM "$@" 2>/dev/null
+    if ! wait_gone 30 "$@"; then
+        log "$name: still alive after 30 s, sending KILL to $*"
+        kill -KILL "$@" 2>/dev/null
+        wait_gone 10 "$@" || warn "$name: could not kill $*"
+    fi
+}
+
+raise_fd_limit() {
+    local hard
+    hard=$(ulimit -Hn)
+    if [ "$hard" = unlimited ]; then ulimit -n 1048576 2>/dev/null || ulimit -n 65536 2>/dev/null
+    else ulimit -n "$hard" 2>/dev/null
+    fi
+    log "fd limit for the broker: $(ulimit -n) (hard $(ulimit -Hn))"
+}
+
+# write_if_changed FILE CONTENT: returns 0 if the file was (re)written
+write_if_changed() {
+    local f=$1 content=$2
+    if [ -f "$f" ] && [ "$(cat "$f")" = "$content" ]; then return 1; fi
+    mkdir -p "$(dirname "$f")"
+    printf '%s\n' "$content" >"$f.tmp.$$" && chmod 0644 "$f.tmp.$$" && mv -f "$f.tmp.$$" "$f"
+    log "wrote $f"
+    return 0
+}
+
+# --------------------------------------------------------------------------
+# Debian packages (waits for any other apt/dpkg, e.g. one running in the background)
+
+APT_UPDATED=0
+apt_busy() {
+    local c
+    for c in apt apt-get aptitude dpkg unattended-upgr; do
+        [ -n "$(pids_by_comm "$c")" ] && return 0
+    done
+    if command -v fuser >/dev/null 2>&1; then
+        fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock >/dev/null 2>&1 && return 0
+    fi
+    return 1
+}
+wait_for_apt() {
+    local t0=$SECONDS said=0
+    while apt_busy; do
+        [ "$said" = 0 ] && { say "waiting for another apt-get/dpkg to finish..."; said=1; }
+        [ $((SECONDS - t0)) -ge "$APT_WAIT" ] && die "apt/dpkg still busy after ${APT_WAIT}s"
+        sleep 3
+    done
+}
+pkg_installed() {
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+# ensure_pkgs PKG...: install whatever is missing
+ensure_pkgs() {
+    local missing=() p attempt
+    # a background install may be half-way through one of them: let it finish first
+    for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    wait_for_apt
+    missing=()
+    for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install ${missing[*]} by hand"
+    say "installing ${missing[*]} (apt-get, log: $LOG)"
+    local t0=$SECONDS
+    for attempt in 1 2 3 4 5; do
+        wait_for_apt
+        if [ "$APT_UPDATED" = 0 ]; then
+            if run apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 update; then
+                APT_UPDATED=1
+            else
+                warn "apt-get update failed (attempt $attempt)"
+                sleep 5; continue
+            fi
+        fi
+        wait_for_apt
+        if DEBIAN_FRONTEND=noninteractive run apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 \
+                -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+                install -y "${missing[@]}"; then
+            break
+        fi
+        warn "apt-get install ${missing[*]} failed (attempt $attempt), retrying"
+        # an interrupted dpkg (e.g. a killed background install) needs this
+        wait_for_apt
+        DEBIAN_FRONTEND=noninteractive run dpkg --force-confdef --force-confold --configure -a
+        sleep 5
+    done
+    for p in "${missing[@]}"; do
+        pkg_installed "$p" || { show_tail "$LOG" 30; die "could not install $p"; }
+    done
+    say "installed ${missing[*]} in $((SECONDS - t0))s"
+}
+
+# ==========================================================================
+# RabbitMQ
+
+export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 ERL_EPMD_ADDRESS=127.0.0.1
+export RABBITMQ_NODENAME=$RABBIT_NODE RABBITMQ_NODE_PORT=$RABBIT_AMQP_PORT RABBITMQ_DIST_PORT=$RABBIT_DIST_PORT
+
+rabbit_conf_text() {
+    cat <<EOF
+# Written by libstomp scripts/broker.sh: everything on loopback only.
+listeners.tcp.1 = 127.0.0.1:$RABBIT_AMQP_PORT
+stomp.listeners.tcp.1 = 127.0.0.1:$RABBIT_PORT
+stomp.tcp_listen_options.backlog = 4096
+distribution.listener.interface = 127.0.0.1
+distribution.listener.port_range.min = $RABBIT_DIST_PORT
+distribution.listener.port_range.max = $RABBIT_DIST_PORT
+loopback_users.guest = true
+EOF
+}
+# Read by rabbitmq-server and by the CLI tools (rabbitmqctl, rabbitmq-plugins).
+rabbit_env_text() {
+    cat <<EOF
+# Written by libstomp scripts/broker.sh: everything on loopback only.
+NODENAME=$RABBIT_NODE
+NODE_IP_ADDRESS=127.0.0.1
+NODE_PORT=$RABBIT_AMQP_PORT
+DIST_PORT=$RABBIT_DIST_PORT
+export ERL_EPMD_ADDRESS=127.0.0.1
+SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+# su(1) resets the soft fd limit to 1024: raise it to the hard limit again
+ulimit -n "\$(ulimit -Hn)" 2>/dev/null || true
+EOF
+}
+RABBIT_CONF_CHANGED=0
+rabbit_write_config() {
+    mkdir -p "$RABBIT_ETC"
+    write_if_changed "$RABBIT_ETC/rabbitmq.conf" "$(rabbit_conf_text)" && RABBIT_CONF_CHANGED=1
+    write_if_changed "$RABBIT_ETC/rabbitmq-env.conf" "$(rabbit_env_text)" && RABBIT_CONF_CHANGED=1
+    return 0
+}
+rabbit_enable_stomp() {
+    local f=$RABBIT_ETC/enabled_plugins
+    if [ -f "$f" ] && grep -q 'rabbitmq_stomp' "$f"; then return 0; fi
+    log "enabling rabbitmq_stomp (offline)"
+    run rabbitmq-plugins enable --offline rabbitmq_stomp || {
+        show_tail "$LOG" 20; die "rabbitmq: rabbitmq-plugins enable --offline rabbitmq_stomp failed"; }
+    RABBIT_CONF_CHANGED=1
+}
+# pids of RabbitMQ server nodes (any node name, so a stale/foreign one is found too)
+rabbit_pids() {
+    local p
+    for p in $(pids_by_comm beam.smp rabbitmq); do
+        # server nodes boot with `-s rabbit boot`; CLI tools run `-hidden` escripts
+        if { tr '\0' '\n' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qx -- 'rabbit'; then echo "$p"; fi
+    done
+}
+# rabbit_is_ours: the node answering is $RABBIT_NODE (not a stale one with another name)
+rabbit_is_ours() {
+    [ "$(id -u)" = 0 ] || return 0   # rabbitmqctl needs root; status as a user trusts the pid
+    command -v rabbitmqctl >/dev/null 2>&1 || return 1
+    (cd / && timeout 30 rabbitmqctl -q -n "$RABBIT_NODE" ping) >/dev/null 2>&1 9>&-
+}
+# rabbit_loopback_only: none of the node's ports listens beyond loopback
+rabbit_loopback_only() {
+    local p
+    for p in "$RABBIT_PORT" "$RABBIT_AMQP_PORT" "$RABBIT_DIST_PORT" 4369 15672 15674 1883 5671 61614; do
+        if listening_non_loopback "$p"; then
+            log "rabbitmq: port $p listens on a non-loopback address"
+            return 1
+        fi
+    done
+    return 0
+}
+
+# epmd must listen on loopback only; one started earlier without ERL_EPMD_ADDRESS
+# (or left over) is killed when no node is registered with it.
+epmd_cleanup() {
+    local pids
+    pids=$(pids_by_comm epmd)
+    [ -z "$pids" ] && return 0
+    if [ -n "$(rabbit_pids)" ] || [ -n "$(pids_by_comm beam.smp)" ]; then return 0; fi
+    log "stopping idle epmd ($pids)"
+    command -v epmd >/dev/null 2>&1 && run epmd -kill
+    wait_gone 5 $pids || kill_pids epmd $pids
+}
+
+rabbit_stop() {
+    local quiet=${1:-} pids t0=$SECONDS
+    pids=$(rabbit_pids)
+    if [ -z "$pids" ]; then
+        port_open "$RABBIT_PORT" && warn "rabbitmq: no RabbitMQ node found, but 127.0.0.1:$RABBIT_PORT is open (another program?)"
+        epmd_cleanup
+        [ -z "$quiet" ] && say "rabbitmq: not running"
+        return 0
+    fi
+    log "rabbitmq: stopping node(s) $pids"
+    # `shutdown` waits for the node's OS process to exit; a node with another
+    # name (stale, started by hand) does not answer and gets SIGTERM instead.
+    if rabbit_is_ours; then
+        (cd / && timeout 90 rabbitmqctl -n "$RABBIT_NODE" shutdown) >>"$LOG" 2>&1 9>&- || log "rabbitmqctl shutdown failed"
+        # shellcheck disable=SC2086
+        wait_gone 10 $pids || kill_pids rabbitmq $pids
+    else
+        log "rabbitmq: node(s) $pids are not $RABBIT_NODE: killing them"
+        # shellcheck disable=SC2086
+        kill_pids rabbitmq $pids
+    fi
+    wait_port_closed "$RABBIT_PORT" 30 || die "rabbitmq: port $RABBIT_PORT still open after stopping"
+    epmd_cleanup
+    [ -z "$quiet" ] && say "rabbitmq: stopped in $((SECONDS - t0))s"
+    return 0
+}
+
+rabbit_start() {
+    local t0=$SECONDS pids t
+    rabbit_write_config     # before installing: a package-started node then binds loopback too
+    ensure_pkgs rabbitmq-server
+    rabbit_write_config     # in case the package replaced anything
+    rabbit_enable_stomp
+
+    pids=$(rabbit_pids)
+    if [ -n "$pids" ]; then
+        if [ "$RABBIT_CONF_CHANGED" = 0 ] && stomp_ping "$RABBIT_PORT" && rabbit_is_ours && rabbit_loopback_only; then
+            say "rabbitmq: already running (stomp 127.0.0.1:$RABBIT_PORT)"
+            return 0
+        fi
+        say "rabbitmq: restarting a stale or reconfigured node (pid $(echo $pids))"
+        rabbit_stop quiet
+    fi
+    if port_open "$RABBIT_PORT"; then
+        die "rabbitmq: 127.0.0.1:$RABBIT_PORT is taken by another program (not a RabbitMQ node)"
+    fi
+    if port_open "$RABBIT_AMQP_PORT"; then
+        die "rabbitmq: AMQP port 127.0.0.1:$RABBIT_AMQP_PORT is taken by another program (set STOMP_RABBITMQ_AMQP_PORT)"
+    fi
+    epmd_cleanup
+
+    raise_fd_limit
+    log "rabbitmq: rabbitmq-server -detached (node $RABBIT_NODE)"
+    (cd / && setsid rabbitmq-server -detached) </dev/null >>"$LOG" 2>&1 9>&- \
+        || { show_tail "$LOG" 20; die "rabbitmq: rabbitmq-server -detached failed"; }
+
+    t=$SECONDS
+    until stomp_ping "$RABBIT_PORT"; do
+        if [ $((SECONDS - t)) -ge "$START_TIMEOUT" ]; then
+            show_tail "$RABBIT_LOGDIR/$RABBIT_NODE.log" 40
+            show_tail "$LOG" 20
+            die "rabbitmq: no STOMP answer on 127.0.0.1:$RABBIT_PORT after ${START_TIMEOUT}s (logs: $RABBIT_LOGDIR/$RABBIT_NODE.log, $LOG)"
+        fi
+        if [ $((SECONDS - t)) -ge 20 ] && [ -z "$(rabbit_pids)" ]; then
+            show_tail "$RABBIT_LOGDIR/$RABBIT_NODE.log" 40
+            show_tail "$LOG" 20
+            die "rabbitmq: the node exited during start (logs: $RABBIT_LOGDIR/$RABBIT_NODE.log, $LOG)"
+        fi
+        sleep 1
+    done
+    say "rabbitmq: started in $((SECONDS - t0))s (stomp 127.0.0.1:$RABBIT_PORT, pid $(echo $(rabbit_pids)))"
+    rabbit_loopback_only || warn "rabbitmq: some port listens beyond loopback (see $LOG)"
+}
+
+rabbit_status() {
+    local pids
+    pids=$(rabbit_pids)
+    if [ -n "$pids" ] && stomp_ping "$RABBIT_PORT" && ! rabbit_is_ours; then
+        echo "rabbitmq: a node other than $RABBIT_NODE answers on 127.0.0.1:$RABBIT_PORT (pid $(echo $pids)); 'start' replaces it"
+    elif [ -n "$pids" ] && stomp_ping "$RABBIT_PORT"; then
+        echo "rabbitmq: running (stomp 127.0.0.1:$RABBIT_PORT, node $RABBIT_NODE, pid $(echo $pids))"
+        return 0
+    elif [ -n "$pids" ]; then
+        echo "rabbitmq: not answering (node pid $(echo $pids), no STOMP on 127.0.0.1:$RABBIT_PORT)"
+    else
+        echo "rabbitmq: stopped"
+    fi
+    return 3
+}
+
+# ==========================================================================
+# ActiveMQ Classic
+
+amq_write_config() {
+    local src=$AMQ_STOCK_CONF/activemq.xml xml changed=1
+    [ -f "$src" ] || die "activemq: $src not found (is the activemq package installed?)"
+    mkdir -p "$AMQ_DIR/conf" "$AMQ_DIR/data" "$AMQ_DIR/tmp"
+    # The stock config with its transport connectors replaced by one STOMP
+    # connector on loopback (no OpenWire), no JMX, and no web console imports.
+    xml=$(awk -v conn="            <transportConnector name=\"stomp\" uri=\"stomp://127.0.0.1:$AMQ_PORT\"/>" '
+        /<transportConnectors>/   { print; print conn; skip = 1; done = 1; next }
+        /<\/transportConnectors>/ { skip = 0 }
+        /<import .*jetty/         { next }
+        !skip                     { print }
+        END                       { if (!done) exit 1 }' "$src" | sed 's/useJmx="true"/useJmx="false"/') \
+        || die "activemq: no <transportConnectors> in $src"
+    write_if_changed "$AMQ_DIR/conf/activemq.xml" "$xml" || changed=0
+    if [ -f "$AMQ_STOCK_CONF/log4j2.properties" ]; then
+        write_if_changed "$AMQ_DIR/conf/log4j2.properties" "$(cat "$AMQ_STOCK_CONF/log4j2.properties")"
+    fi
+    return $((1 - changed))   # 0 = activemq.xml changed
+}
+# pid of our ActiveMQ java (pid file, checked against the process; else by argv)
+amq_pid() {
+    local pid=""
+    if [ -f "$AMQ_PIDFILE" ]; then
+        pid=$(cat "$AMQ_PIDFILE" 2>/dev/null)
+        if ! { alive "$pid" && { tr '\0' '\n' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qxF -- "-Dactivemq.base=$AMQ_DIR"; }; then
+            log "activemq: stale pid file ($pid), removing"
+            rm -f "$AMQ_PIDFILE"
+            pid=""
+        fi
+    fi
+    [ -z "$pid" ] && pid=$(pids_with_arg "-Dactivemq.base=$AMQ_DIR" java | head -n 1)
+    echo "$pid"
+}
+amq_running() { [ -n "$(amq_pid)" ] && stomp_ping "$AMQ_PORT"; }
+
+amq_stop() {
+    local quiet=${1:-} pids t0=$SECONDS
+    pids=$( { amq_pid; pids_with_arg "-Dactivemq.base=$AMQ_DIR" java; } | sort -u)
+    if [ -z "$pids" ]; then
+        port_open "$AMQ_PORT" && warn "activemq: no instance of ours found, but 127.0.0.1:$AMQ_PORT is open (another program?)"
+        rm -f "$AMQ_PIDFILE"
+        [ -z "$quiet" ] && say "activemq: not running"
+        return 0
+    fi
+    # shellcheck disable=SC2086
+    kill_pids activemq $pids
+    rm -f "$AMQ_PIDFILE"
+    wait_port_closed "$AMQ_PORT" 30 || die "activemq: port $AMQ_PORT still open after stopping"
+    [ -z "$quiet" ] && say "activemq: stopped in $((SECONDS - t0))s"
+    return 0
+}
+
+amq_start() {
+    local t0=$SECONDS pid changed=0 t java
+    ensure_pkgs activemq
+    amq_write_config && changed=1
+
+    pid=$(amq_pid)
+    if [ -n "$pid" ]; then
+        if [ "$changed" = 0 ] && stomp_ping "$AMQ_PORT"; then
+            echo "$pid" >"$AMQ_PIDFILE"
+            say "activemq: already running (stomp 127.0.0.1:$AMQ_PORT)"
+            return 0
+        fi
+        say "activemq: restarting a stale or reconfigured instance (pid $pid)"
+        amq_stop quiet
+    fi
+    if port_open "$AMQ_PORT"; then
+        die "activemq: 127.0.0.1:$AMQ_PORT is taken by another program (not our ActiveMQ)"
+    fi
+
+    java=java
+    [ -x /usr/lib/jvm/default-java/bin/java ] && java=/usr/lib/jvm/default-java/bin/java
+    command -v "$java" >/dev/null 2>&1 || die "activemq: java not found"
+    [ -f "$AMQ_HOME/bin/activemq.jar" ] || die "activemq: $AMQ_HOME/bin/activemq.jar not found"
+
+    raise_fd_limit
+    rm -rf "$AMQ_DIR/tmp" && mkdir -p "$AMQ_DIR/tmp"
+    : >"$AMQ_CONSOLE"
+    log "activemq: starting java (instance $AMQ_DIR)"
+    (
+        cd "$AMQ_DIR" || exit 1
+        exec setsid "$java" -Xms64M -Xmx512M -Djava.awt.headless=true \
+            -Dactivemq.home="$AMQ_HOME" -Dactivemq.base="$AMQ_DIR" \
+            -Dactivemq.conf="$AMQ_DIR/conf" -Dactivemq.data="$AMQ_DIR/data" \
+            -Djava.io.tmpdir="$AMQ_DIR/tmp" \
+            -Dlog4j2.configurationFile="$AMQ_DIR/conf/log4j2.properties" \
+            -jar "$AMQ_HOME/bin/activemq.jar" start "xbean:file:$AMQ_DIR/conf/activemq.xml"
+    ) </dev/null >>"$AMQ_CONSOLE" 2>&1 9>&- &
+    pid=$!
+    echo "$pid" >"$AMQ_PIDFILE"
+    log "activemq: java pid $pid"
+
+    t=$SECONDS
+    until stomp_ping "$AMQ_PORT"; do
+        if [ $((SECONDS - t)) -ge "$START_TIMEOUT" ] || ! alive "$pid"; then
+            show_tail "$AMQ_DIR/data/activemq.log" 30
+            show_tail "$AMQ_CONSOLE" 30
+            if alive "$pid"; then
+                kill_pids activemq "$pid"
+                rm -f "$AMQ_PIDFILE"
+                die "activemq: no STOMP answer on 127.0.0.1:$AMQ_PORT after ${START_TIMEOUT}s (logs: $AMQ_DIR/data/activemq.log, $AMQ_CONSOLE)"
+            fi
+            rm -f "$AMQ_PIDFILE"
+            die "activemq: java exited during start (logs: $AMQ_DIR/data/activemq.log, $AMQ_CONSOLE)"
+        fi
+        sleep 1
+    done
+    say "activemq: started in $((SECONDS - t0))s (stomp 127.0.0.1:$AMQ_PORT, pid $pid)"
+    if listening_non_loopback "$AMQ_PORT"; then warn "activemq: port $AMQ_PORT listens on a non-loopback address"; fi
+}
+
+amq_status() {
+    local pid
+    pid=$(amq_pid)
+    if [ -n "$pid" ] && stomp_ping "$AMQ_PORT"; then
+        echo "activemq: running (stomp 127.0.0.1:$AMQ_PORT, pid $pid)"
+        return 0
+    elif [ -n "$pid" ]; then
+        echo "activemq: not answering (pid $pid, no STOMP on 127.0.0.1:$AMQ_PORT)"
+    else
+        echo "activemq: stopped"
+    fi
+    return 3
+}
+
+# ==========================================================================
+# main
+
+action=${1:-}
+target=${2:-all}
+case "$action" in start|stop|status|restart) ;; -h|--help|help|"") usage ;; *) usage ;; esac
+case "$target" in rabbitmq|rabbit) targets=(rabbitmq) ;; activemq|amq) targets=(activemq) ;;
+    all) targets=(rabbitmq activemq) ;; *) usage ;; esac
+[ $# -le 2 ] || usage
+
+if [ "$(id -u)" != 0 ]; then
+    if [ "$action" != status ] && command -v sudo >/dev/null 2>&1; then
+        exec sudo -n --preserve-env=STOMP_RABBITMQ_PORT,STOMP_RABBITMQ_AMQP_PORT,STOMP_ACTIVEMQ_PORT,STOMP_BROKER_TIMEOUT,STOMP_BROKER_STATE_DIR,STOMP_BROKER_VERBOSE,STOMP_BROKER_APT_WAIT \
+            bash "$(readlink -f "$0")" "$@"
+    fi
+    [ "$action" = status ] || die "must run as root (or with passwordless sudo)"
+fi
+
+cd / || exit 1
+if [ "$action" != status ]; then
+    mkdir -p "$STATE_DIR" || die "cannot create $STATE_DIR"
+    : >>"$LOG" || die "cannot write $LOG"
+    # one broker.sh at a time (fd 9 is closed for the brokers themselves)
+    exec 9>"$LOCK"
+    if ! flock -n 9; then
+        say "waiting for another broker.sh to finish..."
+        flock -w 900 9 || die "another broker.sh holds $LOCK"
+    fi
+    log "=== broker.sh $action $target (pid $$)"
+else
+    [ -w "$STATE_DIR" ] || LOG=/dev/null
+fi
+
+rc=0
+for b in "${targets[@]}"; do
+    case "$b:$action" in
+        rabbitmq:start)   rabbit_start ;;
+        rabbitmq:stop)    rabbit_stop ;;
+        rabbitmq:restart) rabbit_stop && rabbit_start ;;
+        rabbitmq:status)  rabbit_status || rc=3 ;;
+        activemq:start)   amq_start ;;
+        activemq:stop)    amq_stop ;;
+        activemq:restart) amq_stop && amq_start ;;
+        activemq:status)  amq_status || rc=3 ;;
+    esac
+done
+exit "$rc"
