@@ -28,6 +28,9 @@ if grep -q "test result: FAILED" target/rust-tests.log; then exit 1; fi
 
 # Until the C and interop suites are committed (they are being written), say so loudly.
 run_part() { if [ -x "$1" ]; then "$1"; else echo "NOT YET PRESENT: $1 (this part of the suite is missing)"; fi; }
+step "the README's C programs compile and do what it says"
+scripts/check-readme.sh
+
 step "C tests, examples and install checks"
 run_part scripts/test-c.sh
 
