@@ -7,7 +7,8 @@ fn main() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
-    let config = cbindgen::Config::from_file(Path::new(&dir).join("cbindgen.toml")).expect("cbindgen.toml is valid");
+    let config = cbindgen::Config::from_file(Path::new(&dir).join("cbindgen.toml"))
+        .expect("cbindgen.toml is valid");
     match cbindgen::generate_with_config(&dir, config) {
         Ok(bindings) => {
             let out = Path::new(&dir).join("include/stomp.h");
@@ -16,5 +17,8 @@ fn main() {
         Err(e) => panic!("cbindgen failed: {}", e),
     }
     let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libstomp.so.{}", major);
+    println!(
+        "cargo:rustc-cdylib-link-arg=-Wl,-soname,libstomp.so.{}",
+        major
+    );
 }

@@ -52,7 +52,9 @@ fn print_stdout(line: &str) {
 
 impl PrintingListener {
     pub fn new() -> PrintingListener {
-        PrintingListener { print: print_stdout }
+        PrintingListener {
+            print: print_stdout,
+        }
     }
 }
 
@@ -79,7 +81,11 @@ pub fn describe_frame(f: &Frame) -> String {
         .headers
         .iter()
         .map(|(n, v)| {
-            let v = if n == "passcode" { "********" } else { v.as_str() };
+            let v = if n == "passcode" {
+                "********"
+            } else {
+                v.as_str()
+            };
             format!("{:?}: {:?}", n, v)
         })
         .collect();

@@ -86,7 +86,12 @@ impl Options {
     }
 
     pub fn host(mut self, host: &str, port: u16) -> Options {
-        self.hosts.push(HostSpec { host: host.to_owned(), port, login: None, passcode: None });
+        self.hosts.push(HostSpec {
+            host: host.to_owned(),
+            port,
+            login: None,
+            passcode: None,
+        });
         self
     }
 }

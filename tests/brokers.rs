@@ -25,13 +25,21 @@ fn connect_negotiates_the_asked_version_and_reports_the_server() {
         let c = b.connect(v, |_| {});
         assert_eq!(c.version(), Some(v), "{b:?}");
         let server = c.server().unwrap_or_default();
-        let want = if b == Broker::RabbitMq { "RabbitMQ" } else { "ActiveMQ" };
+        let want = if b == Broker::RabbitMq {
+            "RabbitMQ"
+        } else {
+            "ActiveMQ"
+        };
         assert!(server.contains(want), "{b:?} {v}: server {server:?}");
         assert!(c.session_id().is_some());
         c.disconnect(None, T).unwrap();
         assert!(!c.is_connected());
         let e = c.send("/queue/x", b"late", None, &[]).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::NotConnected, "calls after disconnect fail");
+        assert_eq!(
+            e.kind,
+            ErrorKind::NotConnected,
+            "calls after disconnect fail"
+        );
     });
 }
 
@@ -43,17 +51,33 @@ fn text_binary_and_escaped_headers_round_trip() {
         c.subscribe(&q, None, AckMode::Auto, &[]).unwrap();
         // 1.0 has no escapes, so a colon goes raw. (A raw backslash under 1.0 makes RabbitMQ 3.10 drop the
         // connection without an ERROR: it applies 1.1 unescaping to 1.0 frames.)
-        let odd = if v == Version::V1_0 { "colons:a:b" } else { "a:b\nc\\d" };
-        c.send(&q, b"plain text", Some("text/plain"), &[("x-odd", odd)]).unwrap();
+        let odd = if v == Version::V1_0 {
+            "colons:a:b"
+        } else {
+            "a:b\nc\\d"
+        };
+        c.send(&q, b"plain text", Some("text/plain"), &[("x-odd", odd)])
+            .unwrap();
         let binary: Vec<u8> = (0..=255u8).chain([0, 0, 1]).collect();
-        c.send(&q, &binary, Some("application/octet-stream"), &[]).unwrap();
-        let m1 = c.receive(T).unwrap_or_else(|e| panic!("{b:?} {v}: {e} / {:?}", c.last_error()));
+        c.send(&q, &binary, Some("application/octet-stream"), &[])
+            .unwrap();
+        let m1 = c
+            .receive(T)
+            .unwrap_or_else(|e| panic!("{b:?} {v}: {e} / {:?}", c.last_error()));
         assert_eq!(m1.body, b"plain text", "{b:?} {v}");
         // RabbitMQ escapes colons in MESSAGE headers even under 1.0, where STOMP has no escapes, so a
         // 1.0 client sees them escaped; the library follows the 1.0 spec and leaves them as they came.
-        let want = if (b, v) == (Broker::RabbitMq, Version::V1_0) { "colons\\ca\\cb" } else { odd };
+        let want = if (b, v) == (Broker::RabbitMq, Version::V1_0) {
+            "colons\\ca\\cb"
+        } else {
+            odd
+        };
         assert_eq!(m1.header("x-odd"), Some(want), "{b:?} {v}");
-        assert_eq!(m1.header("content-type").map(|s| s.starts_with("text/plain")), Some(true));
+        assert_eq!(
+            m1.header("content-type")
+                .map(|s| s.starts_with("text/plain")),
+            Some(true)
+        );
         let m2 = c.receive(T).unwrap();
         assert_eq!(m2.body, binary, "{b:?} {v}: bodies with NUL survive");
         c.disconnect(None, T).unwrap();
@@ -64,7 +88,9 @@ fn text_binary_and_escaped_headers_round_trip() {
 fn a_newline_in_a_10_header_is_refused_before_sending() {
     for b in BROKERS {
         let c = b.connect(Version::V1_0, |_| {});
-        let e = c.send("/queue/x", b"", None, &[("bad", "a\nb")]).unwrap_err();
+        let e = c
+            .send("/queue/x", b"", None, &[("bad", "a\nb")])
+            .unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidHeader);
         assert!(c.is_connected(), "the connection survives a refused frame");
         c.disconnect(None, T).unwrap();
@@ -78,7 +104,10 @@ fn receipts_are_awaited() {
         let q = unique_queue("receipt");
         c.send(&q, b"x", None, &[("receipt", "r-1")]).unwrap();
         c.wait_receipt("r-1", T).unwrap();
-        assert_eq!(c.wait_receipt("never-asked", T).unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(
+            c.wait_receipt("never-asked", T).unwrap_err().kind,
+            ErrorKind::NotFound
+        );
         c.disconnect(Some("bye"), T).unwrap();
     });
 }
@@ -96,12 +125,25 @@ fn listeners_hear_events_in_order() {
             c.send(&q, format!("m{i}").as_bytes(), None, &[]).unwrap();
         }
         rec.wait_for(T, "20 messages", |s| s.messages.len() == 20);
-        let bodies: Vec<String> = rec.messages().iter().map(|m| String::from_utf8_lossy(&m.body).into_owned()).collect();
+        let bodies: Vec<String> = rec
+            .messages()
+            .iter()
+            .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+            .collect();
         assert_eq!(bodies, (0..20).map(|i| format!("m{i}")).collect::<Vec<_>>());
         c.disconnect(None, T).unwrap();
         // disconnect returns after on_disconnected has run.
         let ev = rec.state.lock().unwrap().events.clone();
-        assert_eq!(ev, ["connecting 127.0.0.1:".to_owned() + &b.port().to_string(), "connected".into(), "disconnecting".into(), "disconnected".into(), "loop_completed".into()]);
+        assert_eq!(
+            ev,
+            [
+                "connecting 127.0.0.1:".to_owned() + &b.port().to_string(),
+                "connected".into(),
+                "disconnecting".into(),
+                "disconnected".into(),
+                "loop_completed".into()
+            ]
+        );
     }
 }
 
@@ -110,7 +152,8 @@ fn client_individual_ack_and_client_ack() {
     each(|b, v| {
         let q = unique_queue("ack");
         let c = b.connect(v, |o| o.receive_queue = 16);
-        c.subscribe(&q, Some("sub"), AckMode::ClientIndividual, &[]).unwrap();
+        c.subscribe(&q, Some("sub"), AckMode::ClientIndividual, &[])
+            .unwrap();
         c.send(&q, b"one", None, &[]).unwrap();
         let m = c.receive(T).unwrap();
         c.ack_message(&m, None).unwrap();
@@ -121,7 +164,10 @@ fn client_individual_ack_and_client_ack() {
         c.send(&q, b"two", None, &[("receipt", "sent")]).unwrap();
         c.wait_receipt("sent", T).unwrap();
         let m = c.receive(T).unwrap();
-        assert_eq!(m.body, b"two", "{b:?} {v}: the acked message is gone, the next comes");
+        assert_eq!(
+            m.body, b"two",
+            "{b:?} {v}: the acked message is gone, the next comes"
+        );
         drop(c); // no ack, no DISCONNECT
         let c = b.connect(v, |o| o.receive_queue = 16);
         c.subscribe(&q, Some("sub"), AckMode::Client, &[]).unwrap();
@@ -137,7 +183,8 @@ fn nack_requeues_on_rabbitmq_and_is_refused_under_10() {
     for v in [Version::V1_1, Version::V1_2] {
         let c = Broker::RabbitMq.connect(v, |o| o.receive_queue = 16);
         let q = unique_queue("nack");
-        c.subscribe(&q, Some("s"), AckMode::ClientIndividual, &[]).unwrap();
+        c.subscribe(&q, Some("s"), AckMode::ClientIndividual, &[])
+            .unwrap();
         c.send(&q, b"again", None, &[]).unwrap();
         let m = c.receive(T).unwrap();
         assert_eq!(m.header("redelivered"), Some("false"));
@@ -150,7 +197,10 @@ fn nack_requeues_on_rabbitmq_and_is_refused_under_10() {
     }
     for b in BROKERS {
         let c = b.connect(Version::V1_0, |_| {});
-        assert_eq!(c.nack("1", None, None).unwrap_err().kind, ErrorKind::Unsupported);
+        assert_eq!(
+            c.nack("1", None, None).unwrap_err().kind,
+            ErrorKind::Unsupported
+        );
         c.disconnect(None, T).unwrap();
     }
 }
@@ -163,19 +213,34 @@ fn transactions_commit_and_abort() {
         c.subscribe(&q, None, AckMode::Auto, &[]).unwrap();
         let tx = c.begin(None).unwrap();
         for i in 0..3 {
-            c.send(&q, format!("c{i}").as_bytes(), None, &[("transaction", &tx)]).unwrap();
+            c.send(
+                &q,
+                format!("c{i}").as_bytes(),
+                None,
+                &[("transaction", &tx)],
+            )
+            .unwrap();
         }
-        assert_eq!(c.receive(Duration::from_millis(300)).unwrap_err().kind, ErrorKind::Timeout, "{b:?} {v}: held until commit");
+        assert_eq!(
+            c.receive(Duration::from_millis(300)).unwrap_err().kind,
+            ErrorKind::Timeout,
+            "{b:?} {v}: held until commit"
+        );
         c.commit(&tx).unwrap();
         for i in 0..3 {
             assert_eq!(c.receive(T).unwrap().body, format!("c{i}").as_bytes());
         }
         let tx = c.begin(Some("mine")).unwrap();
         assert_eq!(tx, "mine");
-        c.send(&q, b"aborted", None, &[("transaction", "mine")]).unwrap();
+        c.send(&q, b"aborted", None, &[("transaction", "mine")])
+            .unwrap();
         c.abort("mine").unwrap();
         c.send(&q, b"sentinel", None, &[]).unwrap();
-        assert_eq!(c.receive(T).unwrap().body, b"sentinel", "{b:?} {v}: nothing of the aborted tx came first");
+        assert_eq!(
+            c.receive(T).unwrap().body,
+            b"sentinel",
+            "{b:?} {v}: nothing of the aborted tx came first"
+        );
         c.disconnect(None, T).unwrap();
     });
 }
@@ -183,14 +248,25 @@ fn transactions_commit_and_abort() {
 #[test]
 fn refused_login_reports_the_brokers_message() {
     let c = Connection::new(Broker::RabbitMq.options(Version::V1_2)).unwrap();
-    let e = c.connect(Some("guest"), Some("wrong"), &[], true).unwrap_err();
+    let e = c
+        .connect(Some("guest"), Some("wrong"), &[], true)
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Refused);
-    assert!(e.message.to_lowercase().contains("login") || e.message.contains("refused"), "{}", e.message);
+    assert!(
+        e.message.to_lowercase().contains("login") || e.message.contains("refused"),
+        "{}",
+        e.message
+    );
     // A 1.2 CONNECT to RabbitMQ with a host that is not a vhost is refused too.
     let mut o = Broker::RabbitMq.options(Version::V1_2);
     o.vhost = None;
     let c = Connection::new(o).unwrap();
-    assert_eq!(c.connect(Some("guest"), Some("guest"), &[], true).unwrap_err().kind, ErrorKind::Refused);
+    assert_eq!(
+        c.connect(Some("guest"), Some("guest"), &[], true)
+            .unwrap_err()
+            .kind,
+        ErrorKind::Refused
+    );
 }
 
 #[test]
@@ -200,11 +276,21 @@ fn a_closed_port_fails_fast_naming_the_host() {
         l.local_addr().unwrap().port()
     };
     let mut o = Options::new().host("127.0.0.1", port);
-    o.reconnect = ReconnectPolicy { sleep_initial: 0.01, sleep_increase: 0.0, sleep_jitter: 0.0, sleep_max: 0.01, attempts_max: 2 };
+    o.reconnect = ReconnectPolicy {
+        sleep_initial: 0.01,
+        sleep_increase: 0.0,
+        sleep_jitter: 0.0,
+        sleep_max: 0.01,
+        attempts_max: 2,
+    };
     let c = Connection::new(o).unwrap();
     let e = c.connect(None, None, &[], true).unwrap_err();
     assert_eq!(e.kind, ErrorKind::ConnectFailed);
-    assert!(e.message.contains(&format!("127.0.0.1:{port}")) && e.message.contains("2 passes"), "{}", e.message);
+    assert!(
+        e.message.contains(&format!("127.0.0.1:{port}")) && e.message.contains("2 passes"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
@@ -226,15 +312,25 @@ fn a_full_receive_queue_stops_reading_instead_of_growing() {
         consumer.subscribe(&q, None, AckMode::Auto, &[]).unwrap();
         let n = 500;
         for i in 0..n {
-            producer.send(&q, format!("{i:04}").as_bytes(), None, &[]).unwrap();
+            producer
+                .send(&q, format!("{i:04}").as_bytes(), None, &[])
+                .unwrap();
         }
-        producer.send(&q, b"end", None, &[("receipt", "all")]).unwrap();
+        producer
+            .send(&q, b"end", None, &[("receipt", "all")])
+            .unwrap();
         producer.wait_receipt("all", T).unwrap();
         let mut max_seen = 0;
         for i in 0..n {
             max_seen = max_seen.max(consumer.queued());
-            let m = consumer.receive(T).unwrap_or_else(|e| panic!("{b:?} message {i}: {e}"));
-            assert_eq!(m.body, format!("{i:04}").as_bytes(), "{b:?}: in order, none lost");
+            let m = consumer
+                .receive(T)
+                .unwrap_or_else(|e| panic!("{b:?} message {i}: {e}"));
+            assert_eq!(
+                m.body,
+                format!("{i:04}").as_bytes(),
+                "{b:?}: in order, none lost"
+            );
         }
         assert_eq!(consumer.receive(T).unwrap().body, b"end");
         assert!(max_seen <= cap, "{b:?}: the queue held {max_seen} > {cap}");
@@ -268,8 +364,14 @@ fn a_slow_listener_holds_back_reading_but_loses_nothing() {
     for i in 0..200 {
         c.send(&q, format!("{i}").as_bytes(), None, &[]).unwrap();
     }
-    rec.wait_for(Duration::from_secs(20), "200 messages", |s| s.messages.len() == 200);
-    let bodies: Vec<String> = rec.messages().iter().map(|m| String::from_utf8_lossy(&m.body).into_owned()).collect();
+    rec.wait_for(Duration::from_secs(20), "200 messages", |s| {
+        s.messages.len() == 200
+    });
+    let bodies: Vec<String> = rec
+        .messages()
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+        .collect();
     assert_eq!(bodies, (0..200).map(|i| i.to_string()).collect::<Vec<_>>());
     c.disconnect(None, T).unwrap();
 }
@@ -288,7 +390,8 @@ fn calling_back_from_a_callback_does_not_deadlock() {
                 if let (Some(c), Some(b"ping")) = (c, Some(f.body.as_slice())) {
                     // Blocking calls from inside a callback: send with a receipt and wait for it.
                     let r = format!("echo-{}", uuid::Uuid::new_v4());
-                    c.send(&self.reply_to, b"pong", None, &[("receipt", &r)]).unwrap();
+                    c.send(&self.reply_to, b"pong", None, &[("receipt", &r)])
+                        .unwrap();
                     c.wait_receipt(&r, Duration::from_secs(5)).unwrap();
                 }
                 self.rec.on_message(f);
@@ -297,7 +400,11 @@ fn calling_back_from_a_callback_does_not_deadlock() {
         let rec = Recorder::new();
         let q = unique_queue("echo");
         let c = Arc::new(Connection::new(b.options(Version::V1_2)).unwrap());
-        let echo = Arc::new(Echo { conn: std::sync::Mutex::new(Some(c.clone())), rec: rec.clone(), reply_to: q.clone() });
+        let echo = Arc::new(Echo {
+            conn: std::sync::Mutex::new(Some(c.clone())),
+            rec: rec.clone(),
+            reply_to: q.clone(),
+        });
         c.set_listener("echo", echo.clone());
         c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
         c.subscribe(&q, None, AckMode::Auto, &[]).unwrap();
@@ -312,9 +419,19 @@ fn calling_back_from_a_callback_does_not_deadlock() {
 #[test]
 fn subscriptions_are_remembered_until_unsubscribed() {
     let c = Broker::ActiveMq.connect(Version::V1_2, |_| {});
-    c.subscribe("/queue/a", Some("1"), AckMode::Client, &[("selector", "priority > 5")]).unwrap();
-    c.subscribe("/topic/b", Some("2"), AckMode::Auto, &[]).unwrap();
+    c.subscribe(
+        "/queue/a",
+        Some("1"),
+        AckMode::Client,
+        &[("selector", "priority > 5")],
+    )
+    .unwrap();
+    c.subscribe("/topic/b", Some("2"), AckMode::Auto, &[])
+        .unwrap();
     c.unsubscribe("1", &[]).unwrap();
-    assert_eq!(c.subscriptions(), [("2".to_owned(), "/topic/b".to_owned(), "auto".to_owned())]);
+    assert_eq!(
+        c.subscriptions(),
+        [("2".to_owned(), "/topic/b".to_owned(), "auto".to_owned())]
+    );
     c.disconnect(None, T).unwrap();
 }

@@ -23,7 +23,10 @@ pub fn last_error_ptr() -> *const c_char {
 }
 
 fn panic_error() -> Error {
-    Error::new(ErrorKind::Internal, "internal error: the library panicked (please report it)")
+    Error::new(
+        ErrorKind::Internal,
+        "internal error: the library panicked (please report it)",
+    )
 }
 
 /// Runs `f`; maps its error (or a panic) to a result code and records the message.
@@ -82,7 +85,9 @@ pub unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
         return err(ErrorKind::InvalidArgument, format!("{} is NULL", what));
     }
     // SAFETY: the caller's contract.
-    unsafe { CStr::from_ptr(p) }.to_str().or_else(|_| err(ErrorKind::InvalidArgument, format!("{} is not UTF-8", what)))
+    unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .or_else(|_| err(ErrorKind::InvalidArgument, format!("{} is not UTF-8", what)))
 }
 
 /// An optional C string: NULL is `None`.
@@ -90,22 +95,36 @@ pub unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
 /// # Safety
 /// As `str_arg`.
 pub unsafe fn opt_str_arg<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>> {
-    if p.is_null() { Ok(None) } else { unsafe { str_arg(p, what) }.map(Some) }
+    if p.is_null() {
+        Ok(None)
+    } else {
+        unsafe { str_arg(p, what) }.map(Some)
+    }
 }
 
 /// A byte buffer: NULL is fine only with length 0.
 ///
 /// # Safety
 /// `p` is NULL or points to `len` readable bytes live for `'a`.
-pub unsafe fn bytes_arg<'a>(p: *const std::ffi::c_void, len: usize, what: &str) -> Result<&'a [u8]> {
+pub unsafe fn bytes_arg<'a>(
+    p: *const std::ffi::c_void,
+    len: usize,
+    what: &str,
+) -> Result<&'a [u8]> {
     if len == 0 {
         return Ok(&[]);
     }
     if p.is_null() {
-        return err(ErrorKind::InvalidArgument, format!("{} is NULL but its length is {}", what, len));
+        return err(
+            ErrorKind::InvalidArgument,
+            format!("{} is NULL but its length is {}", what, len),
+        );
     }
     if len > isize::MAX as usize {
-        return err(ErrorKind::InvalidArgument, format!("{} has an impossible length", what));
+        return err(
+            ErrorKind::InvalidArgument,
+            format!("{} has an impossible length", what),
+        );
     }
     // SAFETY: the caller's contract; the length is checked above.
     Ok(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) })

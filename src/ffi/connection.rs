@@ -48,7 +48,10 @@ impl StompAckModeArg {
             0 => Ok(AckMode::Auto),
             1 => Ok(AckMode::Client),
             2 => Ok(AckMode::ClientIndividual),
-            v => err(ErrorKind::InvalidArgument, format!("{} is not a stomp_ack_mode (0, 1 or 2)", v)),
+            v => err(
+                ErrorKind::InvalidArgument,
+                format!("{} is not a stomp_ack_mode (0, 1 or 2)", v),
+            ),
         }
     }
 }
@@ -64,10 +67,16 @@ fn parse_headers<'a>(h: *const stomp_header, n: usize) -> Result<Vec<(&'a str, &
         return Ok(Vec::new());
     }
     if h.is_null() {
-        return err(ErrorKind::InvalidArgument, format!("headers is NULL but header_count is {}", n));
+        return err(
+            ErrorKind::InvalidArgument,
+            format!("headers is NULL but header_count is {}", n),
+        );
     }
     if n > 1_000_000 {
-        return err(ErrorKind::InvalidArgument, format!("header_count {} is not believable", n));
+        return err(
+            ErrorKind::InvalidArgument,
+            format!("header_count {} is not believable", n),
+        );
     }
     // SAFETY: `h` points to `n` headers (the caller's contract; checked non-NULL above).
     let hs = unsafe { std::slice::from_raw_parts(h, n) };
@@ -78,7 +87,10 @@ fn parse_headers<'a>(h: *const stomp_header, n: usize) -> Result<Vec<(&'a str, &
             let name = unsafe { str_arg(h.name, &format!("headers[{}].name", i)) }?;
             let value = unsafe { str_arg(h.value, &format!("headers[{}].value", i)) }?;
             if name.is_empty() {
-                return err(ErrorKind::InvalidHeader, format!("headers[{}] has an empty name", i));
+                return err(
+                    ErrorKind::InvalidHeader,
+                    format!("headers[{}] has an empty name", i),
+                );
             }
             Ok((name, value))
         })
@@ -91,7 +103,14 @@ fn write_out(s: &str, out: *mut c_char, out_len: usize) -> Result<()> {
         return Ok(());
     }
     if out_len < s.len() + 1 {
-        return err(ErrorKind::BufferTooSmall, format!("{} bytes are needed, the buffer has {}", s.len() + 1, out_len));
+        return err(
+            ErrorKind::BufferTooSmall,
+            format!(
+                "{} bytes are needed, the buffer has {}",
+                s.len() + 1,
+                out_len
+            ),
+        );
     }
     // SAFETY: `out` has `out_len` writable bytes (the caller's contract), checked to be enough.
     unsafe {
@@ -103,7 +122,14 @@ fn write_out(s: &str, out: *mut c_char, out_len: usize) -> Result<()> {
 
 fn check_out(id_len: usize, out: *mut c_char, out_len: usize) -> Result<()> {
     if !out.is_null() && out_len < id_len + 1 {
-        return err(ErrorKind::BufferTooSmall, format!("the id needs {} bytes, the buffer has {}", id_len + 1, out_len));
+        return err(
+            ErrorKind::BufferTooSmall,
+            format!(
+                "the id needs {} bytes, the buffer has {}",
+                id_len + 1,
+                out_len
+            ),
+        );
     }
     Ok(())
 }
@@ -124,7 +150,9 @@ pub extern "C" fn stomp_lib_version() -> *const c_char {
 pub extern "C" fn stomp_connection_new(opts: *const stomp_options) -> *mut stomp_connection {
     call_ptr(|| {
         let o = options_ref(opts)?.clone();
-        Ok(Box::into_raw(Box::new(stomp_connection { conn: Connection::new(o)? })))
+        Ok(Box::into_raw(Box::new(stomp_connection {
+            conn: Connection::new(o)?,
+        })))
     })
 }
 
@@ -142,7 +170,11 @@ pub extern "C" fn stomp_connection_free(conn: *mut stomp_connection) {
 
 /// Adds (or replaces) the listener called `name` ("" is a fine name). The struct is copied.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_set_listener(conn: *mut stomp_connection, name: *const c_char, listener: *const stomp_listener) -> stomp_result {
+pub extern "C" fn stomp_set_listener(
+    conn: *mut stomp_connection,
+    name: *const c_char,
+    listener: *const stomp_listener,
+) -> stomp_result {
     call(|| {
         let c = handle(conn)?;
         // SAFETY: C string / struct pointer or NULL (checked).
@@ -156,19 +188,32 @@ pub extern "C" fn stomp_set_listener(conn: *mut stomp_connection, name: *const c
 /// Removes the listener called `name`; STOMP_ERR_NOT_FOUND if there is none. A callback of it already
 /// running finishes; no new one starts.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_remove_listener(conn: *mut stomp_connection, name: *const c_char) -> stomp_result {
+pub extern "C" fn stomp_remove_listener(
+    conn: *mut stomp_connection,
+    name: *const c_char,
+) -> stomp_result {
     call(|| {
         let c = handle(conn)?;
         // SAFETY: C string or NULL.
         let name = unsafe { str_arg(name, "name") }?;
-        if c.remove_listener(name) { Ok(()) } else { err(ErrorKind::NotFound, format!("no listener called {:?}", name)) }
+        if c.remove_listener(name) {
+            Ok(())
+        } else {
+            err(
+                ErrorKind::NotFound,
+                format!("no listener called {:?}", name),
+            )
+        }
     })
 }
 
 /// Installs stomp.py's PrintingListener under `name`: every event and frame printed to standard output
 /// (`on_send STOMP {"accept-version": "1.2", ...}`), with the passcode masked.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_set_printing_listener(conn: *mut stomp_connection, name: *const c_char) -> stomp_result {
+pub extern "C" fn stomp_set_printing_listener(
+    conn: *mut stomp_connection,
+    name: *const c_char,
+) -> stomp_result {
     call(|| {
         let c = handle(conn)?;
         // SAFETY: C string or NULL.
@@ -195,7 +240,12 @@ pub extern "C" fn stomp_connect(
     call(|| {
         let c = handle(conn)?;
         // SAFETY: C strings or NULL.
-        let (login, passcode) = unsafe { (opt_str_arg(login, "login")?, opt_str_arg(passcode, "passcode")?) };
+        let (login, passcode) = unsafe {
+            (
+                opt_str_arg(login, "login")?,
+                opt_str_arg(passcode, "passcode")?,
+            )
+        };
         let h = parse_headers(headers, header_count)?;
         c.connect(login, passcode, &h, wait)
     })
@@ -241,11 +291,21 @@ pub extern "C" fn stomp_send_frame(
         let c = handle(conn)?;
         // SAFETY: C strings / buffer or NULL (checked).
         let cmd = unsafe { str_arg(command, "command") }?;
-        let command = Command::parse(cmd.as_bytes())
-            .ok_or_else(|| crate::error::Error::new(ErrorKind::InvalidArgument, format!("{:?} is not a STOMP command", cmd)))?;
+        let command = Command::parse(cmd.as_bytes()).ok_or_else(|| {
+            crate::error::Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{:?} is not a STOMP command", cmd),
+            )
+        })?;
         let body = unsafe { bytes_arg(body, body_len, "body") }?;
         let h = parse_headers(headers, header_count)?;
-        let f = Frame::from_parts(command, h.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(), body.to_vec());
+        let f = Frame::from_parts(
+            command,
+            h.iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            body.to_vec(),
+        );
         c.send_frame(f)
     })
 }
@@ -261,7 +321,16 @@ pub extern "C" fn stomp_subscribe(
     headers: *const stomp_header,
     header_count: usize,
 ) -> stomp_result {
-    stomp_subscribe_out(conn, destination, id, ack, headers, header_count, std::ptr::null_mut(), 0)
+    stomp_subscribe_out(
+        conn,
+        destination,
+        id,
+        ack,
+        headers,
+        header_count,
+        std::ptr::null_mut(),
+        0,
+    )
 }
 
 /// `stomp_subscribe`, writing the subscription id (with its NUL) to `id_out` (`id_out_len` bytes;
@@ -293,7 +362,12 @@ pub extern "C" fn stomp_subscribe_out(
 
 /// Unsubscribes the subscription `id`.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_unsubscribe(conn: *mut stomp_connection, id: *const c_char, headers: *const stomp_header, header_count: usize) -> stomp_result {
+pub extern "C" fn stomp_unsubscribe(
+    conn: *mut stomp_connection,
+    id: *const c_char,
+    headers: *const stomp_header,
+    header_count: usize,
+) -> stomp_result {
     call(|| {
         let c = handle(conn)?;
         // SAFETY: C string or NULL.
@@ -303,12 +377,28 @@ pub extern "C" fn stomp_unsubscribe(conn: *mut stomp_connection, id: *const c_ch
     })
 }
 
-fn ack_like(conn: *mut stomp_connection, id: *const c_char, sub: *const c_char, tx: *const c_char, nack: bool) -> stomp_result {
+fn ack_like(
+    conn: *mut stomp_connection,
+    id: *const c_char,
+    sub: *const c_char,
+    tx: *const c_char,
+    nack: bool,
+) -> stomp_result {
     call(|| {
         let c = handle(conn)?;
         // SAFETY: C strings or NULL.
-        let (id, sub, tx) = unsafe { (str_arg(id, "id")?, opt_str_arg(sub, "subscription")?, opt_str_arg(tx, "transaction")?) };
-        if nack { c.nack(id, sub, tx) } else { c.ack(id, sub, tx) }
+        let (id, sub, tx) = unsafe {
+            (
+                str_arg(id, "id")?,
+                opt_str_arg(sub, "subscription")?,
+                opt_str_arg(tx, "transaction")?,
+            )
+        };
+        if nack {
+            c.nack(id, sub, tx)
+        } else {
+            c.ack(id, sub, tx)
+        }
     })
 }
 
@@ -316,35 +406,62 @@ fn ack_like(conn: *mut stomp_connection, id: *const c_char, sub: *const c_char, 
 /// `message-id` under 1.0/1.1; `subscription` is needed under 1.1; `transaction` may be NULL.
 /// `stomp_ack_frame` picks these for you.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_ack(conn: *mut stomp_connection, id: *const c_char, subscription: *const c_char, transaction: *const c_char) -> stomp_result {
+pub extern "C" fn stomp_ack(
+    conn: *mut stomp_connection,
+    id: *const c_char,
+    subscription: *const c_char,
+    transaction: *const c_char,
+) -> stomp_result {
     ack_like(conn, id, subscription, transaction, false)
 }
 
 /// Negative acknowledgement (1.1 and later; STOMP_ERR_UNSUPPORTED under 1.0). Arguments as `stomp_ack`.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_nack(conn: *mut stomp_connection, id: *const c_char, subscription: *const c_char, transaction: *const c_char) -> stomp_result {
+pub extern "C" fn stomp_nack(
+    conn: *mut stomp_connection,
+    id: *const c_char,
+    subscription: *const c_char,
+    transaction: *const c_char,
+) -> stomp_result {
     ack_like(conn, id, subscription, transaction, true)
 }
 
-fn ack_frame_like(conn: *mut stomp_connection, frame: *const stomp_frame, tx: *const c_char, nack: bool) -> stomp_result {
+fn ack_frame_like(
+    conn: *mut stomp_connection,
+    frame: *const stomp_frame,
+    tx: *const c_char,
+    nack: bool,
+) -> stomp_result {
     call(|| {
         let c = handle(conn)?;
         // SAFETY: a live frame / C string, or NULL (checked).
         let f = unsafe { arg(frame, "frame") }?;
         let tx = unsafe { opt_str_arg(tx, "transaction") }?;
-        if nack { c.nack_message(&f.0, tx) } else { c.ack_message(&f.0, tx) }
+        if nack {
+            c.nack_message(&f.0, tx)
+        } else {
+            c.ack_message(&f.0, tx)
+        }
     })
 }
 
 /// Acknowledges a received MESSAGE frame, taking its id and subscription as the negotiated version needs.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_ack_frame(conn: *mut stomp_connection, frame: *const stomp_frame, transaction: *const c_char) -> stomp_result {
+pub extern "C" fn stomp_ack_frame(
+    conn: *mut stomp_connection,
+    frame: *const stomp_frame,
+    transaction: *const c_char,
+) -> stomp_result {
     ack_frame_like(conn, frame, transaction, false)
 }
 
 /// Negatively acknowledges a received MESSAGE frame (1.1 and later).
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_nack_frame(conn: *mut stomp_connection, frame: *const stomp_frame, transaction: *const c_char) -> stomp_result {
+pub extern "C" fn stomp_nack_frame(
+    conn: *mut stomp_connection,
+    frame: *const stomp_frame,
+    transaction: *const c_char,
+) -> stomp_result {
     ack_frame_like(conn, frame, transaction, true)
 }
 
@@ -352,7 +469,12 @@ pub extern "C" fn stomp_nack_frame(conn: *mut stomp_connection, frame: *const st
 /// to `id_out` (`id_out_len` bytes; 37 hold a generated one) unless `id_out` is NULL;
 /// STOMP_ERR_BUFFER_TOO_SMALL, before anything is sent, if it does not fit.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_begin(conn: *mut stomp_connection, transaction: *const c_char, id_out: *mut c_char, id_out_len: usize) -> stomp_result {
+pub extern "C" fn stomp_begin(
+    conn: *mut stomp_connection,
+    transaction: *const c_char,
+    id_out: *mut c_char,
+    id_out_len: usize,
+) -> stomp_result {
     call(|| {
         let c = handle(conn)?;
         // SAFETY: C string or NULL.
@@ -365,7 +487,10 @@ pub extern "C" fn stomp_begin(conn: *mut stomp_connection, transaction: *const c
 
 /// Commits a transaction.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_commit(conn: *mut stomp_connection, transaction: *const c_char) -> stomp_result {
+pub extern "C" fn stomp_commit(
+    conn: *mut stomp_connection,
+    transaction: *const c_char,
+) -> stomp_result {
     call(|| {
         let c = handle(conn)?;
         // SAFETY: C string or NULL.
@@ -375,7 +500,10 @@ pub extern "C" fn stomp_commit(conn: *mut stomp_connection, transaction: *const 
 
 /// Aborts a transaction.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_abort(conn: *mut stomp_connection, transaction: *const c_char) -> stomp_result {
+pub extern "C" fn stomp_abort(
+    conn: *mut stomp_connection,
+    transaction: *const c_char,
+) -> stomp_result {
     call(|| {
         let c = handle(conn)?;
         // SAFETY: C string or NULL.
@@ -388,7 +516,11 @@ pub extern "C" fn stomp_abort(conn: *mut stomp_connection, transaction: *const c
 /// reconnecting. STOMP_ERR_TIMEOUT if the receipt did not come (the link is closed all the same);
 /// STOMP_ERR_NOT_CONNECTED if there was no connection.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_disconnect(conn: *mut stomp_connection, receipt: *const c_char, timeout_ms: u32) -> stomp_result {
+pub extern "C" fn stomp_disconnect(
+    conn: *mut stomp_connection,
+    receipt: *const c_char,
+    timeout_ms: u32,
+) -> stomp_result {
     call(|| {
         let c = handle(conn)?;
         // SAFETY: C string or NULL.
@@ -402,7 +534,11 @@ pub extern "C" fn stomp_disconnect(conn: *mut stomp_connection, receipt: *const 
 /// STOMP_ERR_TIMEOUT when none came, STOMP_ERR_QUEUE_OFF when the queue is off, STOMP_ERR_CLOSED when
 /// the connection is gone and the queue drained.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_receive(conn: *mut stomp_connection, timeout_ms: u32, frame_out: *mut *mut stomp_frame) -> stomp_result {
+pub extern "C" fn stomp_receive(
+    conn: *mut stomp_connection,
+    timeout_ms: u32,
+    frame_out: *mut *mut stomp_frame,
+) -> stomp_result {
     call(|| {
         let c = handle(conn)?;
         if frame_out.is_null() {
@@ -419,7 +555,11 @@ pub extern "C" fn stomp_receive(conn: *mut stomp_connection, timeout_ms: u32, fr
 /// STOMP_ERR_DISCONNECTED if the link dropped before it came (the frame may not have been processed:
 /// resend it), STOMP_ERR_NOT_FOUND if no frame asked for it, STOMP_ERR_TIMEOUT.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_wait_receipt(conn: *mut stomp_connection, receipt_id: *const c_char, timeout_ms: u32) -> stomp_result {
+pub extern "C" fn stomp_wait_receipt(
+    conn: *mut stomp_connection,
+    receipt_id: *const c_char,
+    timeout_ms: u32,
+) -> stomp_result {
     call(|| {
         let c = handle(conn)?;
         // SAFETY: C string or NULL.
@@ -431,19 +571,26 @@ pub extern "C" fn stomp_wait_receipt(conn: *mut stomp_connection, receipt_id: *c
 /// Whether CONNECTED has arrived and the link is up.
 #[unsafe(no_mangle)]
 pub extern "C" fn stomp_is_connected(conn: *const stomp_connection) -> bool {
-    call_or(false, || handle(conn).map(|c| c.is_connected()).unwrap_or(false))
+    call_or(false, || {
+        handle(conn).map(|c| c.is_connected()).unwrap_or(false)
+    })
 }
 
 /// The negotiated protocol version, written to `*version_out` once connected (STOMP_ERR_NOT_CONNECTED
 /// before the first CONNECTED).
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_connection_version(conn: *const stomp_connection, version_out: *mut StompVersionArg) -> stomp_result {
+pub extern "C" fn stomp_connection_version(
+    conn: *const stomp_connection,
+    version_out: *mut StompVersionArg,
+) -> stomp_result {
     call(|| {
         let c = handle(conn)?;
         if version_out.is_null() {
             return err(ErrorKind::InvalidArgument, "version_out is NULL");
         }
-        let v = c.version().ok_or_else(|| crate::error::Error::new(ErrorKind::NotConnected, "not connected yet"))?;
+        let v = c.version().ok_or_else(|| {
+            crate::error::Error::new(ErrorKind::NotConnected, "not connected yet")
+        })?;
         // SAFETY: checked non-NULL.
         unsafe { *version_out = StompVersionArg(version_code(v)) };
         Ok(())
@@ -453,13 +600,18 @@ pub extern "C" fn stomp_connection_version(conn: *const stomp_connection, versio
 /// A copy of the CONNECTED frame of the current (or last) connection, for its `server`, `session`,
 /// `version` and `heart-beat` headers. The caller owns it: free with `stomp_frame_free`.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_connected_frame(conn: *const stomp_connection, frame_out: *mut *mut stomp_frame) -> stomp_result {
+pub extern "C" fn stomp_connected_frame(
+    conn: *const stomp_connection,
+    frame_out: *mut *mut stomp_frame,
+) -> stomp_result {
     call(|| {
         let c = handle(conn)?;
         if frame_out.is_null() {
             return err(ErrorKind::InvalidArgument, "frame_out is NULL");
         }
-        let f = c.connected_frame().ok_or_else(|| crate::error::Error::new(ErrorKind::NotConnected, "not connected yet"))?;
+        let f = c.connected_frame().ok_or_else(|| {
+            crate::error::Error::new(ErrorKind::NotConnected, "not connected yet")
+        })?;
         // SAFETY: checked non-NULL.
         unsafe { *frame_out = stomp_frame::boxed(f) };
         Ok(())

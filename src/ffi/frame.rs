@@ -66,10 +66,14 @@ pub extern "C" fn stomp_frame_command(frame: *const stomp_frame) -> *const c_cha
 /// The value of the first header called `name` (STOMP: the first of repeated headers wins), or NULL
 /// if absent (or if an argument is NULL). The string lives as long as the frame.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_frame_header(frame: *const stomp_frame, name: *const c_char) -> *const c_char {
+pub extern "C" fn stomp_frame_header(
+    frame: *const stomp_frame,
+    name: *const c_char,
+) -> *const c_char {
     call_or(std::ptr::null(), || {
         // SAFETY: NULL or a live frame; NULL or a C string.
-        let (Some(f), Ok(name)) = (unsafe { frame.as_ref() }, unsafe { str_arg(name, "name") }) else {
+        let (Some(f), Ok(name)) = (unsafe { frame.as_ref() }, unsafe { str_arg(name, "name") })
+        else {
             return std::ptr::null();
         };
         match f.0.headers.iter().position(|(n, _)| n == name) {
@@ -83,7 +87,9 @@ pub extern "C" fn stomp_frame_header(frame: *const stomp_frame, name: *const c_c
 #[unsafe(no_mangle)]
 pub extern "C" fn stomp_frame_header_count(frame: *const stomp_frame) -> usize {
     // SAFETY: NULL or a live frame.
-    call_or(0, || unsafe { frame.as_ref() }.map_or(0, |f| f.0.headers.len()))
+    call_or(0, || {
+        unsafe { frame.as_ref() }.map_or(0, |f| f.0.headers.len())
+    })
 }
 
 /// The `index`-th header, in the order received. `name` and `value` (either may be NULL) receive
@@ -99,7 +105,14 @@ pub extern "C" fn stomp_frame_header_at(
         // SAFETY: NULL or a live frame.
         let f = unsafe { arg(frame, "frame") }?;
         let Some((n, v)) = f.c_headers().get(index) else {
-            return err(ErrorKind::NotFound, format!("header index {} is past the last of {}", index, f.0.headers.len()));
+            return err(
+                ErrorKind::NotFound,
+                format!(
+                    "header index {} is past the last of {}",
+                    index,
+                    f.0.headers.len()
+                ),
+            );
         };
         // SAFETY: out-pointers are NULL or writable (the caller's contract).
         unsafe {
@@ -121,7 +134,9 @@ pub extern "C" fn stomp_frame_body(frame: *const stomp_frame, len: *mut usize) -
     call_or(std::ptr::null(), || {
         // SAFETY: NULL or a live frame; `len` NULL or writable.
         let f = unsafe { frame.as_ref() };
-        let (p, n) = f.map_or((std::ptr::null(), 0), |f| (f.0.body.as_ptr(), f.0.body.len()));
+        let (p, n) = f.map_or((std::ptr::null(), 0), |f| {
+            (f.0.body.as_ptr(), f.0.body.len())
+        });
         if !len.is_null() {
             unsafe { *len = n };
         }

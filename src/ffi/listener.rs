@@ -20,9 +20,11 @@ use crate::proto::Frame;
 pub struct stomp_listener {
     pub user_data: *mut c_void,
     /// A TCP connection to `host:port` is about to be tried (once per host per attempt).
-    pub on_connecting: Option<unsafe extern "C" fn(user_data: *mut c_void, host: *const c_char, port: u16)>,
+    pub on_connecting:
+        Option<unsafe extern "C" fn(user_data: *mut c_void, host: *const c_char, port: u16)>,
     /// CONNECTED arrived; `frame` is it.
-    pub on_connected: Option<unsafe extern "C" fn(user_data: *mut c_void, frame: *const stomp_frame)>,
+    pub on_connected:
+        Option<unsafe extern "C" fn(user_data: *mut c_void, frame: *const stomp_frame)>,
     /// `stomp_disconnect` was called; DISCONNECT is about to be sent.
     pub on_disconnecting: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
     /// The link to the broker is gone, asked for or not.
@@ -30,7 +32,8 @@ pub struct stomp_listener {
     /// Nothing heard from the broker within the receive heart-beat times the scale; the link is closed.
     pub on_heartbeat_timeout: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
     /// A MESSAGE, before `on_message` (of every listener).
-    pub on_before_message: Option<unsafe extern "C" fn(user_data: *mut c_void, frame: *const stomp_frame)>,
+    pub on_before_message:
+        Option<unsafe extern "C" fn(user_data: *mut c_void, frame: *const stomp_frame)>,
     /// A MESSAGE.
     pub on_message: Option<unsafe extern "C" fn(user_data: *mut c_void, frame: *const stomp_frame)>,
     /// A RECEIPT.

@@ -37,7 +37,10 @@ impl StompVersionArg {
             10 => Ok(Version::V1_0),
             11 => Ok(Version::V1_1),
             12 => Ok(Version::V1_2),
-            v => err(ErrorKind::InvalidArgument, format!("{} is not a stomp_version (10, 11 or 12)", v)),
+            v => err(
+                ErrorKind::InvalidArgument,
+                format!("{} is not a stomp_version (10, 11 or 12)", v),
+            ),
         }
     }
 }
@@ -53,7 +56,8 @@ pub fn version_code(v: Version) -> u32 {
 fn with_opts(opts: *mut stomp_options, f: impl FnOnce(&mut Options) -> Result<()>) -> stomp_result {
     call(|| {
         // SAFETY: `opts` is NULL or a live handle from stomp_options_new, used by one thread at a time.
-        let o = unsafe { opts.as_mut() }.ok_or_else(|| crate::error::Error::new(ErrorKind::InvalidArgument, "opts is NULL"))?;
+        let o = unsafe { opts.as_mut() }
+            .ok_or_else(|| crate::error::Error::new(ErrorKind::InvalidArgument, "opts is NULL"))?;
         f(&mut o.opts)
     })
 }
@@ -63,7 +67,11 @@ fn with_opts(opts: *mut stomp_options, f: impl FnOnce(&mut Options) -> Result<()
 /// Owned by the caller: free with `stomp_options_free`. Any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn stomp_options_new() -> *mut stomp_options {
-    call_ptr(|| Ok(Box::into_raw(Box::new(stomp_options { opts: Options::default() }))))
+    call_ptr(|| {
+        Ok(Box::into_raw(Box::new(stomp_options {
+            opts: Options::default(),
+        })))
+    })
 }
 
 /// Frees options; NULL is a no-op. Connections made from them are unaffected (they hold a copy).
@@ -78,7 +86,11 @@ pub extern "C" fn stomp_options_free(opts: *mut stomp_options) {
 /// Appends a broker to the failover list, tried in order. `host` is a name or an IPv4/IPv6 literal
 /// (brackets optional); copied.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_add_host(opts: *mut stomp_options, host: *const c_char, port: u16) -> stomp_result {
+pub extern "C" fn stomp_options_add_host(
+    opts: *mut stomp_options,
+    host: *const c_char,
+    port: u16,
+) -> stomp_result {
     with_opts(opts, |o| {
         // SAFETY: `host` is NULL or a C string (checked).
         let host = unsafe { str_arg(host, "host") }?;
@@ -98,12 +110,24 @@ pub extern "C" fn stomp_options_add_host_login(
 ) -> stomp_result {
     with_opts(opts, |o| {
         // SAFETY: C strings or NULL (checked).
-        let (host, login, passcode) = unsafe { (str_arg(host, "host")?, str_arg(login, "login")?, str_arg(passcode, "passcode")?) };
+        let (host, login, passcode) = unsafe {
+            (
+                str_arg(host, "host")?,
+                str_arg(login, "login")?,
+                str_arg(passcode, "passcode")?,
+            )
+        };
         add_host(o, host, port, Some(login), Some(passcode))
     })
 }
 
-fn add_host(o: &mut Options, host: &str, port: u16, login: Option<&str>, passcode: Option<&str>) -> Result<()> {
+fn add_host(
+    o: &mut Options,
+    host: &str,
+    port: u16,
+    login: Option<&str>,
+    passcode: Option<&str>,
+) -> Result<()> {
     if host.trim().is_empty() {
         return err(ErrorKind::InvalidArgument, "host is empty");
     }
@@ -121,7 +145,10 @@ fn add_host(o: &mut Options, host: &str, port: u16, login: Option<&str>, passcod
 
 /// The highest protocol version to ask for (lower ones are offered too). Default 1.2.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_version(opts: *mut stomp_options, version: StompVersionArg) -> stomp_result {
+pub extern "C" fn stomp_options_set_version(
+    opts: *mut stomp_options,
+    version: StompVersionArg,
+) -> stomp_result {
     with_opts(opts, |o| {
         o.version = version.get()?;
         Ok(())
@@ -131,7 +158,10 @@ pub extern "C" fn stomp_options_set_version(opts: *mut stomp_options, version: S
 /// The `host` header (RabbitMQ's vhost, e.g. "/"). Without it the header is sent under 1.2 only, with
 /// the name of the host connected to. NULL removes it. Copied.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_vhost(opts: *mut stomp_options, vhost: *const c_char) -> stomp_result {
+pub extern "C" fn stomp_options_set_vhost(
+    opts: *mut stomp_options,
+    vhost: *const c_char,
+) -> stomp_result {
     with_opts(opts, |o| {
         // SAFETY: C string or NULL.
         o.vhost = unsafe { super::boundary::opt_str_arg(vhost, "vhost") }?.map(str::to_owned);
@@ -142,7 +172,11 @@ pub extern "C" fn stomp_options_set_vhost(opts: *mut stomp_options, vhost: *cons
 /// Heart-beats offered, in milliseconds: how often we can send, and how often we want to hear from the
 /// broker; 0 is none. The negotiated intervals follow the STOMP 1.1 rules. Default 0, 0.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_heartbeats(opts: *mut stomp_options, send_ms: u32, receive_ms: u32) -> stomp_result {
+pub extern "C" fn stomp_options_set_heartbeats(
+    opts: *mut stomp_options,
+    send_ms: u32,
+    receive_ms: u32,
+) -> stomp_result {
     with_opts(opts, |o| {
         o.heartbeats = (send_ms, receive_ms);
         Ok(())
@@ -152,7 +186,10 @@ pub extern "C" fn stomp_options_set_heartbeats(opts: *mut stomp_options, send_ms
 /// How many messages `stomp_receive` can have waiting; 0 (the default) turns the queue off. When it is
 /// full the library stops reading the socket, so the broker holds the rest.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_receive_queue(opts: *mut stomp_options, capacity: usize) -> stomp_result {
+pub extern "C" fn stomp_options_set_receive_queue(
+    opts: *mut stomp_options,
+    capacity: usize,
+) -> stomp_result {
     with_opts(opts, |o| {
         o.receive_queue = capacity;
         Ok(())
@@ -162,7 +199,10 @@ pub extern "C" fn stomp_options_set_receive_queue(opts: *mut stomp_options, capa
 /// stomp.py's `auto_content_length` (default on). Off lets ActiveMQ make TextMessages of text bodies;
 /// a body holding NUL still gets a content-length, as it could not be framed otherwise.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_auto_content_length(opts: *mut stomp_options, enabled: bool) -> stomp_result {
+pub extern "C" fn stomp_options_set_auto_content_length(
+    opts: *mut stomp_options,
+    enabled: bool,
+) -> stomp_result {
     with_opts(opts, |o| {
         o.auto_content_length = enabled;
         Ok(())
@@ -171,7 +211,10 @@ pub extern "C" fn stomp_options_set_auto_content_length(opts: *mut stomp_options
 
 /// Open with the `STOMP` command instead of `CONNECT` (1.1 and later). Default off.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_stomp_command(opts: *mut stomp_options, enabled: bool) -> stomp_result {
+pub extern "C" fn stomp_options_set_stomp_command(
+    opts: *mut stomp_options,
+    enabled: bool,
+) -> stomp_result {
     with_opts(opts, |o| {
         o.use_stomp_command = enabled;
         Ok(())
@@ -194,8 +237,15 @@ pub extern "C" fn stomp_options_set_reconnect(
     attempts_max: std::ffi::c_int,
 ) -> stomp_result {
     with_opts(opts, |o| {
-        let p = ReconnectPolicy { sleep_initial, sleep_increase, sleep_jitter, sleep_max, attempts_max };
-        p.validate().or_else(|e| err(ErrorKind::InvalidArgument, e))?;
+        let p = ReconnectPolicy {
+            sleep_initial,
+            sleep_increase,
+            sleep_jitter,
+            sleep_max,
+            attempts_max,
+        };
+        p.validate()
+            .or_else(|e| err(ErrorKind::InvalidArgument, e))?;
         o.reconnect = p;
         Ok(())
     })
@@ -203,10 +253,16 @@ pub extern "C" fn stomp_options_set_reconnect(
 
 /// Incoming silence tolerated, as a multiple of the negotiated receive interval. Default 1.5; at least 1.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_heartbeat_receive_scale(opts: *mut stomp_options, scale: f64) -> stomp_result {
+pub extern "C" fn stomp_options_set_heartbeat_receive_scale(
+    opts: *mut stomp_options,
+    scale: f64,
+) -> stomp_result {
     with_opts(opts, |o| {
         if !(scale.is_finite() && scale >= 1.0) {
-            return err(ErrorKind::InvalidArgument, "the heart-beat receive scale must be a number of at least 1.0");
+            return err(
+                ErrorKind::InvalidArgument,
+                "the heart-beat receive scale must be a number of at least 1.0",
+            );
         }
         o.heartbeat_receive_scale = scale;
         Ok(())
@@ -215,10 +271,16 @@ pub extern "C" fn stomp_options_set_heartbeat_receive_scale(opts: *mut stomp_opt
 
 /// The longest wait for one host, TCP connect and CONNECTED together. Default 10000 ms; 0 is refused.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_connect_timeout(opts: *mut stomp_options, timeout_ms: u32) -> stomp_result {
+pub extern "C" fn stomp_options_set_connect_timeout(
+    opts: *mut stomp_options,
+    timeout_ms: u32,
+) -> stomp_result {
     with_opts(opts, |o| {
         if timeout_ms == 0 {
-            return err(ErrorKind::InvalidArgument, "a connect timeout of 0 ms would never connect");
+            return err(
+                ErrorKind::InvalidArgument,
+                "a connect timeout of 0 ms would never connect",
+            );
         }
         o.connect_timeout = Duration::from_millis(timeout_ms as u64);
         Ok(())
@@ -227,7 +289,10 @@ pub extern "C" fn stomp_options_set_connect_timeout(opts: *mut stomp_options, ti
 
 /// Reconnect by the reconnect policy after an established link drops. Default off.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_auto_reconnect(opts: *mut stomp_options, enabled: bool) -> stomp_result {
+pub extern "C" fn stomp_options_set_auto_reconnect(
+    opts: *mut stomp_options,
+    enabled: bool,
+) -> stomp_result {
     with_opts(opts, |o| {
         o.auto_reconnect = enabled;
         Ok(())
@@ -236,7 +301,10 @@ pub extern "C" fn stomp_options_set_auto_reconnect(opts: *mut stomp_options, ena
 
 /// Try the hosts in a random order on each pass. Default off.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_randomize_hosts(opts: *mut stomp_options, enabled: bool) -> stomp_result {
+pub extern "C" fn stomp_options_set_randomize_hosts(
+    opts: *mut stomp_options,
+    enabled: bool,
+) -> stomp_result {
     with_opts(opts, |o| {
         o.randomize_hosts = enabled;
         Ok(())
@@ -245,7 +313,10 @@ pub extern "C" fn stomp_options_set_randomize_hosts(opts: *mut stomp_options, en
 
 /// TCP_NODELAY. Default on.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_tcp_nodelay(opts: *mut stomp_options, enabled: bool) -> stomp_result {
+pub extern "C" fn stomp_options_set_tcp_nodelay(
+    opts: *mut stomp_options,
+    enabled: bool,
+) -> stomp_result {
     with_opts(opts, |o| {
         o.tcp_nodelay = enabled;
         Ok(())
@@ -264,19 +335,36 @@ pub extern "C" fn stomp_options_set_keepalive(
 ) -> stomp_result {
     with_opts(opts, |o| {
         let secs = |s: u32| (s > 0).then(|| Duration::from_secs(s as u64));
-        o.keepalive = crate::options::Keepalive { enabled, idle: secs(idle_s), interval: secs(interval_s), count: (count > 0).then_some(count) };
+        o.keepalive = crate::options::Keepalive {
+            enabled,
+            idle: secs(idle_s),
+            interval: secs(interval_s),
+            count: (count > 0).then_some(count),
+        };
         Ok(())
     })
 }
 
 /// The local address (an IP literal) and port (0: any) to connect from, stomp.py's `bind_host_port`.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_bind(opts: *mut stomp_options, host: *const c_char, port: u16) -> stomp_result {
+pub extern "C" fn stomp_options_set_bind(
+    opts: *mut stomp_options,
+    host: *const c_char,
+    port: u16,
+) -> stomp_result {
     with_opts(opts, |o| {
         // SAFETY: C string or NULL (checked).
         let host = unsafe { str_arg(host, "host") }?;
-        let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-        let ip: IpAddr = bare.parse().or_else(|_| err(ErrorKind::InvalidArgument, format!("{:?} is not an IP address", host)))?;
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let ip: IpAddr = bare.parse().or_else(|_| {
+            err(
+                ErrorKind::InvalidArgument,
+                format!("{:?} is not an IP address", host),
+            )
+        })?;
         o.bind = Some(SocketAddr::new(ip, port));
         Ok(())
     })

@@ -155,7 +155,10 @@ mod tests {
             ErrorKind::NotFound,
             ErrorKind::Internal,
         ];
-        let mut codes: Vec<i32> = kinds.iter().map(|k| stomp_result::from_kind(*k) as i32).collect();
+        let mut codes: Vec<i32> = kinds
+            .iter()
+            .map(|k| stomp_result::from_kind(*k) as i32)
+            .collect();
         codes.sort();
         codes.dedup();
         assert_eq!(codes.len(), kinds.len());

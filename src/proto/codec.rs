@@ -22,7 +22,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_body: 64 << 20, max_headers: 1000, max_line: 64 << 10 }
+        Limits {
+            max_body: 64 << 20,
+            max_headers: 1000,
+            max_line: 64 << 10,
+        }
     }
 }
 
@@ -62,7 +66,15 @@ pub struct Decoder {
 
 impl Decoder {
     pub fn new(limits: Limits) -> Decoder {
-        Decoder { buf: Vec::new(), pos: 0, scan: 0, head: None, version: Version::V1_0, limits, after_frame: false }
+        Decoder {
+            buf: Vec::new(),
+            pos: 0,
+            scan: 0,
+            head: None,
+            version: Version::V1_0,
+            limits,
+            after_frame: false,
+        }
     }
 
     /// The version whose escaping applies to frames from now on (set once CONNECTED is read).
@@ -139,7 +151,12 @@ impl Decoder {
                         self.scan = self.pos;
                         return Ok(Some(Decoded::Heartbeat));
                     }
-                    Some(_) => return err(ErrorKind::Protocol, "a carriage return not followed by a newline between frames"),
+                    Some(_) => {
+                        return err(
+                            ErrorKind::Protocol,
+                            "a carriage return not followed by a newline between frames",
+                        );
+                    }
                 },
                 Some(_) => {}
             }
@@ -158,42 +175,66 @@ impl Decoder {
         let mut lines = 0usize;
         // Count the lines already scanned, so the header-count limit covers all of them.
         if line_start > self.pos {
-            lines = self.buf[self.pos..line_start].iter().filter(|&&b| b == b'\n').count();
+            lines = self.buf[self.pos..line_start]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
         }
         loop {
             let rest = &self.buf[line_start..];
             let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
                 if rest.len() > limits.max_line {
-                    return err(ErrorKind::TooLarge, format!("a frame line longer than {} bytes", limits.max_line));
+                    return err(
+                        ErrorKind::TooLarge,
+                        format!("a frame line longer than {} bytes", limits.max_line),
+                    );
                 }
                 self.scan = line_start;
                 return Ok(None);
             };
             if nl > limits.max_line {
-                return err(ErrorKind::TooLarge, format!("a frame line longer than {} bytes", limits.max_line));
+                return err(
+                    ErrorKind::TooLarge,
+                    format!("a frame line longer than {} bytes", limits.max_line),
+                );
             }
-            let line_len = if nl > 0 && rest[nl - 1] == b'\r' { nl - 1 } else { nl };
+            let line_len = if nl > 0 && rest[nl - 1] == b'\r' {
+                nl - 1
+            } else {
+                nl
+            };
             let next = line_start + nl + 1;
             if line_len == 0 && lines > 0 {
                 let head = self.parse_head(self.pos, line_start)?;
                 self.scan = next;
-                return Ok(Some(Head { body_start: next, ..head }));
+                return Ok(Some(Head {
+                    body_start: next,
+                    ..head
+                }));
             }
             lines += 1;
             if lines > limits.max_headers + 1 {
-                return err(ErrorKind::TooLarge, format!("a frame with more than {} headers", limits.max_headers));
+                return err(
+                    ErrorKind::TooLarge,
+                    format!("a frame with more than {} headers", limits.max_headers),
+                );
             }
             line_start = next;
         }
     }
 
     fn parse_head(&self, from: usize, to: usize) -> Result<Head> {
-        let mut lines = self.buf[from..to].split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+        let mut lines = self.buf[from..to]
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
         let cmd_line = lines.next().unwrap_or_default();
         let command = Command::parse(cmd_line).ok_or_else(|| {
             crate::error::Error::new(
                 ErrorKind::Protocol,
-                format!("unknown STOMP command {:?}", String::from_utf8_lossy(&cmd_line[..cmd_line.len().min(40)])),
+                format!(
+                    "unknown STOMP command {:?}",
+                    String::from_utf8_lossy(&cmd_line[..cmd_line.len().min(40)])
+                ),
             )
         })?;
         let escaped = !command.is_unescaped();
@@ -204,23 +245,42 @@ impl Decoder {
                 return err(ErrorKind::Protocol, "a NUL octet inside the headers");
             }
             let Some(colon) = line.iter().position(|&b| b == b':') else {
-                return err(ErrorKind::Protocol, format!("header line without a colon: {:?}", String::from_utf8_lossy(line)));
+                return err(
+                    ErrorKind::Protocol,
+                    format!(
+                        "header line without a colon: {:?}",
+                        String::from_utf8_lossy(line)
+                    ),
+                );
             };
             let name = unescape(&line[..colon], self.version, escaped)?;
             let value = unescape(&line[colon + 1..], self.version, escaped)?;
             if name == "content-length" && content_length.is_none() {
-                let n: usize = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| crate::error::Error::new(ErrorKind::Protocol, format!("invalid content-length {:?}", value)))?;
+                let n: usize = value.trim().parse().map_err(|_| {
+                    crate::error::Error::new(
+                        ErrorKind::Protocol,
+                        format!("invalid content-length {:?}", value),
+                    )
+                })?;
                 if n > self.limits.max_body {
-                    return err(ErrorKind::TooLarge, format!("a body of {} bytes, over the limit of {}", n, self.limits.max_body));
+                    return err(
+                        ErrorKind::TooLarge,
+                        format!(
+                            "a body of {} bytes, over the limit of {}",
+                            n, self.limits.max_body
+                        ),
+                    );
                 }
                 content_length = Some(n);
             }
             headers.push((name, value));
         }
-        Ok(Head { command, headers, content_length, body_start: 0 })
+        Ok(Head {
+            command,
+            headers,
+            content_length,
+            body_start: 0,
+        })
     }
 
     fn read_body(&mut self) -> Result<Option<Decoded>> {
@@ -232,7 +292,10 @@ impl Decoder {
                     return Ok(None);
                 }
                 if self.buf[start + n] != 0 {
-                    return err(ErrorKind::Protocol, "frame body not followed by NUL where content-length says it ends");
+                    return err(
+                        ErrorKind::Protocol,
+                        "frame body not followed by NUL where content-length says it ends",
+                    );
                 }
                 start + n
             }
@@ -257,14 +320,23 @@ impl Decoder {
         let body = self.buf[start..end].to_vec();
         self.pos = end + 1;
         self.scan = self.pos;
-        Ok(Some(Decoded::Frame(Frame::from_parts(head.command, head.headers, body))))
+        Ok(Some(Decoded::Frame(Frame::from_parts(
+            head.command,
+            head.headers,
+            body,
+        ))))
     }
 }
 
 /// Appends `frame` to `out`, escaped for `version`. `content-length` is written whenever there is a
 /// body and `auto_content_length` is on, and always when the body holds a NUL (it could not be framed
 /// otherwise). On error `out` is left as it was.
-pub fn encode(frame: &Frame, version: Version, auto_content_length: bool, out: &mut Vec<u8>) -> Result<()> {
+pub fn encode(
+    frame: &Frame,
+    version: Version,
+    auto_content_length: bool,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     let mark = out.len();
     let r = encode_inner(frame, version, auto_content_length, out);
     if r.is_err() {
@@ -273,9 +345,17 @@ pub fn encode(frame: &Frame, version: Version, auto_content_length: bool, out: &
     r
 }
 
-fn encode_inner(frame: &Frame, version: Version, auto_content_length: bool, out: &mut Vec<u8>) -> Result<()> {
+fn encode_inner(
+    frame: &Frame,
+    version: Version,
+    auto_content_length: bool,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     if !frame.body.is_empty() && !frame.command.allows_body() {
-        return err(ErrorKind::InvalidArgument, format!("a {} frame cannot carry a body", frame.command));
+        return err(
+            ErrorKind::InvalidArgument,
+            format!("a {} frame cannot carry a body", frame.command),
+        );
     }
     let escaped = !frame.command.is_unescaped();
     let needs_length = !frame.body.is_empty() && (auto_content_length || frame.body.contains(&0));
@@ -289,7 +369,11 @@ fn encode_inner(frame: &Frame, version: Version, auto_content_length: bool, out:
             if value.trim().parse::<usize>().ok() != Some(frame.body.len()) {
                 return err(
                     ErrorKind::InvalidHeader,
-                    format!("content-length {:?} does not match the body of {} bytes", value, frame.body.len()),
+                    format!(
+                        "content-length {:?} does not match the body of {} bytes",
+                        value,
+                        frame.body.len()
+                    ),
                 );
             }
         }
@@ -297,7 +381,13 @@ fn encode_inner(frame: &Frame, version: Version, auto_content_length: bool, out:
             return err(ErrorKind::InvalidHeader, "a header with an empty name");
         }
         if (!escaped || version == Version::V1_0) && name.contains(':') {
-            return err(ErrorKind::InvalidHeader, format!("header name {:?} holds a colon, which STOMP {} cannot carry", name, version));
+            return err(
+                ErrorKind::InvalidHeader,
+                format!(
+                    "header name {:?} holds a colon, which STOMP {} cannot carry",
+                    name, version
+                ),
+            );
         }
         escape_into(name, version, escaped, out)?;
         out.push(b':');
@@ -408,7 +498,10 @@ mod tests {
         let raw = b"MESSAGE\nk\\cey:a\\nb\\\\c\\rd\n\n\0";
         let f = decode_all(raw, Version::V1_2).unwrap();
         assert_eq!(frame(&f[0]).header("k:ey"), Some("a\nb\\c\rd"));
-        assert_eq!(decode_all(raw, Version::V1_1).unwrap_err().kind, ErrorKind::Protocol);
+        assert_eq!(
+            decode_all(raw, Version::V1_1).unwrap_err().kind,
+            ErrorKind::Protocol
+        );
         let f = decode_all(raw, Version::V1_0).unwrap();
         assert_eq!(frame(&f[0]).header("k\\cey"), Some("a\\nb\\\\c\\rd"));
         let f = decode_all(b"CONNECTED\nserver:a\\cb\n\n\0", Version::V1_2).unwrap();
@@ -435,13 +528,23 @@ mod tests {
         ];
         for (raw, kind) in cases {
             let e = decode_all(raw, Version::V1_2).unwrap_err();
-            assert_eq!(e.kind, *kind, "{:?}: {}", String::from_utf8_lossy(raw), e.message);
+            assert_eq!(
+                e.kind,
+                *kind,
+                "{:?}: {}",
+                String::from_utf8_lossy(raw),
+                e.message
+            );
         }
     }
 
     #[test]
     fn limits_bound_memory() {
-        let limits = Limits { max_body: 10, max_headers: 2, max_line: 20 };
+        let limits = Limits {
+            max_body: 10,
+            max_headers: 2,
+            max_line: 20,
+        };
         let run = |raw: &[u8]| {
             let mut d = Decoder::new(limits);
             d.push(raw);
@@ -453,17 +556,28 @@ mod tests {
                 }
             }
         };
-        assert_eq!(run(b"MESSAGE\ncontent-length:11\n\n"), Some(ErrorKind::TooLarge));
+        assert_eq!(
+            run(b"MESSAGE\ncontent-length:11\n\n"),
+            Some(ErrorKind::TooLarge)
+        );
         assert_eq!(run(b"MESSAGE\n\n0123456789A"), Some(ErrorKind::TooLarge));
-        assert_eq!(run(b"MESSAGE\na:1\nb:2\nc:3\n\n\0"), Some(ErrorKind::TooLarge));
-        assert_eq!(run(b"MESSAGE\nlong:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), Some(ErrorKind::TooLarge));
+        assert_eq!(
+            run(b"MESSAGE\na:1\nb:2\nc:3\n\n\0"),
+            Some(ErrorKind::TooLarge)
+        );
+        assert_eq!(
+            run(b"MESSAGE\nlong:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            Some(ErrorKind::TooLarge)
+        );
         assert_eq!(run(b"MESSAGE\na:1\nb:2\n\n0123456789\0"), None);
     }
 
     #[test]
     fn encode_then_decode_in_every_version() {
         for v in [Version::V1_0, Version::V1_1, Version::V1_2] {
-            let mut f = Frame::new(Command::Send).with("destination", "/queue/x").with_body(&b"bin\0ary"[..]);
+            let mut f = Frame::new(Command::Send)
+                .with("destination", "/queue/x")
+                .with_body(&b"bin\0ary"[..]);
             if v != Version::V1_0 {
                 f.add_header("weird", "a:b\nc\\d");
             }
@@ -482,20 +596,36 @@ mod tests {
     #[test]
     fn encoder_content_length_rules() {
         let mut out = Vec::new();
-        let f = Frame::new(Command::Send).with("destination", "/q").with_body("text");
+        let f = Frame::new(Command::Send)
+            .with("destination", "/q")
+            .with_body("text");
         encode(&f, Version::V1_2, false, &mut out).unwrap();
         assert!(!String::from_utf8_lossy(&out).contains("content-length"));
         out.clear();
         // A NUL in the body forces a content-length even when automatic lengths are off.
-        let f = Frame::new(Command::Send).with("destination", "/q").with_body(&b"a\0"[..]);
+        let f = Frame::new(Command::Send)
+            .with("destination", "/q")
+            .with_body(&b"a\0"[..]);
         encode(&f, Version::V1_2, false, &mut out).unwrap();
         assert!(String::from_utf8_lossy(&out).contains("content-length:2\n"));
         out.clear();
         // A user's wrong content-length is refused, a right one kept.
-        let f = Frame::new(Command::Send).with("destination", "/q").with("content-length", "9").with_body("abc");
-        assert_eq!(encode(&f, Version::V1_2, false, &mut out).unwrap_err().kind, ErrorKind::InvalidHeader);
-        assert!(out.is_empty(), "a failed encode leaves the buffer as it was");
-        let f = Frame::new(Command::Send).with("destination", "/q").with("content-length", "3").with_body("abc");
+        let f = Frame::new(Command::Send)
+            .with("destination", "/q")
+            .with("content-length", "9")
+            .with_body("abc");
+        assert_eq!(
+            encode(&f, Version::V1_2, false, &mut out).unwrap_err().kind,
+            ErrorKind::InvalidHeader
+        );
+        assert!(
+            out.is_empty(),
+            "a failed encode leaves the buffer as it was"
+        );
+        let f = Frame::new(Command::Send)
+            .with("destination", "/q")
+            .with("content-length", "3")
+            .with_body("abc");
         encode(&f, Version::V1_2, false, &mut out).unwrap();
         assert_eq!(out, b"SEND\ndestination:/q\ncontent-length:3\n\nabc\0");
     }
@@ -503,12 +633,23 @@ mod tests {
     #[test]
     fn encoder_refuses_what_the_version_cannot_carry() {
         let mut out = Vec::new();
-        let f = Frame::new(Command::Send).with("destination", "/q").with("h", "a\nb");
-        assert_eq!(encode(&f, Version::V1_0, true, &mut out).unwrap_err().kind, ErrorKind::InvalidHeader);
+        let f = Frame::new(Command::Send)
+            .with("destination", "/q")
+            .with("h", "a\nb");
+        assert_eq!(
+            encode(&f, Version::V1_0, true, &mut out).unwrap_err().kind,
+            ErrorKind::InvalidHeader
+        );
         let f = Frame::new(Command::Connect).with("passcode", "a\nb");
-        assert_eq!(encode(&f, Version::V1_2, true, &mut out).unwrap_err().kind, ErrorKind::InvalidHeader);
+        assert_eq!(
+            encode(&f, Version::V1_2, true, &mut out).unwrap_err().kind,
+            ErrorKind::InvalidHeader
+        );
         let f = Frame::new(Command::Subscribe).with_body("x");
-        assert_eq!(encode(&f, Version::V1_2, true, &mut out).unwrap_err().kind, ErrorKind::InvalidArgument);
+        assert_eq!(
+            encode(&f, Version::V1_2, true, &mut out).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
         // CONNECT values are written raw: a colon or backslash in a passcode goes as it is.
         let f = Frame::new(Command::Connect).with("passcode", "p:w\\d");
         encode(&f, Version::V1_2, true, &mut out).unwrap();

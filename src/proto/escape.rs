@@ -33,9 +33,20 @@ pub fn escape_into(value: &str, version: Version, escaped: bool, out: &mut Vec<u
             b':' => out.extend_from_slice(b"\\c"),
             b'\r' if version == Version::V1_2 => out.extend_from_slice(b"\\r"),
             b'\r' => {
-                return err(ErrorKind::InvalidHeader, format!("header {:?} holds a carriage return, which STOMP 1.1 cannot escape", value));
+                return err(
+                    ErrorKind::InvalidHeader,
+                    format!(
+                        "header {:?} holds a carriage return, which STOMP 1.1 cannot escape",
+                        value
+                    ),
+                );
             }
-            0 => return err(ErrorKind::InvalidHeader, format!("header {:?} holds a NUL octet", value)),
+            0 => {
+                return err(
+                    ErrorKind::InvalidHeader,
+                    format!("header {:?} holds a NUL octet", value),
+                );
+            }
             _ => out.push(b),
         }
     }
@@ -71,8 +82,16 @@ pub fn unescape(raw: &[u8], version: Version, escaped: bool) -> Result<String> {
             Some(b'c') => b':',
             Some(b'r') if version == Version::V1_2 => b'\r',
             other => {
-                let seq = other.map(|&c| format!("\\{}", c as char)).unwrap_or_else(|| "a lone \\".into());
-                return err(ErrorKind::Protocol, format!("undefined escape sequence {} in a STOMP {} header", seq, version));
+                let seq = other
+                    .map(|&c| format!("\\{}", c as char))
+                    .unwrap_or_else(|| "a lone \\".into());
+                return err(
+                    ErrorKind::Protocol,
+                    format!(
+                        "undefined escape sequence {} in a STOMP {} header",
+                        seq, version
+                    ),
+                );
             }
         };
         out.push(decoded);
@@ -82,7 +101,8 @@ pub fn unescape(raw: &[u8], version: Version, escaped: bool) -> Result<String> {
 }
 
 fn utf8(bytes: Vec<u8>) -> Result<String> {
-    String::from_utf8(bytes).or_else(|e| err(ErrorKind::Protocol, format!("header is not UTF-8: {}", e)))
+    String::from_utf8(bytes)
+        .or_else(|e| err(ErrorKind::Protocol, format!("header is not UTF-8: {}", e)))
 }
 
 #[cfg(test)]
@@ -98,14 +118,23 @@ mod tests {
     #[test]
     fn v10_sends_colons_raw_and_refuses_newlines() {
         assert_eq!(esc("a:b\\c", Version::V1_0).unwrap(), "a:b\\c");
-        assert_eq!(esc("a\nb", Version::V1_0).unwrap_err().kind, ErrorKind::InvalidHeader);
-        assert_eq!(esc("a\rb", Version::V1_0).unwrap_err().kind, ErrorKind::InvalidHeader);
+        assert_eq!(
+            esc("a\nb", Version::V1_0).unwrap_err().kind,
+            ErrorKind::InvalidHeader
+        );
+        assert_eq!(
+            esc("a\rb", Version::V1_0).unwrap_err().kind,
+            ErrorKind::InvalidHeader
+        );
     }
 
     #[test]
     fn v11_escapes_backslash_newline_colon_but_not_cr() {
         assert_eq!(esc("a\\b\nc:d", Version::V1_1).unwrap(), "a\\\\b\\nc\\cd");
-        assert_eq!(esc("a\rb", Version::V1_1).unwrap_err().kind, ErrorKind::InvalidHeader);
+        assert_eq!(
+            esc("a\rb", Version::V1_1).unwrap_err().kind,
+            ErrorKind::InvalidHeader
+        );
     }
 
     #[test]
@@ -118,7 +147,12 @@ mod tests {
         let mut out = Vec::new();
         escape_into("pass:w\\rd", Version::V1_2, false, &mut out).unwrap();
         assert_eq!(out, b"pass:w\\rd");
-        assert_eq!(escape_into("a\nb", Version::V1_2, false, &mut out).unwrap_err().kind, ErrorKind::InvalidHeader);
+        assert_eq!(
+            escape_into("a\nb", Version::V1_2, false, &mut out)
+                .unwrap_err()
+                .kind,
+            ErrorKind::InvalidHeader
+        );
     }
 
     #[test]
@@ -130,7 +164,15 @@ mod tests {
 
     #[test]
     fn round_trip_in_each_escaping_version() {
-        let samples = ["plain", "a:b", "c\\d", "line1\nline2", "\\n literal", "::\\\\::", "ünï:cødé\n"];
+        let samples = [
+            "plain",
+            "a:b",
+            "c\\d",
+            "line1\nline2",
+            "\\n literal",
+            "::\\\\::",
+            "ünï:cødé\n",
+        ];
         for v in [Version::V1_1, Version::V1_2] {
             for s in samples {
                 let e = esc(s, v).unwrap();
@@ -138,15 +180,27 @@ mod tests {
             }
         }
         let e = esc("cr\rhere", Version::V1_2).unwrap();
-        assert_eq!(unescape(e.as_bytes(), Version::V1_2, true).unwrap(), "cr\rhere");
+        assert_eq!(
+            unescape(e.as_bytes(), Version::V1_2, true).unwrap(),
+            "cr\rhere"
+        );
     }
 
     #[test]
     fn undefined_escapes_are_fatal() {
-        assert_eq!(unescape(b"a\\tb", Version::V1_2, true).unwrap_err().kind, ErrorKind::Protocol);
-        assert_eq!(unescape(b"a\\", Version::V1_1, true).unwrap_err().kind, ErrorKind::Protocol);
+        assert_eq!(
+            unescape(b"a\\tb", Version::V1_2, true).unwrap_err().kind,
+            ErrorKind::Protocol
+        );
+        assert_eq!(
+            unescape(b"a\\", Version::V1_1, true).unwrap_err().kind,
+            ErrorKind::Protocol
+        );
         // \r is defined only from 1.2 on.
-        assert_eq!(unescape(b"a\\rb", Version::V1_1, true).unwrap_err().kind, ErrorKind::Protocol);
+        assert_eq!(
+            unescape(b"a\\rb", Version::V1_1, true).unwrap_err().kind,
+            ErrorKind::Protocol
+        );
         assert_eq!(unescape(b"a\\rb", Version::V1_2, true).unwrap(), "a\rb");
     }
 
@@ -158,6 +212,9 @@ mod tests {
 
     #[test]
     fn non_utf8_is_a_protocol_error() {
-        assert_eq!(unescape(b"\xff\xfe", Version::V1_2, true).unwrap_err().kind, ErrorKind::Protocol);
+        assert_eq!(
+            unescape(b"\xff\xfe", Version::V1_2, true).unwrap_err().kind,
+            ErrorKind::Protocol
+        );
     }
 }

@@ -105,7 +105,10 @@ impl Command {
     }
 
     pub fn parse(s: &[u8]) -> Option<Command> {
-        Command::ALL.iter().copied().find(|c| c.as_str().as_bytes() == s)
+        Command::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str().as_bytes() == s)
     }
 
     /// Frames whose headers are never escaped (STOMP 1.2, "Value Encoding").
@@ -141,7 +144,9 @@ pub struct Frame {
 
 /// Lazily built C strings for a frame's headers.
 #[derive(Default)]
-pub(crate) struct CHeaderCache(pub(crate) std::sync::OnceLock<Vec<(std::ffi::CString, std::ffi::CString)>>);
+pub(crate) struct CHeaderCache(
+    pub(crate) std::sync::OnceLock<Vec<(std::ffi::CString, std::ffi::CString)>>,
+);
 
 impl Clone for CHeaderCache {
     fn clone(&self) -> Self {
@@ -169,7 +174,13 @@ impl Frame {
     }
 
     pub fn from_parts(command: Command, headers: Vec<(String, String)>, body: Vec<u8>) -> Frame {
-        Frame { command, headers, body, c_headers: CHeaderCache::default(), link: 0 }
+        Frame {
+            command,
+            headers,
+            body,
+            c_headers: CHeaderCache::default(),
+            link: 0,
+        }
     }
 
     /// Builder form of `add_header`.
@@ -189,7 +200,10 @@ impl Frame {
 
     /// The first value of a header (STOMP 1.2: only the first occurrence of a repeated header counts).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn has_header(&self, name: &str) -> bool {

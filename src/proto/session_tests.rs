@@ -42,7 +42,10 @@ fn connected(version: Version, ours: (u32, u32), theirs: &str, now: Instant) -> 
     let mut s = Session::new(SessionConfig::default(), now);
     s.start(&params(version, ours), now).unwrap();
     drain_out(&mut s, now);
-    let reply = format!("CONNECTED\nversion:{}\nheart-beat:{}\nserver:fake\n\n\0", version, theirs);
+    let reply = format!(
+        "CONNECTED\nversion:{}\nheart-beat:{}\nserver:fake\n\n\0",
+        version, theirs
+    );
     s.handle_bytes(reply.as_bytes(), now);
     assert_eq!(s.state(), State::Connected);
     events(&mut s);
@@ -63,7 +66,10 @@ fn connect_frame_per_version() {
     let mut s = Session::new(SessionConfig::default(), now);
     s.start(&params(Version::V1_1, (0, 0)), now).unwrap();
     let out = drain_out(&mut s, now);
-    assert!(!out.contains("host:"), "1.1 sends host only with a vhost: {out:?}");
+    assert!(
+        !out.contains("host:"),
+        "1.1 sends host only with a vhost: {out:?}"
+    );
     assert!(!out.contains("heart-beat"), "0,0 is not sent");
     let mut p = params(Version::V1_0, (1000, 1000));
     p.vhost = Some("/".into());
@@ -71,14 +77,25 @@ fn connect_frame_per_version() {
     s.start(&p, now).unwrap();
     let out = drain_out(&mut s, now);
     assert!(out.starts_with("CONNECT\nhost:/\nlogin:guest\n"), "{out:?}");
-    assert!(!out.contains("accept-version") && !out.contains("heart-beat"), "1.0 has neither: {out:?}");
+    assert!(
+        !out.contains("accept-version") && !out.contains("heart-beat"),
+        "1.0 has neither: {out:?}"
+    );
     let mut p = params(Version::V1_2, (0, 0));
     p.use_stomp_command = true;
-    p.headers = vec![("host".into(), "override".into()), ("client-id".into(), "me".into())];
+    p.headers = vec![
+        ("host".into(), "override".into()),
+        ("client-id".into(), "me".into()),
+    ];
     let mut s = Session::new(SessionConfig::default(), now);
     s.start(&p, now).unwrap();
     let out = drain_out(&mut s, now);
-    assert!(out.starts_with("STOMP\n") && out.contains("host:override\n") && out.contains("client-id:me\n"), "{out:?}");
+    assert!(
+        out.starts_with("STOMP\n")
+            && out.contains("host:override\n")
+            && out.contains("client-id:me\n"),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -98,7 +115,9 @@ fn version_negotiation() {
     s.start(&params(Version::V1_1, (0, 0)), now).unwrap();
     s.handle_bytes(b"CONNECTED\nversion:1.2\n\n\0", now);
     assert_eq!(s.state(), State::Closed);
-    assert!(matches!(events(&mut s).last(), Some(Event::Closed(Some(e))) if e.kind == ErrorKind::Protocol));
+    assert!(
+        matches!(events(&mut s).last(), Some(Event::Closed(Some(e))) if e.kind == ErrorKind::Protocol)
+    );
 }
 
 #[test]
@@ -130,7 +149,8 @@ fn heartbeats_are_sent_only_when_idle() {
     s.handle_timeout(now + ms(1000));
     assert_eq!(drain_out(&mut s, now + ms(1000)), "\n");
     // A frame written at 1500 pushes the next heart-beat to 2500.
-    s.send(Frame::new(Command::Send).with("destination", "/q")).unwrap();
+    s.send(Frame::new(Command::Send).with("destination", "/q"))
+        .unwrap();
     drain_out(&mut s, now + ms(1500));
     assert_eq!(s.poll_timeout(), Some(now + ms(2500)));
     s.handle_timeout(now + ms(2000));
@@ -153,7 +173,10 @@ fn silence_past_interval_times_scale_is_a_timeout() {
     assert_eq!(s.state(), State::Closed);
     let ev = events(&mut s);
     assert!(matches!(ev[0], Event::HeartbeatTimeout), "{ev:?}");
-    assert!(matches!(&ev[1], Event::Closed(Some(e)) if e.kind == ErrorKind::Timeout), "{ev:?}");
+    assert!(
+        matches!(&ev[1], Event::Closed(Some(e)) if e.kind == ErrorKind::Timeout),
+        "{ev:?}"
+    );
 }
 
 #[test]
@@ -179,7 +202,9 @@ fn connected_must_come_in_time() {
     s.handle_timeout(now + ms(1999));
     assert_eq!(s.state(), State::Connecting);
     s.handle_timeout(now + ms(2000));
-    assert!(matches!(events(&mut s).last(), Some(Event::Closed(Some(e))) if e.kind == ErrorKind::Timeout));
+    assert!(
+        matches!(events(&mut s).last(), Some(Event::Closed(Some(e))) if e.kind == ErrorKind::Timeout)
+    );
 }
 
 #[test]
@@ -193,7 +218,11 @@ fn error_instead_of_connected_is_a_refusal_with_the_brokers_words() {
     match &ev[1] {
         Event::Closed(Some(e)) => {
             assert_eq!(e.kind, ErrorKind::Refused);
-            assert!(e.message.contains("Access refused: bad login"), "{}", e.message);
+            assert!(
+                e.message.contains("Access refused: bad login"),
+                "{}",
+                e.message
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -203,14 +232,28 @@ fn error_instead_of_connected_is_a_refusal_with_the_brokers_words() {
 fn receipts_arrive_or_are_lost_with_the_link() {
     let now = t0();
     let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
-    s.send(Frame::new(Command::Send).with("destination", "/q").with("receipt", "r1")).unwrap();
-    s.send(Frame::new(Command::Send).with("destination", "/q").with("receipt", "r2")).unwrap();
+    s.send(
+        Frame::new(Command::Send)
+            .with("destination", "/q")
+            .with("receipt", "r1"),
+    )
+    .unwrap();
+    s.send(
+        Frame::new(Command::Send)
+            .with("destination", "/q")
+            .with("receipt", "r2"),
+    )
+    .unwrap();
     assert_eq!(s.receipt_status("r1"), ReceiptStatus::Pending);
     assert_eq!(s.receipt_status("nope"), ReceiptStatus::Unknown);
     s.handle_bytes(b"RECEIPT\nreceipt-id:r1\n\n\0", now);
     assert_eq!(s.receipt_status("r1"), ReceiptStatus::Received);
     s.transport_closed(Error::new(ErrorKind::Closed, "eof"));
-    assert_eq!(s.receipt_status("r2"), ReceiptStatus::Lost, "a receipt pending at the drop is reported lost");
+    assert_eq!(
+        s.receipt_status("r2"),
+        ReceiptStatus::Lost,
+        "a receipt pending at the drop is reported lost"
+    );
     assert_eq!(s.receipt_status("r1"), ReceiptStatus::Received);
     s.forget_receipt("r1");
     assert_eq!(s.receipt_status("r1"), ReceiptStatus::Unknown);
@@ -219,17 +262,29 @@ fn receipts_arrive_or_are_lost_with_the_link() {
 #[test]
 fn receipt_memory_is_bounded() {
     let now = t0();
-    let config = SessionConfig { receipt_memory: 3, ..SessionConfig::default() };
+    let config = SessionConfig {
+        receipt_memory: 3,
+        ..SessionConfig::default()
+    };
     let mut s = Session::new(config, now);
     s.start(&params(Version::V1_2, (0, 0)), now).unwrap();
     s.handle_bytes(b"CONNECTED\nversion:1.2\n\n\0", now);
     for i in 0..10 {
         let id = format!("r{i}");
-        s.send(Frame::new(Command::Begin).with("transaction", "t").with("receipt", &id)).unwrap();
+        s.send(
+            Frame::new(Command::Begin)
+                .with("transaction", "t")
+                .with("receipt", &id),
+        )
+        .unwrap();
         s.handle_bytes(format!("RECEIPT\nreceipt-id:{id}\n\n\0").as_bytes(), now);
     }
     assert_eq!(s.receipt_status("r9"), ReceiptStatus::Received);
-    assert_eq!(s.receipt_status("r6"), ReceiptStatus::Unknown, "the oldest are forgotten");
+    assert_eq!(
+        s.receipt_status("r6"),
+        ReceiptStatus::Unknown,
+        "the oldest are forgotten"
+    );
     assert_eq!(s.receipts.len(), 3);
 }
 
@@ -237,9 +292,15 @@ fn receipt_memory_is_bounded() {
 fn disconnect_ends_cleanly_on_its_receipt() {
     let now = t0();
     let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
-    s.send(Frame::new(Command::Disconnect).with("receipt", "bye")).unwrap();
+    s.send(Frame::new(Command::Disconnect).with("receipt", "bye"))
+        .unwrap();
     assert_eq!(s.state(), State::Disconnecting);
-    assert_eq!(s.send(Frame::new(Command::Send).with("destination", "/q")).unwrap_err().kind, ErrorKind::NotConnected);
+    assert_eq!(
+        s.send(Frame::new(Command::Send).with("destination", "/q"))
+            .unwrap_err()
+            .kind,
+        ErrorKind::NotConnected
+    );
     s.handle_bytes(b"RECEIPT\nreceipt-id:bye\n\n\0", now);
     assert_eq!(s.state(), State::Closed);
     let ev = events(&mut s);
@@ -250,7 +311,8 @@ fn disconnect_ends_cleanly_on_its_receipt() {
 fn broker_closing_right_after_the_disconnect_receipt_is_clean() {
     let now = t0();
     let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
-    s.send(Frame::new(Command::Disconnect).with("receipt", "bye")).unwrap();
+    s.send(Frame::new(Command::Disconnect).with("receipt", "bye"))
+        .unwrap();
     s.transport_closed(Error::new(ErrorKind::Closed, "eof"));
     assert!(matches!(events(&mut s).last(), Some(Event::Closed(None))));
 }
@@ -259,38 +321,88 @@ fn broker_closing_right_after_the_disconnect_receipt_is_clean() {
 fn subscriptions_and_transactions_are_tracked_and_resent() {
     let now = t0();
     let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
-    s.send(Frame::new(Command::Subscribe).with("destination", "/queue/a").with("id", "1").with("ack", "client")).unwrap();
-    s.send(Frame::new(Command::Subscribe).with("destination", "/queue/b").with("id", "2").with("selector", "x > 1")).unwrap();
-    s.send(Frame::new(Command::Unsubscribe).with("id", "1")).unwrap();
-    s.send(Frame::new(Command::Begin).with("transaction", "tx")).unwrap();
+    s.send(
+        Frame::new(Command::Subscribe)
+            .with("destination", "/queue/a")
+            .with("id", "1")
+            .with("ack", "client"),
+    )
+    .unwrap();
+    s.send(
+        Frame::new(Command::Subscribe)
+            .with("destination", "/queue/b")
+            .with("id", "2")
+            .with("selector", "x > 1"),
+    )
+    .unwrap();
+    s.send(Frame::new(Command::Unsubscribe).with("id", "1"))
+        .unwrap();
+    s.send(Frame::new(Command::Begin).with("transaction", "tx"))
+        .unwrap();
     drain_out(&mut s, now);
-    assert_eq!(s.subscriptions().map(|(id, _)| id.to_owned()).collect::<Vec<_>>(), ["2"]);
+    assert_eq!(
+        s.subscriptions()
+            .map(|(id, _)| id.to_owned())
+            .collect::<Vec<_>>(),
+        ["2"]
+    );
     assert_eq!(s.open_transactions().collect::<Vec<_>>(), ["tx"]);
     s.transport_closed(Error::new(ErrorKind::Io, "reset"));
-    assert_eq!(s.open_transactions().count(), 0, "transactions die with the link");
-    assert_eq!(s.dropped_transactions().collect::<Vec<_>>(), ["tx"], "and are reported as aborted");
+    assert_eq!(
+        s.open_transactions().count(),
+        0,
+        "transactions die with the link"
+    );
+    assert_eq!(
+        s.dropped_transactions().collect::<Vec<_>>(),
+        ["tx"],
+        "and are reported as aborted"
+    );
     // Reconnect: the subscription goes again with its id and headers.
     s.start(&params(Version::V1_2, (0, 0)), now).unwrap();
     drain_out(&mut s, now);
     s.handle_bytes(b"CONNECTED\nversion:1.2\n\n\0", now);
     assert_eq!(s.resubscribe().unwrap(), 1);
     let out = drain_out(&mut s, now);
-    assert_eq!(out, "SUBSCRIBE\ndestination:/queue/b\nid:2\nselector:x > 1\n\n\0");
+    assert_eq!(
+        out,
+        "SUBSCRIBE\ndestination:/queue/b\nid:2\nselector:x > 1\n\n\0"
+    );
 }
 
 #[test]
 fn what_a_client_may_not_send() {
     let now = t0();
     let mut s = Session::new(SessionConfig::default(), now);
-    assert_eq!(s.send(Frame::new(Command::Send)).unwrap_err().kind, ErrorKind::NotConnected);
+    assert_eq!(
+        s.send(Frame::new(Command::Send)).unwrap_err().kind,
+        ErrorKind::NotConnected
+    );
     let mut s = connected(Version::V1_0, (0, 0), "0,0", now);
     s.version = Version::V1_0;
-    assert_eq!(s.send(Frame::new(Command::Nack).with("message-id", "1")).unwrap_err().kind, ErrorKind::Unsupported);
-    assert_eq!(s.send(Frame::new(Command::Message)).unwrap_err().kind, ErrorKind::InvalidArgument);
-    assert_eq!(s.send(Frame::new(Command::Connect)).unwrap_err().kind, ErrorKind::InvalidArgument);
+    assert_eq!(
+        s.send(Frame::new(Command::Nack).with("message-id", "1"))
+            .unwrap_err()
+            .kind,
+        ErrorKind::Unsupported
+    );
+    assert_eq!(
+        s.send(Frame::new(Command::Message)).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        s.send(Frame::new(Command::Connect)).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
     // 1.0 cannot carry a newline in a header: refused, and nothing is queued.
     let before = s.pending_out();
-    let e = s.send(Frame::new(Command::Send).with("destination", "/q").with("h", "a\nb")).unwrap_err();
+    let e = s
+        .send(
+            Frame::new(Command::Send)
+                .with("destination", "/q")
+                .with("h", "a\nb"),
+        )
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidHeader);
     assert_eq!(s.pending_out(), before);
 }
@@ -299,11 +411,27 @@ fn what_a_client_may_not_send() {
 fn headers_are_escaped_for_the_negotiated_version() {
     let now = t0();
     let mut s = connected(Version::V1_1, (0, 0), "0,0", now);
-    s.send(Frame::new(Command::Send).with("destination", "/q").with("k", "a:b\nc\\d")).unwrap();
-    assert_eq!(drain_out(&mut s, now), "SEND\ndestination:/q\nk:a\\cb\\nc\\\\d\n\n\0");
+    s.send(
+        Frame::new(Command::Send)
+            .with("destination", "/q")
+            .with("k", "a:b\nc\\d"),
+    )
+    .unwrap();
+    assert_eq!(
+        drain_out(&mut s, now),
+        "SEND\ndestination:/q\nk:a\\cb\\nc\\\\d\n\n\0"
+    );
     let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
-    s.send(Frame::new(Command::Send).with("destination", "/q").with("k", "a\rb")).unwrap();
-    assert_eq!(drain_out(&mut s, now), "SEND\ndestination:/q\nk:a\\rb\n\n\0");
+    s.send(
+        Frame::new(Command::Send)
+            .with("destination", "/q")
+            .with("k", "a\rb"),
+    )
+    .unwrap();
+    assert_eq!(
+        drain_out(&mut s, now),
+        "SEND\ndestination:/q\nk:a\\rb\n\n\0"
+    );
     // And received headers are unescaped by the same version.
     s.handle_bytes(b"MESSAGE\ndestination:/q\nk:x\\cy\\nz\n\n\0", now);
     match events(&mut s).pop() {
@@ -315,12 +443,17 @@ fn headers_are_escaped_for_the_negotiated_version() {
 #[test]
 fn outgoing_bytes_are_bounded() {
     let now = t0();
-    let config = SessionConfig { max_out_bytes: 100, ..SessionConfig::default() };
+    let config = SessionConfig {
+        max_out_bytes: 100,
+        ..SessionConfig::default()
+    };
     let mut s = Session::new(config, now);
     s.start(&params(Version::V1_2, (0, 0)), now).unwrap();
     drain_out(&mut s, now);
     s.handle_bytes(b"CONNECTED\nversion:1.2\n\n\0", now);
-    let big = Frame::new(Command::Send).with("destination", "/q").with_body(vec![b'x'; 150]);
+    let big = Frame::new(Command::Send)
+        .with("destination", "/q")
+        .with_body(vec![b'x'; 150]);
     s.send(big.clone()).unwrap();
     assert_eq!(s.send(big).unwrap_err().kind, ErrorKind::QueueFull);
     drain_out(&mut s, now);
@@ -336,7 +469,11 @@ fn malformed_bytes_from_the_broker_close_with_a_clear_error() {
     match events(&mut s).pop() {
         Some(Event::Closed(Some(e))) => {
             assert_eq!(e.kind, ErrorKind::Protocol);
-            assert!(e.message.contains("malformed frame") && e.message.contains("GARBAGE"), "{}", e.message);
+            assert!(
+                e.message.contains("malformed frame") && e.message.contains("GARBAGE"),
+                "{}",
+                e.message
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -346,12 +483,14 @@ fn malformed_bytes_from_the_broker_close_with_a_clear_error() {
 fn sent_and_heartbeat_events_only_when_asked() {
     let now = t0();
     let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
-    s.send(Frame::new(Command::Send).with("destination", "/q")).unwrap();
+    s.send(Frame::new(Command::Send).with("destination", "/q"))
+        .unwrap();
     s.handle_bytes(b"\n\n", now);
     assert!(events(&mut s).is_empty());
     s.emit_sent = true;
     s.emit_heartbeat = true;
-    s.send(Frame::new(Command::Send).with("destination", "/q")).unwrap();
+    s.send(Frame::new(Command::Send).with("destination", "/q"))
+        .unwrap();
     s.handle_bytes(b"\n", now);
     let ev = events(&mut s);
     assert!(matches!(&ev[0], Event::Sent(f) if f.command == Command::Send));
@@ -365,7 +504,9 @@ fn message_budget_holds_frames_back_in_the_buffer() {
     s.set_message_budget(2);
     let mut bytes = Vec::new();
     for i in 0..5 {
-        bytes.extend_from_slice(format!("MESSAGE\ndestination:/q\nmessage-id:{i}\n\n{i}\0").as_bytes());
+        bytes.extend_from_slice(
+            format!("MESSAGE\ndestination:/q\nmessage-id:{i}\n\n{i}\0").as_bytes(),
+        );
     }
     bytes.extend_from_slice(b"RECEIPT\nreceipt-id:r\n\n\0");
     s.handle_bytes(&bytes, now);
@@ -390,19 +531,34 @@ fn message_budget_holds_frames_back_in_the_buffer() {
 fn a_transaction_open_at_the_drop_cannot_be_committed_after_reconnecting() {
     let now = t0();
     let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
-    s.send(Frame::new(Command::Begin).with("transaction", "t1")).unwrap();
-    s.send(Frame::new(Command::Begin).with("transaction", "t2")).unwrap();
+    s.send(Frame::new(Command::Begin).with("transaction", "t1"))
+        .unwrap();
+    s.send(Frame::new(Command::Begin).with("transaction", "t2"))
+        .unwrap();
     s.transport_closed(Error::new(ErrorKind::Io, "reset"));
     s.start(&params(Version::V1_2, (0, 0)), now).unwrap();
     s.handle_bytes(b"CONNECTED\nversion:1.2\n\n\0", now);
     drain_out(&mut s, now);
-    let e = s.send(Frame::new(Command::Send).with("destination", "/q").with("transaction", "t1")).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Disconnected, "a send into an aborted transaction is refused");
-    let e = s.send(Frame::new(Command::Commit).with("transaction", "t1")).unwrap_err();
+    let e = s
+        .send(
+            Frame::new(Command::Send)
+                .with("destination", "/q")
+                .with("transaction", "t1"),
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.kind,
+        ErrorKind::Disconnected,
+        "a send into an aborted transaction is refused"
+    );
+    let e = s
+        .send(Frame::new(Command::Commit).with("transaction", "t1"))
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Disconnected);
     assert!(e.message.contains("aborted"), "{}", e.message);
     // Aborting one the broker already aborted is fine and sends nothing.
-    s.send(Frame::new(Command::Abort).with("transaction", "t2")).unwrap();
+    s.send(Frame::new(Command::Abort).with("transaction", "t2"))
+        .unwrap();
     assert_eq!(drain_out(&mut s, now), "");
     assert_eq!(s.dropped_transactions().count(), 0);
 }

@@ -38,13 +38,19 @@ const DISPATCH_THREADS: usize = 8;
 pub fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
         let poll = mio::Poll::new().expect("cannot create the I/O poller");
-        let waker = Waker::new(poll.registry(), super::event_loop::WAKER).expect("cannot create the I/O waker");
+        let waker = Waker::new(poll.registry(), super::event_loop::WAKER)
+            .expect("cannot create the I/O waker");
         let pool = Pool::start(DISPATCH_THREADS);
         std::thread::Builder::new()
             .name("stomp-io".into())
             .spawn(move || super::event_loop::run(poll))
             .expect("cannot start the I/O thread");
-        Runtime { queue: Mutex::new(Vec::new()), waker, pool, next_id: AtomicUsize::new(1) }
+        Runtime {
+            queue: Mutex::new(Vec::new()),
+            waker,
+            pool,
+            next_id: AtomicUsize::new(1),
+        }
     })
 }
 

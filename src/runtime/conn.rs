@@ -137,7 +137,11 @@ impl Shared {
             budget = cap.saturating_sub(lock(&self.recv).len());
         }
         if self.listener_count.load(Ordering::Acquire) > 0 {
-            let room = self.opts.max_pending_messages.max(1).saturating_sub(lock(&self.dispatch).messages);
+            let room = self
+                .opts
+                .max_pending_messages
+                .max(1)
+                .saturating_sub(lock(&self.dispatch).messages);
             budget = budget.min(room);
         }
         budget

@@ -22,7 +22,10 @@ pub struct Pool {
 
 impl Pool {
     pub fn start(threads: usize) -> Arc<Pool> {
-        let pool = Arc::new(Pool { ready: Mutex::new(VecDeque::new()), cv: Condvar::new() });
+        let pool = Arc::new(Pool {
+            ready: Mutex::new(VecDeque::new()),
+            cv: Condvar::new(),
+        });
         for i in 0..threads {
             let p = pool.clone();
             std::thread::Builder::new()

@@ -20,7 +20,13 @@ pub struct ReconnectPolicy {
 impl Default for ReconnectPolicy {
     /// stomp.py's defaults.
     fn default() -> ReconnectPolicy {
-        ReconnectPolicy { sleep_initial: 0.1, sleep_increase: 0.5, sleep_jitter: 0.1, sleep_max: 60.0, attempts_max: 3 }
+        ReconnectPolicy {
+            sleep_initial: 0.1,
+            sleep_increase: 0.5,
+            sleep_jitter: 0.1,
+            sleep_max: 60.0,
+            attempts_max: 3,
+        }
     }
 }
 
@@ -38,10 +44,18 @@ impl ReconnectPolicy {
     ) -> ReconnectPolicy {
         ReconnectPolicy {
             sleep_initial: initial_reconnect_delay,
-            sleep_increase: if use_exponential_back_off { back_off_multiplier - 1.0 } else { 0.0 },
+            sleep_increase: if use_exponential_back_off {
+                back_off_multiplier - 1.0
+            } else {
+                0.0
+            },
             sleep_jitter: 0.0,
             sleep_max: max_reconnect_delay,
-            attempts_max: if max_reconnect_attempts == 0 { -1 } else { max_reconnect_attempts as i32 },
+            attempts_max: if max_reconnect_attempts == 0 {
+                -1
+            } else {
+                max_reconnect_attempts as i32
+            },
         }
     }
 
@@ -51,7 +65,12 @@ impl ReconnectPolicy {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        let finite = [self.sleep_initial, self.sleep_increase, self.sleep_jitter, self.sleep_max];
+        let finite = [
+            self.sleep_initial,
+            self.sleep_increase,
+            self.sleep_jitter,
+            self.sleep_max,
+        ];
         if finite.iter().any(|x| !x.is_finite() || *x < 0.0) {
             return Err("reconnect sleeps must be finite and not negative".into());
         }
@@ -71,7 +90,11 @@ impl ReconnectPolicy {
         let exp = pass.saturating_sub(1).min(1000) as i32;
         let base = (self.sleep_initial * (1.0 + self.sleep_increase).powi(exp)).min(self.sleep_max);
         let secs = base * (1.0 + self.sleep_jitter * random.clamp(0.0, 1.0));
-        Duration::from_secs_f64(if secs.is_finite() { secs.min(86_400.0) } else { self.sleep_max })
+        Duration::from_secs_f64(if secs.is_finite() {
+            secs.min(86_400.0)
+        } else {
+            self.sleep_max
+        })
     }
 }
 
@@ -98,7 +121,12 @@ pub struct Planner {
 
 impl Planner {
     pub fn new(policy: ReconnectPolicy, targets: usize) -> Planner {
-        Planner { policy, targets, next: 0, passes_failed: 0 }
+        Planner {
+            policy,
+            targets,
+            next: 0,
+            passes_failed: 0,
+        }
     }
 
     /// A new pass over `targets` targets (names are resolved again for each pass).
@@ -140,7 +168,10 @@ impl Jitter {
     }
 
     pub fn from_entropy() -> Jitter {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(7);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(7);
         Jitter::new(t ^ (uuid::Uuid::new_v4().as_u128() as u64))
     }
 
@@ -189,7 +220,12 @@ mod tests {
     fn mcollective_pool_defaults() {
         let p = ReconnectPolicy::mcollective_defaults();
         let got: Vec<u128> = (1..=13).map(|k| ms(p.sleep(k, 0.5))).collect();
-        assert_eq!(got, [10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 20480, 30000]);
+        assert_eq!(
+            got,
+            [
+                10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 20480, 30000
+            ]
+        );
         assert!(p.may_retry(1_000_000), "0 attempts means forever");
         let flat = ReconnectPolicy::from_pool_settings(0.5, 30.0, false, 2.0, 4);
         assert_eq!(ms(flat.sleep(7, 0.3)), 500);
@@ -197,7 +233,12 @@ mod tests {
     }
 
     /// Runs a planner with every dial failing, recording steps; time is simulated by adding sleeps.
-    fn walk(policy: ReconnectPolicy, hosts: usize, random: f64, max_steps: usize) -> (Vec<String>, Duration) {
+    fn walk(
+        policy: ReconnectPolicy,
+        hosts: usize,
+        random: f64,
+        max_steps: usize,
+    ) -> (Vec<String>, Duration) {
         let mut p = Planner::new(policy, hosts);
         let mut clock = Duration::ZERO;
         let mut steps = Vec::new();
@@ -221,29 +262,96 @@ mod tests {
     #[test]
     fn host_rotation_and_sleeps_with_stomp_py_defaults() {
         let (steps, clock) = walk(ReconnectPolicy::default(), 2, 0.0, 100);
-        assert_eq!(steps, ["dial 0", "dial 1", "sleep 100", "dial 0", "dial 1", "sleep 150", "dial 0", "dial 1", "give up"]);
+        assert_eq!(
+            steps,
+            [
+                "dial 0",
+                "dial 1",
+                "sleep 100",
+                "dial 0",
+                "dial 1",
+                "sleep 150",
+                "dial 0",
+                "dial 1",
+                "give up"
+            ]
+        );
         assert_eq!(clock, Duration::from_millis(250));
         // Full jitter draw: each sleep 10% longer.
         let (steps, _) = walk(ReconnectPolicy::default(), 1, 0.999_999_9, 100);
-        assert_eq!(steps, ["dial 0", "sleep 109", "dial 0", "sleep 164", "dial 0", "give up"]);
+        assert_eq!(
+            steps,
+            [
+                "dial 0",
+                "sleep 109",
+                "dial 0",
+                "sleep 164",
+                "dial 0",
+                "give up"
+            ]
+        );
     }
 
     #[test]
     fn host_rotation_and_sleeps_with_mcollective_pool_defaults() {
         let (steps, clock) = walk(ReconnectPolicy::mcollective_defaults(), 2, 0.7, 3 * 16);
-        let sleeps: Vec<&str> = steps.iter().filter(|s| s.starts_with("sleep")).map(String::as_str).collect();
+        let sleeps: Vec<&str> = steps
+            .iter()
+            .filter(|s| s.starts_with("sleep"))
+            .map(String::as_str)
+            .collect();
         assert_eq!(
             sleeps,
-            ["sleep 10", "sleep 20", "sleep 40", "sleep 80", "sleep 160", "sleep 320", "sleep 640", "sleep 1280", "sleep 2560", "sleep 5120", "sleep 10240", "sleep 20480", "sleep 30000", "sleep 30000", "sleep 30000", "sleep 30000"]
+            [
+                "sleep 10",
+                "sleep 20",
+                "sleep 40",
+                "sleep 80",
+                "sleep 160",
+                "sleep 320",
+                "sleep 640",
+                "sleep 1280",
+                "sleep 2560",
+                "sleep 5120",
+                "sleep 10240",
+                "sleep 20480",
+                "sleep 30000",
+                "sleep 30000",
+                "sleep 30000",
+                "sleep 30000"
+            ]
         );
-        assert!(!steps.contains(&"give up".to_string()), "0 attempts is forever");
+        assert!(
+            !steps.contains(&"give up".to_string()),
+            "0 attempts is forever"
+        );
         assert_eq!(&steps[..3], ["dial 0", "dial 1", "sleep 10"]);
-        assert_eq!(clock, Duration::from_millis(10 + 20 + 40 + 80 + 160 + 320 + 640 + 1280 + 2560 + 5120 + 10240 + 20480 + 4 * 30000));
+        assert_eq!(
+            clock,
+            Duration::from_millis(
+                10 + 20
+                    + 40
+                    + 80
+                    + 160
+                    + 320
+                    + 640
+                    + 1280
+                    + 2560
+                    + 5120
+                    + 10240
+                    + 20480
+                    + 4 * 30000
+            )
+        );
     }
 
     #[test]
     fn a_pass_with_no_targets_still_counts() {
-        let p = ReconnectPolicy { attempts_max: 2, sleep_jitter: 0.0, ..ReconnectPolicy::default() };
+        let p = ReconnectPolicy {
+            attempts_max: 2,
+            sleep_jitter: 0.0,
+            ..ReconnectPolicy::default()
+        };
         let (steps, _) = walk(p, 0, 0.0, 10);
         assert_eq!(steps, ["sleep 100", "give up"]);
     }
@@ -251,9 +359,30 @@ mod tests {
     #[test]
     fn validation() {
         assert!(ReconnectPolicy::default().validate().is_ok());
-        assert!(ReconnectPolicy { attempts_max: 0, ..Default::default() }.validate().is_err());
-        assert!(ReconnectPolicy { sleep_initial: f64::NAN, ..Default::default() }.validate().is_err());
-        assert!(ReconnectPolicy { sleep_jitter: -1.0, ..Default::default() }.validate().is_err());
+        assert!(
+            ReconnectPolicy {
+                attempts_max: 0,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            ReconnectPolicy {
+                sleep_initial: f64::NAN,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            ReconnectPolicy {
+                sleep_jitter: -1.0,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 
     #[test]

@@ -9,10 +9,16 @@ use crate::options::{Keepalive, Options};
 
 /// Resolves `host` (a name, an IPv4 literal, or an IPv6 literal with or without brackets).
 pub fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     let addrs: Vec<SocketAddr> = (bare, port).to_socket_addrs()?.collect();
     if addrs.is_empty() {
-        return Err(io::Error::new(io::ErrorKind::NotFound, format!("{} has no address", host)));
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} has no address", host),
+        ));
     }
     Ok(addrs)
 }
@@ -23,18 +29,35 @@ pub fn dial(addr: SocketAddr, bind: Option<SocketAddr>) -> io::Result<mio::net::
         return mio::net::TcpStream::connect(addr);
     };
     if local.is_ipv4() != addr.is_ipv4() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("cannot bind {} to reach {}", local, addr)));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("cannot bind {} to reach {}", local, addr),
+        ));
     }
-    let domain = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    let domain = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
     // SAFETY: plain socket calls on a descriptor we own; it is closed by OwnedFd/TcpStream on every path.
     unsafe {
-        let fd = libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0);
+        let fd = libc::socket(
+            domain,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        );
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
         let stream = std::net::TcpStream::from_raw_fd(fd);
         let one: libc::c_int = 1;
-        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, (&one as *const libc::c_int).cast(), 4);
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const libc::c_int).cast(),
+            4,
+        );
         let (sa, len) = sockaddr(local);
         if libc::bind(fd, (&sa as *const libc::sockaddr_storage).cast(), len) != 0 {
             return Err(io::Error::last_os_error());
@@ -58,24 +81,34 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
             let sin = libc::sockaddr_in {
                 sin_family: libc::AF_INET as libc::sa_family_t,
                 sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
                 sin_zero: [0; 8],
             };
             // SAFETY: sockaddr_in fits in sockaddr_storage.
             unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin) };
-            (ss, std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
+            (
+                ss,
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
         }
         SocketAddr::V6(a) => {
             let sin6 = libc::sockaddr_in6 {
                 sin6_family: libc::AF_INET6 as libc::sa_family_t,
                 sin6_port: a.port().to_be(),
                 sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
                 sin6_scope_id: a.scope_id(),
             };
             // SAFETY: sockaddr_in6 fits in sockaddr_storage.
             unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin6) };
-            (ss, std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t)
+            (
+                ss,
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            )
         }
     }
 }
@@ -87,7 +120,12 @@ pub fn connect_done(stream: &mio::net::TcpStream) -> io::Result<bool> {
     }
     match stream.peer_addr() {
         Ok(_) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotConnected || e.raw_os_error() == Some(libc::ENOTCONN) => Ok(false),
+        Err(e)
+            if e.kind() == io::ErrorKind::NotConnected
+                || e.raw_os_error() == Some(libc::ENOTCONN) =>
+        {
+            Ok(false)
+        }
         Err(e) => Err(e),
     }
 }
@@ -102,20 +140,40 @@ fn set_keepalive(fd: libc::c_int, k: &Keepalive) -> io::Result<()> {
     let set = |level: libc::c_int, name: libc::c_int, v: libc::c_int| -> io::Result<()> {
         // SAFETY: setsockopt with an int option on a valid descriptor.
         let r = unsafe { libc::setsockopt(fd, level, name, (&v as *const libc::c_int).cast(), 4) };
-        if r != 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+        if r != 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
     };
-    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, k.enabled as libc::c_int)?;
+    set(
+        libc::SOL_SOCKET,
+        libc::SO_KEEPALIVE,
+        k.enabled as libc::c_int,
+    )?;
     if !k.enabled {
         return Ok(());
     }
     if let Some(d) = k.idle {
-        set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, d.as_secs().clamp(1, i32::MAX as u64) as libc::c_int)?;
+        set(
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPIDLE,
+            d.as_secs().clamp(1, i32::MAX as u64) as libc::c_int,
+        )?;
     }
     if let Some(d) = k.interval {
-        set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, d.as_secs().clamp(1, i32::MAX as u64) as libc::c_int)?;
+        set(
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPINTVL,
+            d.as_secs().clamp(1, i32::MAX as u64) as libc::c_int,
+        )?;
     }
     if let Some(n) = k.count {
-        set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, n.clamp(1, i32::MAX as u32) as libc::c_int)?;
+        set(
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPCNT,
+            n.clamp(1, i32::MAX as u32) as libc::c_int,
+        )?;
     }
     Ok(())
 }
@@ -125,8 +183,20 @@ pub fn get_int_option(fd: libc::c_int, level: libc::c_int, name: libc::c_int) ->
     let mut v: libc::c_int = 0;
     let mut len: libc::socklen_t = 4;
     // SAFETY: getsockopt into a local int.
-    let r = unsafe { libc::getsockopt(fd, level, name, (&mut v as *mut libc::c_int).cast(), &mut len) };
-    if r != 0 { Err(io::Error::last_os_error()) } else { Ok(v) }
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            name,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(v)
+    }
 }
 
 #[cfg(test)]
@@ -141,19 +211,46 @@ mod tests {
         let s = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let s = mio::net::TcpStream::from_std(s);
         let mut o = Options::default();
-        o.keepalive = Keepalive { enabled: true, idle: Some(Duration::from_secs(30)), interval: Some(Duration::from_secs(5)), count: Some(4) };
+        o.keepalive = Keepalive {
+            enabled: true,
+            idle: Some(Duration::from_secs(30)),
+            interval: Some(Duration::from_secs(5)),
+            count: Some(4),
+        };
         configure(&s, &o).unwrap();
         let fd = s.as_raw_fd();
-        assert_eq!(get_int_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY).unwrap(), 1, "nodelay by default");
-        assert_eq!(get_int_option(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE).unwrap(), 1);
-        assert_eq!(get_int_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE).unwrap(), 30);
-        assert_eq!(get_int_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL).unwrap(), 5);
-        assert_eq!(get_int_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT).unwrap(), 4);
+        assert_eq!(
+            get_int_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY).unwrap(),
+            1,
+            "nodelay by default"
+        );
+        assert_eq!(
+            get_int_option(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE).unwrap(),
+            1
+        );
+        assert_eq!(
+            get_int_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE).unwrap(),
+            30
+        );
+        assert_eq!(
+            get_int_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL).unwrap(),
+            5
+        );
+        assert_eq!(
+            get_int_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT).unwrap(),
+            4
+        );
         o.tcp_nodelay = false;
         o.keepalive = Keepalive::default();
         configure(&s, &o).unwrap();
-        assert_eq!(get_int_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY).unwrap(), 0);
-        assert_eq!(get_int_option(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE).unwrap(), 0);
+        assert_eq!(
+            get_int_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY).unwrap(),
+            0
+        );
+        assert_eq!(
+            get_int_option(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE).unwrap(),
+            0
+        );
     }
 
     #[test]
@@ -166,7 +263,11 @@ mod tests {
 
     #[test]
     fn binding_across_families_is_refused() {
-        let e = dial("[::1]:9".parse().unwrap(), Some("127.0.0.1:0".parse().unwrap())).unwrap_err();
+        let e = dial(
+            "[::1]:9".parse().unwrap(),
+            Some("127.0.0.1:0".parse().unwrap()),
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     }
 }

@@ -53,8 +53,15 @@ impl FaultProxy {
                 let _ = client.set_nodelay(true);
                 let _ = server.set_nodelay(true);
                 let generation = st.generation.load(Ordering::SeqCst);
-                st.links.lock().unwrap().push((generation, client.try_clone().unwrap(), server.try_clone().unwrap()));
-                for (from, to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)] {
+                st.links.lock().unwrap().push((
+                    generation,
+                    client.try_clone().unwrap(),
+                    server.try_clone().unwrap(),
+                ));
+                for (from, to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
                     let st = st.clone();
                     std::thread::spawn(move || pump(st, generation, from, to));
                 }
@@ -116,7 +123,11 @@ fn pump(st: Arc<State>, generation: u64, mut from: TcpStream, mut to: TcpStream)
         {
             let mut stalled = st.stalled.lock().unwrap();
             while *stalled && st.generation.load(Ordering::SeqCst) == generation {
-                stalled = st.cv.wait_timeout(stalled, Duration::from_millis(100)).unwrap().0;
+                stalled = st
+                    .cv
+                    .wait_timeout(stalled, Duration::from_millis(100))
+                    .unwrap()
+                    .0;
             }
         }
         if st.generation.load(Ordering::SeqCst) != generation || to.write_all(&buf[..n]).is_err() {

@@ -20,7 +20,10 @@ impl Broker {
             Broker::RabbitMq => ("STOMP_RABBITMQ_PORT", 61613),
             Broker::ActiveMq => ("STOMP_ACTIVEMQ_PORT", 61623),
         };
-        std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     }
 
     /// Options that work with this broker in `version` (RabbitMQ wants vhost `/` as `host`).
@@ -37,7 +40,8 @@ impl Broker {
         let mut o = self.options(version);
         tweak(&mut o);
         let c = Connection::new(o).expect("options are valid");
-        c.connect(Some("guest"), Some("guest"), &[], true).unwrap_or_else(|e| panic!("connect to {:?} {}: {}", self, version, e));
+        c.connect(Some("guest"), Some("guest"), &[], true)
+            .unwrap_or_else(|e| panic!("connect to {:?} {}: {}", self, version, e));
         c
     }
 }
@@ -47,7 +51,11 @@ pub const VERSIONS: [Version; 3] = [Version::V1_0, Version::V1_1, Version::V1_2]
 
 /// A destination no other test uses.
 pub fn unique_queue(tag: &str) -> String {
-    format!("/queue/libstomp-test-{}-{}", tag, uuid::Uuid::new_v4().simple())
+    format!(
+        "/queue/libstomp-test-{}-{}",
+        tag,
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 /// A listener that records frames and lets a test wait for a count.
@@ -73,7 +81,10 @@ impl Recorder {
     /// Waits until `pred` holds, or panics after `timeout` with what was seen.
     pub fn wait_for(&self, timeout: Duration, what: &str, pred: impl Fn(&Recorded) -> bool) {
         let g = self.state.lock().unwrap();
-        let (g, t) = self.cv.wait_timeout_while(g, timeout, |s| !pred(s)).unwrap();
+        let (g, t) = self
+            .cv
+            .wait_timeout_while(g, timeout, |s| !pred(s))
+            .unwrap();
         if t.timed_out() {
             panic!(
                 "timed out waiting for {}: {} messages, receipts {:?}, events {:?}",
@@ -115,7 +126,10 @@ impl Listener for Recorder {
         self.note(|s| s.messages.push(f.clone()));
     }
     fn on_receipt(&self, f: &Frame) {
-        self.note(|s| s.receipts.push(f.header("receipt-id").unwrap_or("").to_owned()));
+        self.note(|s| {
+            s.receipts
+                .push(f.header("receipt-id").unwrap_or("").to_owned())
+        });
     }
     fn on_error(&self, f: &Frame) {
         self.note(|s| s.errors.push(f.clone()));
