@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, ErrorKind, Result, err};
 use crate::listener::Listener;
 use crate::options::Options;
-use crate::proto::{Command, ConnectParams, Frame, ReceiptStatus, Session, SessionConfig, State, Version};
+use crate::proto::{
+    Command, ConnectParams, Frame, ReceiptStatus, Session, SessionConfig, State, Version,
+};
 use crate::runtime::command::{Cmd, runtime};
 use crate::runtime::conn::{Core, Dispatch, DispatchQueue, Phase, Shared, lock};
 
@@ -42,19 +44,28 @@ fn new_id() -> String {
 }
 
 fn headers_vec(headers: &[(&str, &str)]) -> Vec<(String, String)> {
-    headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
+    headers
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 impl Connection {
     pub fn new(opts: Options) -> Result<Connection> {
         if opts.hosts.is_empty() {
-            return err(ErrorKind::InvalidArgument, "no host to connect to: add at least one");
+            return err(
+                ErrorKind::InvalidArgument,
+                "no host to connect to: add at least one",
+            );
         }
         if let Err(e) = opts.reconnect.validate() {
             return err(ErrorKind::InvalidArgument, e);
         }
         if !(opts.heartbeat_receive_scale.is_finite() && opts.heartbeat_receive_scale >= 1.0) {
-            return err(ErrorKind::InvalidArgument, "the heart-beat receive scale must be at least 1.0");
+            return err(
+                ErrorKind::InvalidArgument,
+                "the heart-beat receive scale must be at least 1.0",
+            );
         }
         let config = SessionConfig {
             limits: opts.limits,
@@ -143,11 +154,19 @@ impl Connection {
 
     /// Connects: walks the host list by the reconnect policy. With `wait`, returns once CONNECTED
     /// arrives (or with the error that ended the attempt).
-    pub fn connect(&self, login: Option<&str>, passcode: Option<&str>, headers: &[(&str, &str)], wait: bool) -> Result<()> {
+    pub fn connect(
+        &self,
+        login: Option<&str>,
+        passcode: Option<&str>,
+        headers: &[(&str, &str)],
+        wait: bool,
+    ) -> Result<()> {
         {
             let mut core = self.shared.lock_core();
             match self.shared.phase() {
-                Phase::Connecting | Phase::Reconnecting => return err(ErrorKind::AlreadyConnected, "already connecting"),
+                Phase::Connecting | Phase::Reconnecting => {
+                    return err(ErrorKind::AlreadyConnected, "already connecting");
+                }
                 Phase::Open => return err(ErrorKind::AlreadyConnected, "already connected"),
                 Phase::Idle | Phase::Closed => {}
             }
@@ -178,7 +197,9 @@ impl Connection {
             match self.shared.phase() {
                 Phase::Open => return Ok(()),
                 Phase::Closed => {
-                    return Err(core.error.clone().unwrap_or_else(|| Error::new(ErrorKind::ConnectFailed, "the connection ended")));
+                    return Err(core.error.clone().unwrap_or_else(|| {
+                        Error::new(ErrorKind::ConnectFailed, "the connection ended")
+                    }));
                 }
                 _ => core = self.shared.cv.wait(core).unwrap_or_else(|p| p.into_inner()),
             }
@@ -188,7 +209,9 @@ impl Connection {
     /// The version, `server` and `session` of the current connection.
     pub fn version(&self) -> Option<Version> {
         let core = self.shared.lock_core();
-        core.session.connected_frame().map(|_| core.session.version())
+        core.session
+            .connected_frame()
+            .map(|_| core.session.version())
     }
 
     pub fn connected_frame(&self) -> Option<Frame> {
@@ -196,11 +219,13 @@ impl Connection {
     }
 
     pub fn server(&self) -> Option<String> {
-        self.connected_frame().and_then(|f| f.header("server").map(str::to_owned))
+        self.connected_frame()
+            .and_then(|f| f.header("server").map(str::to_owned))
     }
 
     pub fn session_id(&self) -> Option<String> {
-        self.connected_frame().and_then(|f| f.header("session").map(str::to_owned))
+        self.connected_frame()
+            .and_then(|f| f.header("session").map(str::to_owned))
     }
 
     /// Negotiated (send, receive) heart-beat intervals.
@@ -232,16 +257,27 @@ impl Connection {
                 if now >= deadline {
                     break;
                 }
-                core = shared.cv.wait_timeout(core, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+                core = shared
+                    .cv
+                    .wait_timeout(core, deadline - now)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
             }
             core.out_waiters -= 1;
             if core.session.state() != State::Connected {
-                return err(ErrorKind::NotConnected, "the connection closed while the send waited for room");
+                return err(
+                    ErrorKind::NotConnected,
+                    "the connection closed while the send waited for room",
+                );
             }
             if core.session.pending_out() >= limit {
                 return err(
                     ErrorKind::QueueFull,
-                    format!("{} bytes still wait for the socket after {:?}", core.session.pending_out(), shared.opts.send_timeout),
+                    format!(
+                        "{} bytes still wait for the socket after {:?}",
+                        core.session.pending_out(),
+                        shared.opts.send_timeout
+                    ),
                 );
             }
         }
@@ -267,27 +303,44 @@ impl Connection {
         }
         // Refuse now what could not be sent later.
         let mut scratch = Vec::new();
-        crate::proto::encode(&frame, core.session.version(), shared.opts.auto_content_length, &mut scratch)?;
+        crate::proto::encode(
+            &frame,
+            core.session.version(),
+            shared.opts.auto_content_length,
+            &mut scratch,
+        )?;
         if core.held_bytes + scratch.len() > shared.opts.max_out_bytes {
             return err(
                 ErrorKind::QueueFull,
-                format!("{} bytes already wait for the link to come back", core.held_bytes),
+                format!(
+                    "{} bytes already wait for the link to come back",
+                    core.held_bytes
+                ),
             );
         }
-        if let Some(r) = frame.header("receipt") {
-            core.session.expect_receipt(r);
-        }
+        // Its receipt is registered when it is really sent: a failed attempt in between must not
+        // count it lost (`wait_receipt` looks at the held frames too).
         core.held_bytes += scratch.len();
         core.held.push_back(frame);
         Ok(())
     }
 
     /// SEND. `content_type` becomes `content-type`; `headers` go as given.
-    pub fn send(&self, destination: &str, body: &[u8], content_type: Option<&str>, headers: &[(&str, &str)]) -> Result<()> {
+    pub fn send(
+        &self,
+        destination: &str,
+        body: &[u8],
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<()> {
         if destination.is_empty() {
             return err(ErrorKind::InvalidArgument, "the destination is empty");
         }
-        let mut f = Frame::from_parts(Command::Send, Vec::with_capacity(headers.len() + 2), body.to_vec());
+        let mut f = Frame::from_parts(
+            Command::Send,
+            Vec::with_capacity(headers.len() + 2),
+            body.to_vec(),
+        );
         f.add_header("destination", destination);
         if let Some(ct) = content_type {
             f.add_header("content-type", ct);
@@ -299,12 +352,21 @@ impl Connection {
     }
 
     /// SUBSCRIBE; returns the subscription id (generated when `id` is `None`).
-    pub fn subscribe(&self, destination: &str, id: Option<&str>, ack: AckMode, headers: &[(&str, &str)]) -> Result<String> {
+    pub fn subscribe(
+        &self,
+        destination: &str,
+        id: Option<&str>,
+        ack: AckMode,
+        headers: &[(&str, &str)],
+    ) -> Result<String> {
         if destination.is_empty() {
             return err(ErrorKind::InvalidArgument, "the destination is empty");
         }
         let id = id.map(str::to_owned).unwrap_or_else(new_id);
-        let mut f = Frame::new(Command::Subscribe).with("destination", destination).with("id", &id).with("ack", ack.as_str());
+        let mut f = Frame::new(Command::Subscribe)
+            .with("destination", destination)
+            .with("id", &id)
+            .with("ack", ack.as_str());
         for (n, v) in headers {
             f.set_header(n, v);
         }
@@ -320,7 +382,13 @@ impl Connection {
         self.send_frame(f)
     }
 
-    fn ack_frame_for(&self, cmd: Command, id: &str, subscription: Option<&str>, transaction: Option<&str>) -> Result<()> {
+    fn ack_frame_for(
+        &self,
+        cmd: Command,
+        id: &str,
+        subscription: Option<&str>,
+        transaction: Option<&str>,
+    ) -> Result<()> {
         if id.is_empty() {
             return err(ErrorKind::InvalidArgument, "the message id is empty");
         }
@@ -332,7 +400,12 @@ impl Connection {
                 f.add_header("message-id", id);
                 match subscription {
                     Some(s) => f.add_header("subscription", s),
-                    None => return err(ErrorKind::InvalidArgument, "STOMP 1.1 needs the subscription to ack or nack"),
+                    None => {
+                        return err(
+                            ErrorKind::InvalidArgument,
+                            "STOMP 1.1 needs the subscription to ack or nack",
+                        );
+                    }
                 }
             }
             Version::V1_0 => {
@@ -349,11 +422,21 @@ impl Connection {
     }
 
     /// ACK: `id` is the message's `ack` header under 1.2, its `message-id` under 1.0/1.1.
-    pub fn ack(&self, id: &str, subscription: Option<&str>, transaction: Option<&str>) -> Result<()> {
+    pub fn ack(
+        &self,
+        id: &str,
+        subscription: Option<&str>,
+        transaction: Option<&str>,
+    ) -> Result<()> {
         self.ack_frame_for(Command::Ack, id, subscription, transaction)
     }
 
-    pub fn nack(&self, id: &str, subscription: Option<&str>, transaction: Option<&str>) -> Result<()> {
+    pub fn nack(
+        &self,
+        id: &str,
+        subscription: Option<&str>,
+        transaction: Option<&str>,
+    ) -> Result<()> {
         self.ack_frame_for(Command::Nack, id, subscription, transaction)
     }
 
@@ -380,9 +463,13 @@ impl Connection {
 
     fn ack_target<'a>(&self, msg: &'a Frame) -> Result<&'a str> {
         if msg.link != 0 && msg.link != self.shared.lock_core().links {
-            return err(ErrorKind::Disconnected, "the message came on a link that has since dropped; the broker will redeliver it");
+            return err(
+                ErrorKind::Disconnected,
+                "the message came on a link that has since dropped; the broker will redeliver it",
+            );
         }
-        self.ack_id_of(msg).ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "the frame has no id to ack"))
+        self.ack_id_of(msg)
+            .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "the frame has no id to ack"))
     }
 
     /// BEGIN; returns the transaction id (generated when `transaction` is `None`).
@@ -416,16 +503,37 @@ impl Connection {
                 }
                 ReceiptStatus::Lost => {
                     core.session.forget_receipt(receipt_id);
-                    return err(ErrorKind::Disconnected, format!("the link dropped before receipt {} came", receipt_id));
+                    return err(
+                        ErrorKind::Disconnected,
+                        format!("the link dropped before receipt {} came", receipt_id),
+                    );
                 }
-                ReceiptStatus::Unknown => return err(ErrorKind::NotFound, format!("no frame asked for receipt {}", receipt_id)),
+                ReceiptStatus::Unknown
+                    if core
+                        .held
+                        .iter()
+                        .any(|f| f.header("receipt") == Some(receipt_id)) => {} // held: pending
+                ReceiptStatus::Unknown => {
+                    return err(
+                        ErrorKind::NotFound,
+                        format!("no frame asked for receipt {}", receipt_id),
+                    );
+                }
                 ReceiptStatus::Pending => {}
             }
             let now = Instant::now();
             if now >= deadline {
-                return err(ErrorKind::Timeout, format!("receipt {} did not come within {:?}", receipt_id, timeout));
+                return err(
+                    ErrorKind::Timeout,
+                    format!("receipt {} did not come within {:?}", receipt_id, timeout),
+                );
             }
-            core = self.shared.cv.wait_timeout(core, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            core = self
+                .shared
+                .cv
+                .wait_timeout(core, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 
@@ -436,7 +544,9 @@ impl Connection {
             let mut core = self.shared.lock_core();
             core.user_closed = true;
             match self.shared.phase() {
-                Phase::Idle | Phase::Closed => return err(ErrorKind::NotConnected, "not connected"),
+                Phase::Idle | Phase::Closed => {
+                    return err(ErrorKind::NotConnected, "not connected");
+                }
                 Phase::Open => true,
                 Phase::Connecting | Phase::Reconnecting => false,
             }
@@ -481,7 +591,11 @@ impl Connection {
             if now >= deadline {
                 return;
             }
-            d = shared.dispatch_idle.wait_timeout(d, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            d = shared
+                .dispatch_idle
+                .wait_timeout(d, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 
@@ -493,7 +607,12 @@ impl Connection {
             if now >= deadline {
                 return err(ErrorKind::Timeout, "the link did not close in time");
             }
-            core = self.shared.cv.wait_timeout(core, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            core = self
+                .shared
+                .cv
+                .wait_timeout(core, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
         Ok(())
     }
@@ -502,7 +621,10 @@ impl Connection {
     pub fn receive(&self, timeout: Duration) -> Result<Frame> {
         let cap = self.shared.opts.receive_queue;
         if cap == 0 {
-            return err(ErrorKind::QueueOff, "the receive queue is off: set its capacity in the options");
+            return err(
+                ErrorKind::QueueOff,
+                "the receive queue is off: set its capacity in the options",
+            );
         }
         let deadline = Instant::now() + timeout;
         let mut q = lock(&self.shared.recv);
@@ -516,13 +638,24 @@ impl Connection {
                 return Ok(Arc::try_unwrap(f).unwrap_or_else(|a| (*a).clone()));
             }
             if self.shared.phase() == Phase::Closed {
-                return err(ErrorKind::Closed, "the connection is closed and no message is left");
+                return err(
+                    ErrorKind::Closed,
+                    "the connection is closed and no message is left",
+                );
             }
             let now = Instant::now();
             if now >= deadline {
-                return err(ErrorKind::Timeout, format!("no message within {:?}", timeout));
+                return err(
+                    ErrorKind::Timeout,
+                    format!("no message within {:?}", timeout),
+                );
             }
-            q = self.shared.recv_cv.wait_timeout(q, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            q = self
+                .shared
+                .recv_cv
+                .wait_timeout(q, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 
@@ -536,7 +669,13 @@ impl Connection {
         let core = self.shared.lock_core();
         core.session
             .subscriptions()
-            .map(|(id, s)| (id.to_owned(), s.frame.header("destination").unwrap_or("").to_owned(), s.ack_mode().to_owned()))
+            .map(|(id, s)| {
+                (
+                    id.to_owned(),
+                    s.frame.header("destination").unwrap_or("").to_owned(),
+                    s.ack_mode().to_owned(),
+                )
+            })
             .collect()
     }
 }
@@ -557,7 +696,10 @@ impl Drop for Connection {
         let me = std::thread::current().id();
         let mut d = lock(&shared.dispatch);
         while d.running_on.is_some() && d.running_on != Some(me) {
-            d = shared.dispatch_idle.wait(d).unwrap_or_else(|p| p.into_inner());
+            d = shared
+                .dispatch_idle
+                .wait(d)
+                .unwrap_or_else(|p| p.into_inner());
         }
     }
 }

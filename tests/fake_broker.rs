@@ -27,7 +27,10 @@ impl FakeBroker {
 
     fn options(&self) -> Options {
         let mut o = Options::new().host("127.0.0.1", self.port);
-        o.reconnect = ReconnectPolicy { attempts_max: 1, ..ReconnectPolicy::default() };
+        o.reconnect = ReconnectPolicy {
+            attempts_max: 1,
+            ..ReconnectPolicy::default()
+        };
         o
     }
 
@@ -73,15 +76,24 @@ fn garbage_from_the_broker_closes_with_a_protocol_error() {
     o.receive_queue = 4;
     let c = connection(o, &rec);
     let mut s = fake.connect(&c, "0,0");
-    s.write_all(b"MESSAGE\ndestination:/q\nmessage-id:1\n\nok\0HELLO WORLD\n\n\0").unwrap();
-    rec.wait_for(Duration::from_secs(10), "disconnected", |r| r.events.iter().any(|e| e == "disconnected"));
+    s.write_all(b"MESSAGE\ndestination:/q\nmessage-id:1\n\nok\0HELLO WORLD\n\n\0")
+        .unwrap();
+    rec.wait_for(Duration::from_secs(10), "disconnected", |r| {
+        r.events.iter().any(|e| e == "disconnected")
+    });
     // The good frame before the garbage is delivered; then the connection is closed with the reason.
     assert_eq!(c.receive(Duration::from_secs(1)).unwrap().body, b"ok");
-    assert_eq!(c.receive(Duration::from_secs(1)).unwrap_err().kind, ErrorKind::Closed);
+    assert_eq!(
+        c.receive(Duration::from_secs(1)).unwrap_err().kind,
+        ErrorKind::Closed
+    );
     let e = c.last_error().unwrap();
     assert_eq!(e.kind, ErrorKind::Protocol);
     assert!(e.message.contains("HELLO WORLD"), "{}", e.message);
-    assert_eq!(c.send("/q", b"x", None, &[]).unwrap_err().kind, ErrorKind::NotConnected);
+    assert_eq!(
+        c.send("/q", b"x", None, &[]).unwrap_err().kind,
+        ErrorKind::NotConnected
+    );
 }
 
 #[test]
@@ -92,8 +104,11 @@ fn an_oversized_frame_is_refused_without_buffering_it() {
     o.limits.max_body = 1024;
     let c = connection(o, &rec);
     let mut s = fake.connect(&c, "0,0");
-    s.write_all(b"MESSAGE\ndestination:/q\ncontent-length:1000000\n\n").unwrap();
-    rec.wait_for(Duration::from_secs(10), "disconnected", |r| r.events.iter().any(|e| e == "disconnected"));
+    s.write_all(b"MESSAGE\ndestination:/q\ncontent-length:1000000\n\n")
+        .unwrap();
+    rec.wait_for(Duration::from_secs(10), "disconnected", |r| {
+        r.events.iter().any(|e| e == "disconnected")
+    });
     assert_eq!(c.last_error().unwrap().kind, ErrorKind::TooLarge);
 }
 
@@ -103,15 +118,28 @@ fn a_broker_that_never_answers_connect_times_out() {
     let fake = FakeBroker::new();
     let mut o = fake.options();
     o.connect_timeout = Duration::from_millis(300);
-    o.reconnect = ReconnectPolicy { sleep_initial: 0.05, sleep_increase: 0.0, sleep_jitter: 0.0, sleep_max: 0.05, attempts_max: 2 };
+    o.reconnect = ReconnectPolicy {
+        sleep_initial: 0.05,
+        sleep_increase: 0.0,
+        sleep_jitter: 0.0,
+        sleep_max: 0.05,
+        attempts_max: 2,
+    };
     let c = Connection::new(o).unwrap();
     let start = Instant::now();
     let e = c.connect(None, None, &[], true).unwrap_err();
     let took = start.elapsed();
     assert_eq!(e.kind, ErrorKind::ConnectFailed);
-    assert!(e.message.contains("did not answer CONNECT in time"), "{}", e.message);
+    assert!(
+        e.message.contains("did not answer CONNECT in time"),
+        "{}",
+        e.message
+    );
     // Two passes of 300 ms and one 50 ms sleep between them.
-    assert!(took >= Duration::from_millis(600) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(600) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
     drop(fake);
 }
 
@@ -125,11 +153,18 @@ fn a_stalled_broker_is_detected_by_the_heartbeat() {
     // The broker promises a heart-beat every 200 ms, then sends nothing (the socket stays open).
     let s = fake.connect(&c, "200,0");
     let start = Instant::now();
-    rec.wait_for(Duration::from_secs(5), "a heart-beat timeout", |r| r.events.iter().any(|e| e == "heartbeat_timeout"));
+    rec.wait_for(Duration::from_secs(5), "a heart-beat timeout", |r| {
+        r.events.iter().any(|e| e == "heartbeat_timeout")
+    });
     let took = start.elapsed();
     // Receive interval x scale (1.5) = 300 ms; allow 20% over.
-    assert!(took >= Duration::from_millis(280) && took <= Duration::from_millis(360 + 50), "detected after {took:?}");
-    rec.wait_for(Duration::from_secs(5), "disconnected", |r| r.events.iter().any(|e| e == "disconnected"));
+    assert!(
+        took >= Duration::from_millis(280) && took <= Duration::from_millis(360 + 50),
+        "detected after {took:?}"
+    );
+    rec.wait_for(Duration::from_secs(5), "disconnected", |r| {
+        r.events.iter().any(|e| e == "disconnected")
+    });
     assert_eq!(c.last_error().unwrap().kind, ErrorKind::Timeout);
     drop(s);
 }
@@ -153,7 +188,8 @@ fn heartbeats_flow_while_a_handler_is_slow() {
     let c = std::sync::Arc::new(Connection::new(o).unwrap());
     c.set_listener("slow", std::sync::Arc::new(Slow(rec.clone())));
     let mut s = fake.connect(&c, "0,100");
-    s.write_all(b"MESSAGE\ndestination:/q\nmessage-id:1\n\nslow\0").unwrap();
+    s.write_all(b"MESSAGE\ndestination:/q\nmessage-id:1\n\nslow\0")
+        .unwrap();
     // While the handler sleeps, count the heart-beats the client sends.
     s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
     let start = Instant::now();
@@ -164,8 +200,13 @@ fn heartbeats_flow_while_a_handler_is_slow() {
             beats += b[..n].iter().filter(|&&x| x == b'\n').count();
         }
     }
-    assert!(beats >= 7, "only {beats} heart-beats in 1 s at 100 ms while the handler slept");
-    rec.wait_for(Duration::from_secs(5), "the slow message", |r| r.messages.len() == 1);
+    assert!(
+        beats >= 7,
+        "only {beats} heart-beats in 1 s at 100 ms while the handler slept"
+    );
+    rec.wait_for(Duration::from_secs(5), "the slow message", |r| {
+        r.messages.len() == 1
+    });
     assert!(c.is_connected());
 }
 
@@ -182,7 +223,9 @@ fn a_dropped_link_loses_pending_receipts_visibly() {
     drop(s);
     let e = c.wait_receipt("r1", Duration::from_secs(5)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Disconnected, "{}", e.message);
-    rec.wait_for(Duration::from_secs(5), "disconnected", |r| r.events.iter().any(|e| e == "disconnected"));
+    rec.wait_for(Duration::from_secs(5), "disconnected", |r| {
+        r.events.iter().any(|e| e == "disconnected")
+    });
     assert_eq!(c.last_error().unwrap().kind, ErrorKind::Closed);
 }
 
@@ -192,7 +235,8 @@ fn an_error_frame_reaches_on_error() {
     let rec = Recorder::new();
     let c = connection(fake.options(), &rec);
     let mut s = fake.connect(&c, "0,0");
-    s.write_all(b"ERROR\nmessage:bad things\\c happened\n\ndetails\0").unwrap();
+    s.write_all(b"ERROR\nmessage:bad things\\c happened\n\ndetails\0")
+        .unwrap();
     rec.wait_for(Duration::from_secs(5), "an error", |r| r.errors.len() == 1);
     let f = rec.state.lock().unwrap().errors[0].clone();
     assert_eq!(f.header("message"), Some("bad things: happened"));
@@ -209,7 +253,10 @@ fn ipv6_literals_with_and_without_brackets() {
     let fake = FakeBroker { listener, port };
     for host in ["::1", "[::1]"] {
         let mut o = Options::new().host(host, fake.port);
-        o.reconnect = ReconnectPolicy { attempts_max: 1, ..ReconnectPolicy::default() };
+        o.reconnect = ReconnectPolicy {
+            attempts_max: 1,
+            ..ReconnectPolicy::default()
+        };
         let c = std::sync::Arc::new(Connection::new(o).unwrap());
         let s = fake.connect(&c, "0,0");
         assert!(s.peer_addr().unwrap().is_ipv6(), "{host}");
@@ -228,7 +275,11 @@ fn connects_from_a_bound_local_address_and_port() {
     o.bind = Some(local);
     let c = std::sync::Arc::new(Connection::new(o).unwrap());
     let s = fake.connect(&c, "0,0");
-    assert_eq!(s.peer_addr().unwrap(), local, "the broker sees the bound address and port");
+    assert_eq!(
+        s.peer_addr().unwrap(),
+        local,
+        "the broker sees the bound address and port"
+    );
 }
 
 #[test]
@@ -241,7 +292,10 @@ fn the_connect_frame_carries_what_was_asked() {
     let c = std::sync::Arc::new(Connection::new(o).unwrap());
     let (tx, rx) = mpsc::channel();
     let c2 = c.clone();
-    std::thread::spawn(move || tx.send(c2.connect(Some("me"), Some("p:a\\ss"), &[("client-id", "x")], true)).unwrap());
+    std::thread::spawn(move || {
+        tx.send(c2.connect(Some("me"), Some("p:a\\ss"), &[("client-id", "x")], true))
+            .unwrap()
+    });
     let (mut s, connect) = fake.accept();
     assert_eq!(
         connect,
@@ -250,4 +304,28 @@ fn the_connect_frame_carries_what_was_asked() {
     write!(s, "CONNECTED\nversion:1.1\nheart-beat:0,0\n\n\0").unwrap();
     rx.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
     assert_eq!(c.version(), Some(Version::V1_1));
+}
+
+#[test]
+fn disconnect_during_the_handshake_ends_the_walk() {
+    // The broker takes the CONNECT and stays silent; the application gives up on it mid-handshake.
+    let fake = FakeBroker::new();
+    let mut o = fake.options();
+    o.reconnect.attempts_max = -1; // would walk on forever if the close did not end the walk
+    let c = Connection::new(o).unwrap();
+    c.connect(None, None, &[], false).unwrap();
+    let (_socket, connect) = fake.accept();
+    assert!(connect.starts_with("CONNECT\n"));
+    let start = Instant::now();
+    c.disconnect(None, Duration::from_secs(2)).unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(c.phase(), stomp::client::ConnectionPhase::Closed);
+    assert_eq!(
+        c.send("/queue/x", b"late", None, &[]).unwrap_err().kind,
+        ErrorKind::NotConnected
+    );
 }

@@ -189,7 +189,11 @@ impl Session {
 
     /// The negotiated version (the requested one until CONNECTED says otherwise).
     pub fn version(&self) -> Version {
-        if self.connected.is_some() { self.version } else { self.requested }
+        if self.connected.is_some() {
+            self.version
+        } else {
+            self.requested
+        }
     }
 
     /// The CONNECTED frame of the current (or last) connection.
@@ -207,7 +211,10 @@ impl Session {
     }
 
     pub fn subscription(&self, id: &str) -> Option<&Subscription> {
-        self.subscriptions.iter().find(|(i, _)| i == id).map(|(_, s)| s)
+        self.subscriptions
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, s)| s)
     }
 
     pub fn open_transactions(&self) -> impl Iterator<Item = &str> {
@@ -240,7 +247,10 @@ impl Session {
             f.add_header("passcode", p);
         }
         if requested > Version::V1_0 && params.heartbeats != (0, 0) {
-            f.add_header("heart-beat", &format!("{},{}", params.heartbeats.0, params.heartbeats.1));
+            f.add_header(
+                "heart-beat",
+                &format!("{},{}", params.heartbeats.0, params.heartbeats.1),
+            );
         }
         for (n, v) in &params.headers {
             f.set_header(n, v);
@@ -267,14 +277,24 @@ impl Session {
     pub fn send(&mut self, frame: Frame) -> Result<()> {
         match self.state {
             State::Connected => {}
-            State::Disconnecting => return err(ErrorKind::NotConnected, "the connection is disconnecting"),
+            State::Disconnecting => {
+                return err(ErrorKind::NotConnected, "the connection is disconnecting");
+            }
             _ => return err(ErrorKind::NotConnected, "not connected"),
         }
         if frame.command == Command::Nack && self.version == Version::V1_0 {
             return err(ErrorKind::Unsupported, "NACK does not exist in STOMP 1.0");
         }
-        if matches!(frame.command, Command::Connect | Command::Stomp) || !is_client_command(frame.command) {
-            return err(ErrorKind::InvalidArgument, format!("{} is not a frame a client sends on an open connection", frame.command));
+        if matches!(frame.command, Command::Connect | Command::Stomp)
+            || !is_client_command(frame.command)
+        {
+            return err(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{} is not a frame a client sends on an open connection",
+                    frame.command
+                ),
+            );
         }
         if let Some(tx) = frame.header("transaction") {
             if self.dropped_transactions.iter().any(|t| t == tx) {
@@ -288,13 +308,19 @@ impl Session {
                 }
                 return err(
                     ErrorKind::Disconnected,
-                    format!("transaction {} was aborted when the link dropped; begin a new one and send again", tx),
+                    format!(
+                        "transaction {} was aborted when the link dropped; begin a new one and send again",
+                        tx
+                    ),
                 );
             }
         }
         let pending = self.out.len() - self.out_pos;
         if pending >= self.config.max_out_bytes {
-            return err(ErrorKind::QueueFull, format!("{} bytes already wait for the socket", pending));
+            return err(
+                ErrorKind::QueueFull,
+                format!("{} bytes already wait for the socket", pending),
+            );
         }
         // What the session must remember of the frame (nothing but a receipt for a plain SEND, the hot path).
         let receipt = frame.header("receipt").map(str::to_owned);
@@ -317,7 +343,11 @@ impl Session {
     fn track(&mut self, f: Frame) {
         match f.command {
             Command::Subscribe => {
-                if let Some(id) = f.header("id").or(f.header("destination")).map(str::to_owned) {
+                if let Some(id) = f
+                    .header("id")
+                    .or(f.header("destination"))
+                    .map(str::to_owned)
+                {
                     self.subscriptions.retain(|(i, _)| *i != id);
                     self.subscriptions.push((id, Subscription { frame: f }));
                 }
@@ -339,7 +369,11 @@ impl Session {
             }
             Command::Disconnect => {
                 self.disconnect_receipt = f.header("receipt").map(str::to_owned);
-                self.state = if self.disconnect_receipt.is_some() { State::Disconnecting } else { State::Closed };
+                self.state = if self.disconnect_receipt.is_some() {
+                    State::Disconnecting
+                } else {
+                    State::Closed
+                };
                 if self.state == State::Closed {
                     self.events.push_back(Event::Closed(None));
                 }
@@ -353,7 +387,12 @@ impl Session {
             self.out.clear();
             self.out_pos = 0;
         }
-        encode(&frame, self.version(), self.config.auto_content_length, &mut self.out)?;
+        encode(
+            &frame,
+            self.version(),
+            self.config.auto_content_length,
+            &mut self.out,
+        )?;
         if self.emit_sent {
             self.events.push_back(Event::Sent(frame));
         }
@@ -362,7 +401,11 @@ impl Session {
 
     /// Bytes for the socket, if any.
     pub fn poll_transmit(&self) -> Option<&[u8]> {
-        if self.out_pos < self.out.len() { Some(&self.out[self.out_pos..]) } else { None }
+        if self.out_pos < self.out.len() {
+            Some(&self.out[self.out_pos..])
+        } else {
+            None
+        }
     }
 
     /// `n` bytes of `poll_transmit` were written.
@@ -417,7 +460,10 @@ impl Session {
                 }
                 Ok(None) => return,
                 Err(e) => {
-                    self.close(Some(Error::new(e.kind, format!("the broker sent a malformed frame: {}", e.message))));
+                    self.close(Some(Error::new(
+                        e.kind,
+                        format!("the broker sent a malformed frame: {}", e.message),
+                    )));
                     return;
                 }
             }
@@ -458,10 +504,16 @@ impl Session {
             (State::Connecting, Command::Error) => {
                 let msg = error_text(&f);
                 self.events.push_back(Event::Error(f));
-                self.close(Some(Error::new(ErrorKind::Refused, format!("the broker refused the connection: {}", msg))));
+                self.close(Some(Error::new(
+                    ErrorKind::Refused,
+                    format!("the broker refused the connection: {}", msg),
+                )));
             }
             (State::Connecting, other) => {
-                self.close(Some(Error::new(ErrorKind::Protocol, format!("expected CONNECTED, the broker sent {}", other))));
+                self.close(Some(Error::new(
+                    ErrorKind::Protocol,
+                    format!("expected CONNECTED, the broker sent {}", other),
+                )));
             }
             (_, Command::Message) => {
                 self.message_budget = self.message_budget.saturating_sub(1);
@@ -478,7 +530,10 @@ impl Session {
             }
             (_, Command::Error) => self.events.push_back(Event::Error(f)),
             (_, other) => {
-                self.close(Some(Error::new(ErrorKind::Protocol, format!("the broker sent {}, which only clients send", other))));
+                self.close(Some(Error::new(
+                    ErrorKind::Protocol,
+                    format!("the broker sent {}, which only clients send", other),
+                )));
             }
         }
     }
@@ -502,10 +557,21 @@ impl Session {
         self.receipts.insert(id.to_owned(), ReceiptStatus::Pending);
     }
 
+    /// A frame that asked for receipt `id` will never be sent (it was held while the link was down and
+    /// the connection ended, or the broker had already aborted its transaction): its receipt is lost.
+    pub fn receipt_lost(&mut self, id: &str) {
+        self.expect_receipt(id);
+        self.finish_receipt(id, ReceiptStatus::Lost);
+    }
+
     /// The link will not come back: receipts still pending are lost.
     pub fn lose_pending_receipts(&mut self) {
-        let pending: Vec<String> =
-            self.receipts.iter().filter(|(_, s)| **s == ReceiptStatus::Pending).map(|(k, _)| k.clone()).collect();
+        let pending: Vec<String> = self
+            .receipts
+            .iter()
+            .filter(|(_, s)| **s == ReceiptStatus::Pending)
+            .map(|(k, _)| k.clone())
+            .collect();
         for id in pending {
             self.finish_receipt(&id, ReceiptStatus::Lost);
         }
@@ -518,12 +584,19 @@ impl Session {
     }
 
     pub fn receipt_status(&self, id: &str) -> ReceiptStatus {
-        self.receipts.get(id).copied().unwrap_or(ReceiptStatus::Unknown)
+        self.receipts
+            .get(id)
+            .copied()
+            .unwrap_or(ReceiptStatus::Unknown)
     }
 
     /// Forget a receipt someone has waited for.
     pub fn forget_receipt(&mut self, id: &str) {
-        if self.receipts.get(id).is_some_and(|s| *s != ReceiptStatus::Pending) {
+        if self
+            .receipts
+            .get(id)
+            .is_some_and(|s| *s != ReceiptStatus::Pending)
+        {
             self.receipts.remove(id);
             self.receipts_done.retain(|r| r != id);
         }
@@ -534,7 +607,10 @@ impl Session {
         match self.state {
             State::Connecting => {
                 if self.connected_deadline.is_some_and(|d| now >= d) {
-                    self.close(Some(Error::new(ErrorKind::Timeout, "the broker did not answer CONNECT in time")));
+                    self.close(Some(Error::new(
+                        ErrorKind::Timeout,
+                        "the broker did not answer CONNECT in time",
+                    )));
                 }
             }
             State::Connected | State::Disconnecting => {
@@ -544,7 +620,10 @@ impl Session {
                         let ms = (now - self.last_read).as_millis();
                         self.close(Some(Error::new(
                             ErrorKind::Timeout,
-                            format!("heart-beat timeout: nothing heard from the broker for {} ms", ms),
+                            format!(
+                                "heart-beat timeout: nothing heard from the broker for {} ms",
+                                ms
+                            ),
                         )));
                         return;
                     }
@@ -563,7 +642,12 @@ impl Session {
         if self.recv_interval.is_zero() || self.read_paused {
             return None;
         }
-        Some(self.last_read + self.recv_interval.mul_f64(self.config.heartbeat_receive_scale))
+        Some(
+            self.last_read
+                + self
+                    .recv_interval
+                    .mul_f64(self.config.heartbeat_receive_scale),
+        )
     }
 
     fn send_deadline(&self) -> Option<Instant> {
@@ -577,10 +661,12 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Connecting => self.connected_deadline,
-            State::Connected | State::Disconnecting => match (self.recv_deadline(), self.send_deadline()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            },
+            State::Connected | State::Disconnecting => {
+                match (self.recv_deadline(), self.send_deadline()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
             _ => None,
         }
     }
@@ -622,7 +708,11 @@ impl Session {
 
     /// After CONNECTED on a reconnect: send every remembered subscription again, same id and headers.
     pub fn resubscribe(&mut self) -> Result<usize> {
-        let frames: Vec<Frame> = self.subscriptions.iter().map(|(_, s)| s.frame.clone()).collect();
+        let frames: Vec<Frame> = self
+            .subscriptions
+            .iter()
+            .map(|(_, s)| s.frame.clone())
+            .collect();
         let n = frames.len();
         for f in frames {
             self.queue_frame(f)?;
@@ -639,7 +729,10 @@ impl Frame {
 }
 
 fn is_client_command(c: Command) -> bool {
-    !matches!(c, Command::Connected | Command::Message | Command::Receipt | Command::Error)
+    !matches!(
+        c,
+        Command::Connected | Command::Message | Command::Receipt | Command::Error
+    )
 }
 
 /// The `message` header and the body of an ERROR frame, for a person.
@@ -664,7 +757,11 @@ pub fn parse_heartbeat(v: Option<&str>) -> (u32, u32) {
 
 /// One direction of heart-beating: off if either side says 0, else the larger of the two.
 fn negotiate(ours: u32, theirs: u32) -> Duration {
-    if ours == 0 || theirs == 0 { Duration::ZERO } else { Duration::from_millis(ours.max(theirs) as u64) }
+    if ours == 0 || theirs == 0 {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(ours.max(theirs) as u64)
+    }
 }
 
 #[cfg(test)]

@@ -37,7 +37,9 @@ impl Target {
     /// `host:port`, with the address tried when the host is a name.
     fn label(&self) -> String {
         let plain = format!("{}:{}", self.host, self.port);
-        if self.addr.to_string() == plain || self.addr.ip().to_string() == self.host.trim_matches(['[', ']']) {
+        if self.addr.to_string() == plain
+            || self.addr.ip().to_string() == self.host.trim_matches(['[', ']'])
+        {
             plain
         } else {
             format!("{} ({})", plain, self.addr)
@@ -48,12 +50,23 @@ impl Target {
 enum Link {
     None,
     /// Between two passes through the host list.
-    Sleeping { until: Instant },
+    Sleeping {
+        until: Instant,
+    },
     /// TCP connect under way.
-    Dialing { stream: mio::net::TcpStream, deadline: Instant, target: Target },
+    Dialing {
+        stream: mio::net::TcpStream,
+        deadline: Instant,
+        target: Target,
+    },
     /// TCP up, CONNECT sent, CONNECTED awaited (the session keeps that deadline).
-    Handshake { stream: mio::net::TcpStream, target: Target },
-    Open { stream: mio::net::TcpStream },
+    Handshake {
+        stream: mio::net::TcpStream,
+        target: Target,
+    },
+    Open {
+        stream: mio::net::TcpStream,
+    },
 }
 
 struct Walk {
@@ -107,7 +120,9 @@ pub fn run(poll: Poll) {
         let timeout = if !lp.again.is_empty() {
             Some(Duration::ZERO)
         } else {
-            lp.timers.peek().map(|Reverse((t, _))| t.saturating_duration_since(now))
+            lp.timers
+                .peek()
+                .map(|Reverse((t, _))| t.saturating_duration_since(now))
         };
         if let Err(e) = lp.poll.poll(&mut events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
@@ -138,7 +153,12 @@ impl Loop {
         match cmd {
             Cmd::Open(shared) => {
                 let id = shared.id;
-                let conn = self.conns.entry(id).or_insert_with(|| Conn { shared, link: Link::None, walk: None, scheduled: None });
+                let conn = self.conns.entry(id).or_insert_with(|| Conn {
+                    shared,
+                    link: Link::None,
+                    walk: None,
+                    scheduled: None,
+                });
                 if matches!(conn.link, Link::None) {
                     self.start_walk(id, false, now);
                 }
@@ -154,7 +174,9 @@ impl Loop {
     }
 
     fn on_io(&mut self, id: usize, now: Instant) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         match &conn.link {
             Link::Dialing { stream, .. } => match transport::connect_done(stream) {
                 Ok(true) => self.established(id, now),
@@ -167,7 +189,9 @@ impl Loop {
     }
 
     fn schedule(&mut self, id: usize, when: Option<Instant>, now: Instant) {
-        let (Some(when), Some(conn)) = (when, self.conns.get_mut(&id)) else { return };
+        let (Some(when), Some(conn)) = (when, self.conns.get_mut(&id)) else {
+            return;
+        };
         if conn.scheduled.is_none_or(|s| when < s || s <= now) {
             conn.scheduled = Some(when);
             self.timers.push(Reverse((when, id)));
@@ -180,7 +204,9 @@ impl Loop {
                 break;
             }
             self.timers.pop();
-            let Some(conn) = self.conns.get_mut(&id) else { continue };
+            let Some(conn) = self.conns.get_mut(&id) else {
+                continue;
+            };
             if conn.scheduled != Some(t) {
                 continue; // superseded
             }
@@ -189,7 +215,11 @@ impl Loop {
                 Link::Dialing { deadline, .. } => {
                     if now >= *deadline {
                         let ms = conn.shared.opts.connect_timeout.as_millis();
-                        self.fail_target(id, format!("no answer within the connect timeout of {} ms", ms), now);
+                        self.fail_target(
+                            id,
+                            format!("no answer within the connect timeout of {} ms", ms),
+                            now,
+                        );
                     } else {
                         let d = *deadline;
                         self.schedule(id, Some(d), now);
@@ -225,7 +255,12 @@ impl Loop {
         for i in specs {
             let h = &shared.opts.hosts[i];
             match transport::resolve(&h.host, h.port) {
-                Ok(addrs) => out.extend(addrs.into_iter().map(|addr| Target { host: h.host.clone(), port: h.port, addr, spec: i })),
+                Ok(addrs) => out.extend(addrs.into_iter().map(|addr| Target {
+                    host: h.host.clone(),
+                    port: h.port,
+                    addr,
+                    spec: i,
+                })),
                 Err(e) => failures.push(format!("{}:{}: cannot resolve: {}", h.host, h.port, e)),
             }
         }
@@ -233,18 +268,27 @@ impl Loop {
     }
 
     fn start_walk(&mut self, id: usize, reconnecting: bool, now: Instant) {
-        let Some(conn) = self.conns.get(&id) else { return };
+        let Some(conn) = self.conns.get(&id) else {
+            return;
+        };
         let shared = conn.shared.clone();
         let mut failures = Vec::new();
         let targets = self.targets(&shared, &mut failures);
         let conn = self.conns.get_mut(&id).expect("present above");
         let plan = Planner::new(shared.opts.reconnect, targets.len());
-        conn.walk = Some(Walk { targets, plan, failures, reconnecting });
+        conn.walk = Some(Walk {
+            targets,
+            plan,
+            failures,
+            reconnecting,
+        });
         self.try_next(id, now);
     }
 
     fn next_pass(&mut self, id: usize, now: Instant) {
-        let Some(conn) = self.conns.get(&id) else { return };
+        let Some(conn) = self.conns.get(&id) else {
+            return;
+        };
         let shared = conn.shared.clone();
         let mut failures = Vec::new();
         let targets = self.targets(&shared, &mut failures);
@@ -263,10 +307,14 @@ impl Loop {
     /// Dials the next target of the walk, or sleeps after a failed pass, or gives up.
     fn try_next(&mut self, id: usize, now: Instant) {
         loop {
-            let Some(conn) = self.conns.get_mut(&id) else { return };
+            let Some(conn) = self.conns.get_mut(&id) else {
+                return;
+            };
             let shared = conn.shared.clone();
             let opts = &shared.opts;
-            let Some(walk) = conn.walk.as_mut() else { return };
+            let Some(walk) = conn.walk.as_mut() else {
+                return;
+            };
             let target = match walk.plan.next(self.jitter.next_f64()) {
                 Step::Dial(i) => walk.targets[i].clone(),
                 Step::Sleep(pause) => {
@@ -278,16 +326,27 @@ impl Loop {
                 Step::GiveUp => return self.give_up(id),
             };
             if shared.listener_count.load(Ordering::Acquire) > 0 {
-                runtime().pool.push(&shared, Dispatch::Connecting(target.host.clone(), target.port));
+                runtime().pool.push(
+                    &shared,
+                    Dispatch::Connecting(target.host.clone(), target.port),
+                );
             }
             match transport::dial(target.addr, opts.bind) {
                 Ok(mut stream) => {
-                    if let Err(e) = self.poll.registry().register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE) {
+                    if let Err(e) = self.poll.registry().register(
+                        &mut stream,
+                        Token(id),
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
                         walk.failed(format!("{}: {}", target.label(), e));
                         continue;
                     }
                     let deadline = now + opts.connect_timeout;
-                    conn.link = Link::Dialing { stream, deadline, target };
+                    conn.link = Link::Dialing {
+                        stream,
+                        deadline,
+                        target,
+                    };
                     self.schedule(id, Some(deadline), now);
                     return;
                 }
@@ -298,14 +357,27 @@ impl Loop {
 
     /// The walk failed for good: report every host's failure.
     fn give_up(&mut self, id: usize) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         let walk = conn.walk.take();
         conn.link = Link::None;
-        let (passes, failures) = walk.map(|w| (w.plan.passes_failed(), w.failures)).unwrap_or_default();
-        let detail = if failures.is_empty() { "no host to try".to_owned() } else { failures.join("; ") };
+        let (passes, failures) = walk
+            .map(|w| (w.plan.passes_failed(), w.failures))
+            .unwrap_or_default();
+        let detail = if failures.is_empty() {
+            "no host to try".to_owned()
+        } else {
+            failures.join("; ")
+        };
         let err = Error::new(
             ErrorKind::ConnectFailed,
-            format!("could not connect after {} pass{} through the host list: {}", passes, if passes == 1 { "" } else { "es" }, detail),
+            format!(
+                "could not connect after {} pass{} through the host list: {}",
+                passes,
+                if passes == 1 { "" } else { "es" },
+                detail
+            ),
         );
         self.finish(id, Some(err));
     }
@@ -313,7 +385,9 @@ impl Loop {
     /// The connection has ended for good: tell the listeners, then wake every waiter (in that order, so
     /// that `disconnect` can wait for the listeners to have heard it all).
     fn finish(&mut self, id: usize, error: Option<Error>) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         conn.walk = None;
         let shared = conn.shared.clone();
         Self::dispatch(conn, Dispatch::LoopCompleted);
@@ -323,7 +397,11 @@ impl Loop {
                 core.error = error;
             }
             // Nothing held back will be sent now: their receipts will never come.
-            core.held.clear();
+            for f in std::mem::take(&mut core.held) {
+                if let Some(r) = f.header("receipt") {
+                    core.session.receipt_lost(r);
+                }
+            }
             core.held_bytes = 0;
             core.session.lose_pending_receipts();
             shared.set_phase(Phase::Closed);
@@ -336,10 +414,15 @@ impl Loop {
     }
 
     fn fail_target(&mut self, id: usize, why: String, now: Instant) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         let link = std::mem::replace(&mut conn.link, Link::None);
         let target = match link {
-            Link::Dialing { mut stream, target, .. } | Link::Handshake { mut stream, target } => {
+            Link::Dialing {
+                mut stream, target, ..
+            }
+            | Link::Handshake { mut stream, target } => {
                 let _ = self.poll.registry().deregister(&mut stream);
                 Some(target)
             }
@@ -357,11 +440,24 @@ impl Loop {
 
     /// TCP is up: configure the socket and send CONNECT.
     fn established(&mut self, id: usize, now: Instant) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
-        let Link::Dialing { stream, deadline, target } = std::mem::replace(&mut conn.link, Link::None) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let Link::Dialing {
+            stream,
+            deadline,
+            target,
+        } = std::mem::replace(&mut conn.link, Link::None)
+        else {
+            return;
+        };
         let shared = conn.shared.clone();
         if let Err(e) = transport::configure(&stream, &shared.opts) {
-            conn.link = Link::Dialing { stream, deadline, target };
+            conn.link = Link::Dialing {
+                stream,
+                deadline,
+                target,
+            };
             return self.fail_target(id, format!("cannot set socket options: {}", e), now);
         }
         let started = {
@@ -373,7 +469,11 @@ impl Loop {
                 params.login = spec.login.clone();
                 params.passcode = spec.passcode.clone();
             }
-            params.connected_timeout = Some(deadline.saturating_duration_since(now).max(Duration::from_millis(1)));
+            params.connected_timeout = Some(
+                deadline
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1)),
+            );
             core.peer = Some((target.host.clone(), target.port));
             core.session.start(&params, now)
         };
@@ -383,7 +483,9 @@ impl Loop {
             Err(e) => {
                 // The CONNECT itself cannot be written (a newline in a passcode): no host will take it.
                 if let Some(c) = self.conns.get_mut(&id) {
-                    if let Link::Handshake { mut stream, .. } = std::mem::replace(&mut c.link, Link::None) {
+                    if let Link::Handshake { mut stream, .. } =
+                        std::mem::replace(&mut c.link, Link::None)
+                    {
                         let _ = self.poll.registry().deregister(&mut stream);
                     }
                 }
@@ -394,26 +496,50 @@ impl Loop {
 
     /// Drop the link now and stop any walk (the application disconnected or freed the handle).
     fn force_close(&mut self, id: usize, now: Instant) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        // No further attempt, whatever state the link is in (a handshake that ends now must not walk on).
+        conn.walk = None;
         match conn.link {
             Link::Handshake { .. } | Link::Open { .. } => {
-                conn.shared.lock_core().session.close(Some(Error::new(ErrorKind::Closed, "closed by the application")));
+                conn.shared.lock_core().session.close(Some(Error::new(
+                    ErrorKind::Closed,
+                    "closed by the application",
+                )));
                 self.drive(id, false, now);
             }
             Link::Dialing { .. } | Link::Sleeping { .. } => {
-                if let Link::Dialing { mut stream, .. } = std::mem::replace(&mut conn.link, Link::None) {
+                if let Link::Dialing { mut stream, .. } =
+                    std::mem::replace(&mut conn.link, Link::None)
+                {
                     let _ = self.poll.registry().deregister(&mut stream);
                 }
                 conn.link = Link::None;
-                self.finish(id, Some(Error::new(ErrorKind::Closed, "connecting was stopped by the application")));
+                self.finish(
+                    id,
+                    Some(Error::new(
+                        ErrorKind::Closed,
+                        "connecting was stopped by the application",
+                    )),
+                );
             }
-            Link::None => {}
+            Link::None => {
+                if conn.shared.phase() != Phase::Closed {
+                    self.finish(
+                        id,
+                        Some(Error::new(ErrorKind::Closed, "closed by the application")),
+                    );
+                }
+            }
         }
     }
 
     /// Reads, runs timeouts, writes, and passes on what the session produced.
     fn drive(&mut self, id: usize, read: bool, now: Instant) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         let shared = conn.shared.clone();
         let handshake = matches!(conn.link, Link::Handshake { .. });
         let stream = match &mut conn.link {
@@ -445,7 +571,10 @@ impl Loop {
                 loop {
                     match stream.read(&mut self.buf) {
                         Ok(0) => {
-                            core.session.transport_closed(Error::new(ErrorKind::Closed, "the broker closed the connection"));
+                            core.session.transport_closed(Error::new(
+                                ErrorKind::Closed,
+                                "the broker closed the connection",
+                            ));
                             break;
                         }
                         Ok(n) => {
@@ -467,7 +596,10 @@ impl Loop {
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => {
-                            core.session.transport_closed(Error::new(ErrorKind::Io, format!("reading from the broker: {}", e)));
+                            core.session.transport_closed(Error::new(
+                                ErrorKind::Io,
+                                format!("reading from the broker: {}", e),
+                            ));
                             break;
                         }
                     }
@@ -481,14 +613,20 @@ impl Loop {
             while let Some(bytes) = core.session.poll_transmit() {
                 match stream.write(bytes) {
                     Ok(0) => {
-                        core.session.transport_closed(Error::new(ErrorKind::Io, "the socket accepts no more bytes"));
+                        core.session.transport_closed(Error::new(
+                            ErrorKind::Io,
+                            "the socket accepts no more bytes",
+                        ));
                         break;
                     }
                     Ok(n) => core.session.advance_transmit(n, now),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
-                        core.session.transport_closed(Error::new(ErrorKind::Io, format!("writing to the broker: {}", e)));
+                        core.session.transport_closed(Error::new(
+                            ErrorKind::Io,
+                            format!("writing to the broker: {}", e),
+                        ));
                         break;
                     }
                 }
@@ -507,7 +645,10 @@ impl Loop {
                     Event::Closed(reason) => {
                         notify = true;
                         if handshake {
-                            if reason.as_ref().is_some_and(|r| r.kind == ErrorKind::Refused) {
+                            if reason
+                                .as_ref()
+                                .is_some_and(|r| r.kind == ErrorKind::Refused)
+                            {
                                 refused = reason.clone();
                             } else {
                                 refused = None;
@@ -516,11 +657,11 @@ impl Loop {
                             if let Some(r) = reason {
                                 core.error = Some(r.clone());
                             }
-                            reconnect = shared.opts.auto_reconnect && !core.user_closed && reason.is_some();
+                            reconnect =
+                                shared.opts.auto_reconnect && !core.user_closed && reason.is_some();
                             if reconnect {
                                 shared.set_phase(Phase::Reconnecting);
                             } // else `finish` closes it, once the listeners have been told
-
                         }
                     }
                     _ => {}
@@ -533,7 +674,12 @@ impl Loop {
                 core.held_bytes = 0;
                 while let Some(f) = core.held.pop_front() {
                     // Checked when held; a failure now (a tx aborted by the drop) is the frame's own.
-                    let _ = core.session.send(f);
+                    let receipt = f.header("receipt").map(str::to_owned);
+                    if core.session.send(f).is_err() {
+                        if let Some(r) = receipt {
+                            core.session.receipt_lost(&r);
+                        }
+                    }
                 }
             }
             link = core.links;
@@ -555,7 +701,9 @@ impl Loop {
         for ev in events {
             match ev {
                 Event::Connected(f) => {
-                    if let Link::Handshake { stream, .. } = std::mem::replace(&mut conn.link, Link::None) {
+                    if let Link::Handshake { stream, .. } =
+                        std::mem::replace(&mut conn.link, Link::None)
+                    {
                         conn.link = Link::Open { stream };
                     }
                     conn.walk = None;
@@ -590,7 +738,9 @@ impl Loop {
             return;
         };
         // The link is down.
-        if let Link::Handshake { mut stream, .. } | Link::Open { mut stream } = std::mem::replace(&mut conn.link, Link::None) {
+        if let Link::Handshake { mut stream, .. } | Link::Open { mut stream } =
+            std::mem::replace(&mut conn.link, Link::None)
+        {
             let _ = self.poll.registry().deregister(&mut stream);
         }
         // on_disconnected pairs with on_connected: a link that never got CONNECTED is a failed attempt.
@@ -601,7 +751,13 @@ impl Loop {
             if let Some(r) = refused {
                 return self.finish(id, Some(r));
             }
-            let why = reason.map(|r| r.message).unwrap_or_else(|| "closed during the handshake".into());
+            if conn.walk.is_none() {
+                // The application closed it mid-handshake: the walk is over.
+                return self.finish(id, reason);
+            }
+            let why = reason
+                .map(|r| r.message)
+                .unwrap_or_else(|| "closed during the handshake".into());
             if let Some(w) = conn.walk.as_mut() {
                 let t = w.plan.current().and_then(|i| w.targets.get(i));
                 w.failed(match t {
