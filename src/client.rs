@@ -303,9 +303,12 @@ impl Connection {
         }
         // Refuse now what could not be sent later.
         let mut scratch = Vec::new();
+        if core.session.escaping() != core.session.version() {
+            crate::proto::escape::refuse_line_breaks(&frame, core.session.version())?;
+        }
         crate::proto::encode(
             &frame,
-            core.session.version(),
+            core.session.escaping(),
             shared.opts.auto_content_length,
             &mut scratch,
         )?;

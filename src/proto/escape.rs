@@ -53,6 +53,31 @@ pub fn escape_into(value: &str, version: Version, escaped: bool, out: &mut Vec<u
     Ok(())
 }
 
+/// Refuses header values with a line break or NUL, as `version` 1.0 must, whatever escaping the
+/// broker would apply.
+pub fn refuse_line_breaks(frame: &super::frame::Frame, version: Version) -> Result<()> {
+    for (name, value) in frame.headers.iter() {
+        for s in [name.as_str(), value.as_str()] {
+            if let Some(&b) = s
+                .as_bytes()
+                .iter()
+                .find(|&&b| b == b'\n' || b == b'\r' || b == 0)
+            {
+                return err(
+                    ErrorKind::InvalidHeader,
+                    format!(
+                        "header value {:?} holds {} which STOMP {} cannot carry",
+                        s,
+                        describe(b),
+                        version
+                    ),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn describe(b: u8) -> &'static str {
     match b {
         b'\n' => "a newline",

@@ -112,6 +112,13 @@ pub struct Session {
     state: State,
     decoder: Decoder,
     version: Version,
+    /// Whose escaping rules the broker applies to what it reads: the negotiated version, except that
+    /// under 1.0 RabbitMQ and ActiveMQ Classic both decode 1.1 escapes (seen: `\c` arrives as `:`,
+    /// and a raw backslash is eaten or, on RabbitMQ, fatal), so the library escapes for them as 1.1 does.
+    escaping: Version,
+    /// Whose escaping the broker applies to what it writes: under 1.0 RabbitMQ escapes as 1.1 does
+    /// (a `:` arrives as `\c`); ActiveMQ writes 1.0 headers raw.
+    unescaping: Version,
     requested: Version,
     connected: Option<Frame>,
     out: Vec<u8>,
@@ -150,6 +157,8 @@ impl Session {
             config,
             state: State::Idle,
             version: Version::V1_0,
+            escaping: Version::V1_0,
+            unescaping: Version::V1_0,
             requested: Version::V1_2,
             connected: None,
             out: Vec::new(),
@@ -188,6 +197,11 @@ impl Session {
     }
 
     /// The negotiated version (the requested one until CONNECTED says otherwise).
+    /// The version whose escaping the broker applies (see `escaping`); what `encode` takes.
+    pub fn escaping(&self) -> Version {
+        self.escaping
+    }
+
     pub fn version(&self) -> Version {
         if self.connected.is_some() {
             self.version
@@ -261,6 +275,8 @@ impl Session {
         self.requested = requested;
         self.connected = None;
         self.version = Version::V1_0;
+        self.escaping = Version::V1_0;
+        self.unescaping = Version::V1_0;
         self.send_interval = Duration::ZERO;
         self.recv_interval = Duration::ZERO;
         self.read_paused = false;
@@ -387,9 +403,13 @@ impl Session {
             self.out.clear();
             self.out_pos = 0;
         }
+        if self.escaping != self.version {
+            // Still 1.0 for the application: what 1.0 cannot carry is refused on every broker.
+            super::escape::refuse_line_breaks(&frame, self.version)?;
+        }
         encode(
             &frame,
-            self.version(),
+            self.escaping,
             self.config.auto_content_length,
             &mut self.out,
         )?;
@@ -487,7 +507,23 @@ impl Session {
                     },
                 };
                 self.version = version;
-                self.decoder.set_version(version);
+                let server = f.header("server").unwrap_or("");
+                let (rabbit, activemq) = (
+                    server.starts_with("RabbitMQ/"),
+                    server.starts_with("ActiveMQ/"),
+                );
+                let v10 = version == Version::V1_0;
+                self.escaping = if v10 && (rabbit || activemq) {
+                    Version::V1_1
+                } else {
+                    version
+                };
+                self.unescaping = if v10 && rabbit {
+                    Version::V1_1
+                } else {
+                    version
+                };
+                self.decoder.set_version(self.unescaping);
                 if version > Version::V1_0 {
                     let (sx, sy) = parse_heartbeat(f.header("heart-beat"));
                     let (cx, cy) = self.offered;

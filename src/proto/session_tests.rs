@@ -39,12 +39,23 @@ fn events(s: &mut Session) -> Vec<Event> {
 
 /// A session connected with `version` and the broker's `heart-beat` answer.
 fn connected(version: Version, ours: (u32, u32), theirs: &str, now: Instant) -> Session {
+    connected_to("fake", version, ours, theirs, now)
+}
+
+/// The same, with the broker's `server` header.
+fn connected_to(
+    server: &str,
+    version: Version,
+    ours: (u32, u32),
+    theirs: &str,
+    now: Instant,
+) -> Session {
     let mut s = Session::new(SessionConfig::default(), now);
     s.start(&params(version, ours), now).unwrap();
     drain_out(&mut s, now);
     let reply = format!(
-        "CONNECTED\nversion:{}\nheart-beat:{}\nserver:fake\n\n\0",
-        version, theirs
+        "CONNECTED\nversion:{}\nheart-beat:{}\nserver:{}\n\n\0",
+        version, theirs, server
     );
     s.handle_bytes(reply.as_bytes(), now);
     assert_eq!(s.state(), State::Connected);
@@ -561,4 +572,50 @@ fn a_transaction_open_at_the_drop_cannot_be_committed_after_reconnecting() {
         .unwrap();
     assert_eq!(drain_out(&mut s, now), "");
     assert_eq!(s.dropped_transactions().count(), 0);
+}
+
+#[test]
+fn under_10_escaping_follows_what_rabbitmq_and_activemq_do() {
+    let now = t0();
+    let value = "a:b\\c";
+    let send = |s: &mut Session| {
+        s.send(
+            Frame::new(Command::Send)
+                .with("destination", "/q")
+                .with("k", value),
+        )
+        .unwrap();
+        drain_out(s, now)
+    };
+    let receive = |s: &mut Session| {
+        s.handle_bytes(b"MESSAGE\ndestination:/q\nk:x\\cy\n\n\0", now);
+        match events(s).pop() {
+            Some(Event::Message(f)) => f.header("k").unwrap().to_owned(),
+            other => panic!("{other:?}"),
+        }
+    };
+    // The spec: no escapes under 1.0, either way.
+    let mut s = connected_to("fake", Version::V1_0, (0, 0), "0,0", now);
+    assert_eq!(send(&mut s), "SEND\ndestination:/q\nk:a:b\\c\n\n\0");
+    assert_eq!(receive(&mut s), "x\\cy");
+    // RabbitMQ decodes and encodes 1.1 escapes under 1.0 too.
+    let mut s = connected_to("RabbitMQ/3.10.8", Version::V1_0, (0, 0), "0,0", now);
+    assert_eq!(send(&mut s), "SEND\ndestination:/q\nk:a\\cb\\\\c\n\n\0");
+    assert_eq!(receive(&mut s), "x:y");
+    // ActiveMQ Classic decodes them but writes 1.0 headers raw.
+    let mut s = connected_to("ActiveMQ/5.17.2", Version::V1_0, (0, 0), "0,0", now);
+    assert_eq!(send(&mut s), "SEND\ndestination:/q\nk:a\\cb\\\\c\n\n\0");
+    assert_eq!(receive(&mut s), "x\\cy");
+    // A newline is still refused under 1.0, whoever the broker is.
+    let e = s
+        .send(
+            Frame::new(Command::Send)
+                .with("destination", "/q")
+                .with("k", "a\nb"),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidHeader);
+    // 1.1 and later follow the spec with every broker.
+    let mut s = connected_to("ActiveMQ/5.17.2", Version::V1_1, (0, 0), "0,0", now);
+    assert_eq!(receive(&mut s), "x:y");
 }
