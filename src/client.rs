@@ -88,6 +88,7 @@ impl Connection {
                 peer: None,
                 held: VecDeque::new(),
                 held_bytes: 0,
+                generation: 0,
             }),
             opts,
             cv: Condvar::new(),
@@ -183,6 +184,7 @@ impl Connection {
                 connected_timeout: None,
             };
             core.user_closed = false;
+            core.generation += 1;
             core.error = None;
             core.session.clear_subscriptions();
             self.shared.set_phase(Phase::Connecting);
@@ -543,19 +545,20 @@ impl Connection {
     /// Graceful close: DISCONNECT with a receipt, wait up to `timeout` for it, close. Stops reconnecting.
     pub fn disconnect(&self, receipt: Option<&str>, timeout: Duration) -> Result<()> {
         let receipt = receipt.map(str::to_owned).unwrap_or_else(new_id);
-        let open = {
+        let (open, generation) = {
             let mut core = self.shared.lock_core();
             core.user_closed = true;
+            let generation = core.generation;
             match self.shared.phase() {
                 Phase::Idle | Phase::Closed => {
                     return err(ErrorKind::NotConnected, "not connected");
                 }
-                Phase::Open => true,
-                Phase::Connecting | Phase::Reconnecting => false,
+                Phase::Open => (true, generation),
+                Phase::Connecting | Phase::Reconnecting => (false, generation),
             }
         };
         if !open {
-            runtime().command(Cmd::Close(self.shared.id));
+            runtime().command(Cmd::Close(self.shared.id, generation));
             return self.wait_phase_closed(Duration::from_secs(5));
         }
         if self.shared.listener_count.load(Ordering::Acquire) > 0 {
@@ -568,7 +571,7 @@ impl Connection {
         };
         // Whatever came of the receipt, the link goes now.
         if self.shared.phase() != Phase::Closed {
-            runtime().command(Cmd::Close(self.shared.id));
+            runtime().command(Cmd::Close(self.shared.id, generation));
         }
         self.wait_phase_closed(Duration::from_secs(5))?;
         self.wait_dispatched(timeout);

@@ -18,7 +18,7 @@ pub enum Cmd {
     /// The application's queues have room again: read.
     Resume(usize),
     /// Drop the link now (no DISCONNECT) and stop reconnecting.
-    Close(usize),
+    Close(usize, u64),
     /// The handle was freed: forget the connection once its link is down.
     Release(usize),
 }

@@ -59,6 +59,8 @@ pub struct Core {
     /// Frames sent while auto-reconnect was under way, sent once the link is back.
     pub held: VecDeque<Frame>,
     pub held_bytes: usize,
+    /// Counts `connect` calls: a `Close` queued for one connect must not end a later one.
+    pub generation: u64,
 }
 
 /// An event for the listeners, in the order it happened.

@@ -165,7 +165,14 @@ impl Loop {
             }
             Cmd::Flush(id) => self.drive(id, false, now),
             Cmd::Resume(id) => self.drive(id, true, now),
-            Cmd::Close(id) => self.force_close(id, now),
+            Cmd::Close(id, generation) => {
+                // A Close queued by the disconnect of an earlier connect (whose link has ended on its
+                // own since) must not end the connect that followed it.
+                let current = self.conns.get(&id).map(|c| c.shared.lock_core().generation);
+                if current == Some(generation) {
+                    self.force_close(id, now);
+                }
+            }
             Cmd::Release(id) => {
                 self.force_close(id, now);
                 self.conns.remove(&id);
@@ -385,12 +392,19 @@ impl Loop {
     /// The connection has ended for good: tell the listeners, then wake every waiter (in that order, so
     /// that `disconnect` can wait for the listeners to have heard it all).
     fn finish(&mut self, id: usize, error: Option<Error>) {
+        self.finish_link(id, error, false)
+    }
+
+    /// `finish`, telling the listeners `on_disconnected` first when an established link ended. The
+    /// phase is Closed before they hear it (so that a listener sees a closed connection and can
+    /// connect again), and their events are queued under the same lock (so that no waiter sees
+    /// Closed before they are queued).
+    fn finish_link(&mut self, id: usize, error: Option<Error>, link_was_open: bool) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
         conn.walk = None;
         let shared = conn.shared.clone();
-        Self::dispatch(conn, Dispatch::LoopCompleted);
         {
             let mut core = shared.lock_core();
             if error.is_some() {
@@ -405,6 +419,10 @@ impl Loop {
             core.held_bytes = 0;
             core.session.lose_pending_receipts();
             shared.set_phase(Phase::Closed);
+            if link_was_open {
+                Self::dispatch(conn, Dispatch::Disconnected);
+            }
+            Self::dispatch(conn, Dispatch::LoopCompleted);
         }
         shared.cv.notify_all();
         {
@@ -744,7 +762,7 @@ impl Loop {
             let _ = self.poll.registry().deregister(&mut stream);
         }
         // on_disconnected pairs with on_connected: a link that never got CONNECTED is a failed attempt.
-        if !handshake {
+        if !handshake && reconnect {
             Self::dispatch(conn, Dispatch::Disconnected);
         }
         if handshake {
@@ -770,7 +788,7 @@ impl Loop {
         if reconnect {
             self.start_walk(id, true, now);
         } else {
-            self.finish(id, None);
+            self.finish_link(id, None, true);
         }
     }
 }
