@@ -2,6 +2,7 @@
 # scripts/test-c.sh - the C side of libstomp, end to end:
 #   1. configure, build and run the C tests and the examples (CTest) in build/c;
 #   2. the same under AddressSanitizer + LeakSanitizer in build/c-asan (-DSTOMP_SANITIZE=ON);
+#   2b. the tests/c tests again under valgrind memcheck (errors and definite leaks);
 #   3. `cmake --install` into a temporary prefix, then build tests/install against it both through
 #      find_package(stomp) (shared and static) and through pkg-config, and run those programs;
 #   4. check that libstomp.so exports only stomp_* symbols and that its SONAME is libstomp.so.0.
@@ -71,6 +72,36 @@ cmake --build build/c-asan -j"$JOBS"
 export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
 run_ctest build/c-asan "AddressSanitizer + LeakSanitizer"
 unset ASAN_OPTIONS
+
+# ---------------------------------------------------------------------------------------------------
+step "C tests under valgrind memcheck (the plain build)"
+# The same test commands CTest runs (tests/c only; the examples are covered by ASan above), each
+# under memcheck: invalid reads/writes, uninitialised values and definite leaks fail the test.
+# ("Possibly lost" is the runtime's global threads, alive at exit by design.)
+(cd build/c && ctest --show-only=json-v1 -L '^c$') >build/c/tests.json
+/usr/bin/python3 - build/c/tests.json >build/c/valgrind-cmds <<'PY'
+import json, shlex, sys
+for t in json.load(open(sys.argv[1]))["tests"]:
+    print(t["name"], " ".join(shlex.quote(a) for a in t["command"]))
+PY
+mkdir -p build/c/valgrind
+vg_failed=$(
+  while read -r name cmd; do
+    printf '%s\0%s\0' "$name" "$cmd"
+  done <build/c/valgrind-cmds |
+  xargs -0 -n2 -P"$JOBS" sh -c '
+    log=build/c/valgrind/$1.log
+    if ! eval "timeout 300 valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 $2" >"$log" 2>&1; then
+      echo "$1"
+    fi' sh || true
+)
+vg_total=$(wc -l <build/c/valgrind-cmds)
+if [ -z "$vg_failed" ]; then
+    ok "valgrind memcheck: $vg_total C tests, no errors, no definite leaks"
+else
+    for t in $vg_failed; do echo "--- valgrind: $t"; tail -n 40 "build/c/valgrind/$t.log"; done
+    fail "valgrind memcheck: failed: $(echo $vg_failed) (logs in build/c/valgrind/)"
+fi
 
 # ---------------------------------------------------------------------------------------------------
 step "install into a temporary prefix"
