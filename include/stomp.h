@@ -506,6 +506,8 @@ stomp_result stomp_options_set_reconnect(stomp_options *opts, double sleep_initi
 
 /*
  Incoming silence tolerated, as a multiple of the negotiated receive interval. Default 1.5; at least 1.
+ Until the first byte after CONNECTED, one interval more is allowed (ActiveMQ sends its first
+ heart-beat two intervals after CONNECTED).
  */
 stomp_result stomp_options_set_heartbeat_receive_scale(stomp_options *opts, double scale);
 

@@ -141,6 +141,61 @@ fn listeners_hear_events_in_order() {
 }
 
 #[test]
+fn callbacks_keep_their_order_when_disconnect_follows_connect_at_once() {
+    // on_connected is queued before connect(wait) returns, so the on_disconnecting of a disconnect
+    // made right after it can never overtake it; and the same handle connects again every time.
+    for b in BROKERS {
+        let rec = Recorder::new();
+        let c = Connection::new(b.options(Version::V1_2)).unwrap();
+        c.set_listener("rec", rec.clone());
+        for round in 0..200 {
+            c.connect(Some("guest"), Some("guest"), &[], true)
+                .unwrap_or_else(|e| panic!("{b:?} round {round}: {e}"));
+            c.disconnect(None, T).unwrap();
+            let ev: Vec<String> = rec.state.lock().unwrap().events.drain(..).collect();
+            let names: Vec<&str> = ev.iter().map(|e| e.split(' ').next().unwrap()).collect();
+            assert_eq!(
+                names,
+                [
+                    "connecting",
+                    "connected",
+                    "disconnecting",
+                    "disconnected",
+                    "loop_completed"
+                ],
+                "{b:?} round {round}"
+            );
+        }
+    }
+}
+
+#[test]
+fn idle_connections_with_one_second_heartbeats_stay_up() {
+    // ActiveMQ sends its first heart-beat two intervals after CONNECTED: the library allows for it.
+    for b in BROKERS {
+        let rec = Recorder::new();
+        let mut o = b.options(Version::V1_2);
+        o.heartbeats = (1000, 1000);
+        let c = Connection::new(o).unwrap();
+        c.set_listener("rec", rec.clone());
+        c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+        assert_eq!(
+            c.heartbeats(),
+            (Duration::from_millis(1000), Duration::from_millis(1000))
+        );
+        rec.wait_for(T, "three heart-beats", |r| r.beats >= 3);
+        let ev = rec.state.lock().unwrap().events.clone();
+        assert!(
+            !ev.iter()
+                .any(|e| e == "heartbeat_timeout" || e == "disconnected"),
+            "{b:?}: {ev:?}"
+        );
+        assert!(c.is_connected());
+        c.disconnect(None, T).unwrap();
+    }
+}
+
+#[test]
 fn client_individual_ack_and_client_ack() {
     each(|b, v| {
         let q = unique_queue("ack");

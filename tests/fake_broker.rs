@@ -150,8 +150,10 @@ fn a_stalled_broker_is_detected_by_the_heartbeat() {
     let mut o = fake.options();
     o.heartbeats = (0, 200);
     let c = connection(o, &rec);
-    // The broker promises a heart-beat every 200 ms, then sends nothing (the socket stays open).
-    let s = fake.connect(&c, "200,0");
+    // The broker promises a heart-beat every 200 ms, sends one (which ends the first beat's grace),
+    // then nothing more (the socket stays open).
+    let mut s = fake.connect(&c, "200,0");
+    s.write_all(b"\n").unwrap();
     let start = Instant::now();
     rec.wait_for(Duration::from_secs(5), "a heart-beat timeout", |r| {
         r.events.iter().any(|e| e == "heartbeat_timeout")

@@ -153,8 +153,8 @@ fn heartbeat_timeout_through_a_stalled_link_is_detected_in_time() {
         Duration::from_millis(1000),
         "RabbitMQ agreed to heart-beat every second"
     );
-    // Let a few heart-beats through, then stall the link.
-    std::thread::sleep(Duration::from_millis(1200)); // lets real heart-beats flow; not synchronisation
+    // Let two heart-beats through (the deadline is then the plain 1.5 intervals), then stall the link.
+    rec.wait_for(T, "two heart-beats", |r| r.beats >= 2);
     proxy.stall();
     let stalled = Instant::now();
     rec.wait_for(T, "a heart-beat timeout", |r| {

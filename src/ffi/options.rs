@@ -252,6 +252,8 @@ pub extern "C" fn stomp_options_set_reconnect(
 }
 
 /// Incoming silence tolerated, as a multiple of the negotiated receive interval. Default 1.5; at least 1.
+/// Until the first byte after CONNECTED, one interval more is allowed (ActiveMQ sends its first
+/// heart-beat two intervals after CONNECTED).
 #[unsafe(no_mangle)]
 pub extern "C" fn stomp_options_set_heartbeat_receive_scale(
     opts: *mut stomp_options,

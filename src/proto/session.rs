@@ -128,6 +128,9 @@ pub struct Session {
     send_interval: Duration,
     recv_interval: Duration,
     last_write: Instant,
+    /// No byte has come since CONNECTED yet: the first heart-beat gets one more interval, as
+    /// ActiveMQ sends its first only two intervals after CONNECTED (seen here: at 2.0 s for 1 s).
+    awaiting_first_beat: bool,
     last_read: Instant,
     read_paused: bool,
     /// The (send, receive) intervals offered in CONNECT.
@@ -168,6 +171,7 @@ impl Session {
             recv_interval: Duration::ZERO,
             last_write: now,
             last_read: now,
+            awaiting_first_beat: false,
             read_paused: false,
             offered: (0, 0),
             connected_deadline: None,
@@ -460,6 +464,9 @@ impl Session {
         }
         if !bytes.is_empty() {
             self.last_read = now;
+            if self.state == State::Connected {
+                self.awaiting_first_beat = false;
+            }
             self.decoder.push(bytes);
         }
         loop {
@@ -530,6 +537,7 @@ impl Session {
                     self.send_interval = negotiate(cx, sy);
                     self.recv_interval = negotiate(cy, sx);
                 }
+                self.awaiting_first_beat = true;
                 self.last_read = now;
                 self.last_write = now;
                 self.connected_deadline = None;
@@ -678,11 +686,17 @@ impl Session {
         if self.recv_interval.is_zero() || self.read_paused {
             return None;
         }
+        let grace = if self.awaiting_first_beat {
+            self.recv_interval
+        } else {
+            Duration::ZERO
+        };
         Some(
             self.last_read
                 + self
                     .recv_interval
-                    .mul_f64(self.config.heartbeat_receive_scale),
+                    .mul_f64(self.config.heartbeat_receive_scale)
+                + grace,
         )
     }
 

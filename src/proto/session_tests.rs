@@ -174,8 +174,10 @@ fn heartbeats_are_sent_only_when_idle() {
 fn silence_past_interval_times_scale_is_a_timeout() {
     let now = t0();
     let mut s = connected(Version::V1_2, (0, 1000), "1000,0", now);
-    // Scale 1.5: the deadline is 1500 ms after the last byte.
-    assert_eq!(s.poll_timeout(), Some(now + ms(1500)));
+    // Until the first byte after CONNECTED, one interval more (ActiveMQ sends its first heart-beat
+    // two intervals after CONNECTED): 1000 x 1.5 + 1000.
+    assert_eq!(s.poll_timeout(), Some(now + ms(2500)));
+    // Then scale 1.5: the deadline is 1500 ms after the last byte.
     s.handle_bytes(b"\n", now + ms(900));
     assert_eq!(s.poll_timeout(), Some(now + ms(2400)));
     s.handle_timeout(now + ms(2399));
@@ -191,6 +193,20 @@ fn silence_past_interval_times_scale_is_a_timeout() {
 }
 
 #[test]
+fn a_broker_silent_from_the_start_is_timed_out_after_the_first_beats_grace() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (0, 1000), "1000,0", now);
+    s.handle_timeout(now + ms(2499));
+    assert_eq!(
+        s.state(),
+        State::Connected,
+        "ActiveMQ's first beat at 2000 ms is in time"
+    );
+    s.handle_timeout(now + ms(2500));
+    assert_eq!(s.state(), State::Closed);
+}
+
+#[test]
 fn paused_reading_does_not_count_as_silence() {
     let now = t0();
     let mut s = connected(Version::V1_2, (0, 1000), "1000,0", now);
@@ -199,7 +215,10 @@ fn paused_reading_does_not_count_as_silence() {
     s.handle_timeout(now + ms(10_000));
     assert_eq!(s.state(), State::Connected);
     s.set_read_paused(false, now + ms(10_000));
-    assert_eq!(s.poll_timeout(), Some(now + ms(11_500)));
+    // Nothing read since CONNECTED yet, so the first heart-beat's extra interval still applies.
+    assert_eq!(s.poll_timeout(), Some(now + ms(12_500)));
+    s.handle_bytes(b"\n", now + ms(10_100));
+    assert_eq!(s.poll_timeout(), Some(now + ms(11_600)));
 }
 
 #[test]

@@ -571,6 +571,7 @@ impl Loop {
         let mut refused = None;
         let mut reconnect = false;
         let mut resubscribe = false;
+        let mut closed = None;
         let link;
         {
             let mut core = shared.lock_core();
@@ -708,41 +709,43 @@ impl Loop {
             if resubscribe && core.session.poll_transmit().is_some() {
                 read_more = true; // come back at once to write the SUBSCRIBE frames
             }
+            // Hand the events to the listeners while the lock is held, so that whoever waits for the
+            // phase set above (connect, disconnect) acts after its callbacks are queued: on_connected
+            // always comes before the on_disconnecting of a disconnect made right after connect.
+            for ev in events {
+                match ev {
+                    Event::Connected(f) => {
+                        if let Link::Handshake { stream, .. } =
+                            std::mem::replace(&mut conn.link, Link::None)
+                        {
+                            conn.link = Link::Open { stream };
+                        }
+                        conn.walk = None;
+                        Self::dispatch(conn, Dispatch::Connected(f));
+                    }
+                    Event::Message(mut f) => {
+                        f.link = link;
+                        let f = Arc::new(f);
+                        if shared.opts.receive_queue > 0 {
+                            lock(&shared.recv).push_back(f.clone());
+                            shared.recv_cv.notify_one();
+                        }
+                        Self::dispatch(conn, Dispatch::Message(f));
+                    }
+                    Event::Receipt(f) => Self::dispatch(conn, Dispatch::Receipt(f)),
+                    Event::Error(f) => Self::dispatch(conn, Dispatch::Error(f)),
+                    Event::Sent(f) => Self::dispatch(conn, Dispatch::Send(f)),
+                    Event::Heartbeat => Self::dispatch(conn, Dispatch::Heartbeat),
+                    Event::HeartbeatTimeout => Self::dispatch(conn, Dispatch::HeartbeatTimeout),
+                    Event::Closed(reason) => closed = Some(reason),
+                }
+            }
         }
         if notify {
             shared.cv.notify_all();
         }
         if read_more {
             self.again.push(id);
-        }
-        let mut closed = None;
-        for ev in events {
-            match ev {
-                Event::Connected(f) => {
-                    if let Link::Handshake { stream, .. } =
-                        std::mem::replace(&mut conn.link, Link::None)
-                    {
-                        conn.link = Link::Open { stream };
-                    }
-                    conn.walk = None;
-                    Self::dispatch(conn, Dispatch::Connected(f));
-                }
-                Event::Message(mut f) => {
-                    f.link = link;
-                    let f = Arc::new(f);
-                    if shared.opts.receive_queue > 0 {
-                        lock(&shared.recv).push_back(f.clone());
-                        shared.recv_cv.notify_one();
-                    }
-                    Self::dispatch(conn, Dispatch::Message(f));
-                }
-                Event::Receipt(f) => Self::dispatch(conn, Dispatch::Receipt(f)),
-                Event::Error(f) => Self::dispatch(conn, Dispatch::Error(f)),
-                Event::Sent(f) => Self::dispatch(conn, Dispatch::Send(f)),
-                Event::Heartbeat => Self::dispatch(conn, Dispatch::Heartbeat),
-                Event::HeartbeatTimeout => Self::dispatch(conn, Dispatch::HeartbeatTimeout),
-                Event::Closed(reason) => closed = Some(reason),
-            }
         }
         // A consumer that made room just before `paused` was set saw it unset and sent no Resume: look
         // again now that it is set and the new messages are queued (consumers check `paused` after

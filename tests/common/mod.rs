@@ -71,6 +71,8 @@ pub struct Recorded {
     pub receipts: Vec<String>,
     pub errors: Vec<Frame>,
     pub events: Vec<String>,
+    /// Heart-beats heard from the broker.
+    pub beats: usize,
 }
 
 impl Recorder {
@@ -140,7 +142,7 @@ impl Listener for Recorder {
     fn wants_send(&self) -> bool {
         false
     }
-    fn wants_heartbeat(&self) -> bool {
-        false
+    fn on_heartbeat(&self) {
+        self.note(|s| s.beats += 1);
     }
 }
