@@ -23,7 +23,7 @@ if ! git diff --quiet -- include/stomp.h 2>/dev/null; then
 fi
 
 step "Rust tests: codec, session, policy (simulated time), real brokers, fake broker"
-cargo test --release 2>&1 | tee target/rust-tests.log
+cargo test --release -- --show-output 2>&1 | tee target/rust-tests.log   # --show-output: the figures tests print
 if grep -q "test result: FAILED" target/rust-tests.log; then exit 1; fi
 
 step "the README's C programs compile and do what it says"
