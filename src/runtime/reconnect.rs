@@ -81,8 +81,10 @@ impl ReconnectPolicy {
     }
 
     /// Whether another pass may follow `passes_done` failed ones.
-    pub fn may_retry(&self, passes_done: u32) -> bool {
-        self.attempts_max == -1 || (passes_done as i64) < self.attempts_max as i64
+    /// Whether another pass may start after `attempts_failed` failed host attempts. As in stomp.py,
+    /// `attempts_max` counts host attempts, checked between passes: a pass started is finished.
+    pub fn may_retry(&self, attempts_failed: u32) -> bool {
+        self.attempts_max == -1 || (attempts_failed as i64) < self.attempts_max as i64
     }
 
     /// The sleep after the `pass`-th failed pass (1-based); `random` in [0, 1).
@@ -117,6 +119,9 @@ pub struct Planner {
     targets: usize,
     next: usize,
     passes_failed: u32,
+    attempts_failed: u32,
+    /// A target was handed out and has not been reported yet (the next call reports its failure).
+    dialling: bool,
 }
 
 impl Planner {
@@ -126,6 +131,8 @@ impl Planner {
             targets,
             next: 0,
             passes_failed: 0,
+            attempts_failed: 0,
+            dialling: false,
         }
     }
 
@@ -139,14 +146,25 @@ impl Planner {
         self.passes_failed
     }
 
+    pub fn attempts_failed(&self) -> u32 {
+        self.attempts_failed
+    }
+
     /// The next step; `random` in [0, 1) is the jitter draw for a sleep.
     pub fn next(&mut self, random: f64) -> Step {
+        if std::mem::take(&mut self.dialling) {
+            self.attempts_failed += 1;
+        }
         if self.next < self.targets {
             self.next += 1;
+            self.dialling = true;
             return Step::Dial(self.next - 1);
         }
         self.passes_failed += 1;
-        if self.policy.may_retry(self.passes_failed) {
+        if self.targets == 0 {
+            self.attempts_failed += 1; // nothing to dial (no name resolved): the pass is one failure
+        }
+        if self.policy.may_retry(self.attempts_failed) {
             Step::Sleep(self.policy.sleep(self.passes_failed, random))
         } else {
             Step::GiveUp
@@ -270,13 +288,11 @@ mod tests {
                 "sleep 100",
                 "dial 0",
                 "dial 1",
-                "sleep 150",
-                "dial 0",
-                "dial 1",
                 "give up"
             ]
         );
-        assert_eq!(clock, Duration::from_millis(250));
+        // stomp.py counts failed host attempts (3), checked between passes: 2, then 4.
+        assert_eq!(clock, Duration::from_millis(100));
         // Full jitter draw: each sleep 10% longer.
         let (steps, _) = walk(ReconnectPolicy::default(), 1, 0.999_999_9, 100);
         assert_eq!(
