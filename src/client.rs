@@ -79,6 +79,7 @@ impl Connection {
             id: rt.new_id(),
             core: Mutex::new(Core {
                 session: Session::new(config, Instant::now()),
+                resolved: Vec::new(),
                 params: ConnectParams::default(),
                 error: None,
                 user_closed: false,
@@ -162,6 +163,21 @@ impl Connection {
         headers: &[(&str, &str)],
         wait: bool,
     ) -> Result<()> {
+        // Names are looked up here, on the caller's thread, at most the connect timeout each, so that
+        // the I/O thread shared by every connection never waits for DNS. (A reconnect reuses them.)
+        let resolved: Vec<_> = self
+            .shared
+            .opts
+            .hosts
+            .iter()
+            .map(|h| {
+                crate::runtime::transport::resolve_within(
+                    &h.host,
+                    h.port,
+                    self.shared.opts.connect_timeout,
+                )
+            })
+            .collect();
         {
             let mut core = self.shared.lock_core();
             match self.shared.phase() {
@@ -184,9 +200,11 @@ impl Connection {
                 connected_timeout: None,
             };
             core.user_closed = false;
+            core.resolved = resolved;
             core.generation += 1;
             core.error = None;
             core.session.clear_subscriptions();
+            core.session.clear_dropped_transactions();
             self.shared.set_phase(Phase::Connecting);
         }
         lock(&self.shared.recv).clear();
@@ -302,6 +320,10 @@ impl Connection {
         }
         if frame.command == Command::Disconnect {
             return err(ErrorKind::NotConnected, "not connected (reconnecting)");
+        }
+        // A transaction the drop aborted: refused now (an ABORT of it is already done).
+        if core.session.screen_transaction(&frame)? {
+            return Ok(());
         }
         // Refuse now what could not be sent later.
         let mut scratch = Vec::new();

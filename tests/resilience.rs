@@ -299,6 +299,43 @@ fn a_transaction_open_at_a_drop_is_reported_aborted() {
 }
 
 #[test]
+fn a_transaction_open_at_a_drop_is_refused_while_still_reconnecting() {
+    let (proxy, c, rec) = reconnecting_via_proxy(|_| {});
+    let q = unique_queue("tx-held");
+    c.begin(Some("t1")).unwrap();
+    c.begin(Some("t2")).unwrap();
+    proxy.refuse(true);
+    proxy.drop_links();
+    rec.wait_for(T, "the drop", |r| {
+        r.events.iter().any(|e| e == "disconnected")
+    });
+    assert_eq!(c.phase(), stomp::client::ConnectionPhase::Reconnecting);
+    // Not held to be dropped later: refused now.
+    let e = c
+        .send(&q, b"in t1", None, &[("transaction", "t1")])
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Disconnected, "{}", e.message);
+    assert_eq!(c.commit("t1").unwrap_err().kind, ErrorKind::Disconnected);
+    c.abort("t2").unwrap(); // the broker already aborted it: nothing to send
+    proxy.refuse(false);
+    rec.wait_for(T, "a reconnect", |r| {
+        r.events.iter().filter(|e| *e == "connected").count() == 2
+    });
+    // The names are free again.
+    c.begin(Some("t1")).unwrap();
+    c.commit("t1").unwrap();
+    c.disconnect(None, T).unwrap();
+    // And after a disconnect and a new connect, any name may be used, open ones at the close included.
+    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.begin(Some("t3")).unwrap();
+    c.disconnect(None, T).unwrap();
+    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.begin(Some("t3")).unwrap();
+    c.abort("t3").unwrap();
+    c.disconnect(None, T).unwrap();
+}
+
+#[test]
 fn disconnect_stops_reconnecting() {
     let (proxy, c, rec) = reconnecting_via_proxy(|_| {});
     proxy.refuse(true);

@@ -316,24 +316,8 @@ impl Session {
                 ),
             );
         }
-        if let Some(tx) = frame.header("transaction") {
-            if self.dropped_transactions.iter().any(|t| t == tx) {
-                if frame.command == Command::Abort {
-                    // Already aborted by the broker; nothing to send.
-                    self.dropped_transactions.retain(|t| t != tx);
-                    return Ok(());
-                }
-                if frame.command == Command::Commit {
-                    self.dropped_transactions.retain(|t| t != tx);
-                }
-                return err(
-                    ErrorKind::Disconnected,
-                    format!(
-                        "transaction {} was aborted when the link dropped; begin a new one and send again",
-                        tx
-                    ),
-                );
-            }
+        if self.screen_transaction(&frame)? {
+            return Ok(());
         }
         let pending = self.out.len() - self.out_pos;
         if pending >= self.config.max_out_bytes {
@@ -353,6 +337,39 @@ impl Session {
             self.track(f);
         }
         Ok(())
+    }
+
+    /// A frame of a transaction the broker aborted when the link dropped: its ABORT needs no sending
+    /// (`Ok(true)`: skip it), anything else is refused with `Disconnected` (a COMMIT also ends it).
+    /// `Ok(false)`: the frame is not concerned. Checked on send and when a frame is held for a
+    /// reconnect, so that a commit made while reconnecting is refused at once, not dropped later.
+    pub fn screen_transaction(&mut self, frame: &Frame) -> Result<bool> {
+        let Some(tx) = frame.header("transaction") else {
+            return Ok(false);
+        };
+        if !self.dropped_transactions.iter().any(|t| t == tx) {
+            return Ok(false);
+        }
+        if frame.command == Command::Abort {
+            // Already aborted by the broker; nothing to send.
+            self.dropped_transactions.retain(|t| t != tx);
+            return Ok(true);
+        }
+        if frame.command == Command::Commit {
+            self.dropped_transactions.retain(|t| t != tx);
+        }
+        err(
+            ErrorKind::Disconnected,
+            format!(
+                "transaction {} was aborted when the link dropped; begin a new one and send again",
+                tx
+            ),
+        )
+    }
+
+    /// A new connection by the application: transactions of earlier ones are forgotten.
+    pub fn clear_dropped_transactions(&mut self) {
+        self.dropped_transactions.clear();
     }
 
     /// Bytes waiting to be written to the socket.

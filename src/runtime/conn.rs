@@ -43,6 +43,9 @@ impl Phase {
 
 pub struct Core {
     pub session: Session,
+    /// The host list's addresses (or why a name did not resolve), one entry per host, looked up by
+    /// `connect` on the application's thread: the I/O thread never waits for DNS.
+    pub resolved: Vec<std::result::Result<Vec<std::net::SocketAddr>, String>>,
     pub params: ConnectParams,
     /// Why the last connect attempt or link ended.
     pub error: Option<Error>,

@@ -252,8 +252,9 @@ impl Loop {
         }
     }
 
-    /// Resolves the host list into targets (shuffled if asked) for a new pass.
+    /// The host list's addresses (looked up by `connect`) as targets for a new pass, shuffled if asked.
     fn targets(&mut self, shared: &Shared, failures: &mut Vec<String>) -> Vec<Target> {
+        let resolved = shared.lock_core().resolved.clone();
         let mut specs: Vec<usize> = (0..shared.opts.hosts.len()).collect();
         if shared.opts.randomize_hosts {
             self.jitter.shuffle(&mut specs);
@@ -261,14 +262,17 @@ impl Loop {
         let mut out = Vec::new();
         for i in specs {
             let h = &shared.opts.hosts[i];
-            match transport::resolve(&h.host, h.port) {
-                Ok(addrs) => out.extend(addrs.into_iter().map(|addr| Target {
+            match resolved.get(i) {
+                Some(Ok(addrs)) => out.extend(addrs.iter().map(|&addr| Target {
                     host: h.host.clone(),
                     port: h.port,
                     addr,
                     spec: i,
                 })),
-                Err(e) => failures.push(format!("{}:{}: cannot resolve: {}", h.host, h.port, e)),
+                Some(Err(e)) => {
+                    failures.push(format!("{}:{}: cannot resolve: {}", h.host, h.port, e))
+                }
+                None => failures.push(format!("{}:{}: not looked up", h.host, h.port)),
             }
         }
         out

@@ -23,6 +23,39 @@ pub fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
+/// `resolve`, waiting at most `limit` for a name lookup (an IP literal needs none). A lookup that
+/// takes longer is left to finish on its own thread and reported as a failure.
+pub fn resolve_within(
+    host: &str,
+    port: u16,
+    limit: std::time::Duration,
+) -> Result<Vec<SocketAddr>, String> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return resolve(host, port).map_err(|e| e.to_string());
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = host.to_owned();
+    let spawned = std::thread::Builder::new()
+        .name("stomp-resolve".into())
+        .spawn(move || {
+            let _ = tx.send(resolve(&name, port).map_err(|e| e.to_string()));
+        });
+    if let Err(e) = spawned {
+        return Err(format!("cannot start a name lookup: {}", e));
+    }
+    match rx.recv_timeout(limit) {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "the name lookup took longer than {} ms",
+            limit.as_millis()
+        )),
+    }
+}
+
 /// Starts a non-blocking connect; completion is seen as writability.
 pub fn dial(addr: SocketAddr, bind: Option<SocketAddr>) -> io::Result<mio::net::TcpStream> {
     let Some(local) = bind else {
@@ -259,6 +292,12 @@ mod tests {
         assert!(resolve("::1", 1).unwrap()[0].is_ipv6());
         assert!(resolve("127.0.0.1", 1).unwrap()[0].is_ipv4());
         assert!(!resolve("localhost", 1).unwrap().is_empty());
+        let limit = std::time::Duration::from_secs(3);
+        assert!(resolve_within("::1", 1, limit).unwrap()[0].is_ipv6());
+        assert!(!resolve_within("localhost", 1, limit).unwrap().is_empty());
+        let start = std::time::Instant::now();
+        assert!(resolve_within("no-such-host.invalid", 1, limit).is_err());
+        assert!(start.elapsed() < limit + std::time::Duration::from_millis(500));
     }
 
     #[test]
