@@ -261,7 +261,7 @@ impl Connection {
     /// Queues any frame for sending (the seed's `send_frame`): escaped and framed by the library.
     pub fn send_frame(&self, frame: Frame) -> Result<()> {
         let shared = &self.shared;
-        let mut core = shared.lock_core();
+        let mut core = self.lock_core_with_on_send_room()?;
         if shared.phase() == Phase::Reconnecting {
             return Self::hold(shared, &mut core, frame);
         }
@@ -603,6 +603,48 @@ impl Connection {
             Err(e) if e.kind == ErrorKind::Disconnected => Ok(()),
             Err(e) if e.kind == ErrorKind::NotConnected => Ok(()),
             Err(e) => Err(e),
+        }
+    }
+
+    /// A listener's `on_send` gets a copy of every frame sent: when `max_pending_messages` copies wait
+    /// for it (in the session or the dispatch queue), the sender waits (up to the send timeout), so a
+    /// fast producer cannot outgrow a slow `on_send`. From one of this connection's own callbacks,
+    /// which would wait for itself, the send is refused with QueueFull instead. Returns the core
+    /// lock, taken, with room.
+    fn lock_core_with_on_send_room(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, crate::runtime::conn::Core>> {
+        let shared = &self.shared;
+        let limit = shared.opts.max_pending_messages.max(1);
+        let deadline = Instant::now() + shared.opts.send_timeout;
+        loop {
+            let core = shared.lock_core();
+            if !core.session.emit_sent {
+                return Ok(core);
+            }
+            let queued = core.session.sent_events();
+            let d = lock(&shared.dispatch);
+            let pending = queued + d.sends;
+            if pending < limit {
+                drop(d);
+                return Ok(core);
+            }
+            let full = err(
+                ErrorKind::QueueFull,
+                format!(
+                    "{} copies of sent frames wait for on_send callbacks",
+                    pending
+                ),
+            );
+            let now = Instant::now();
+            if d.running_on == Some(std::thread::current().id()) || now >= deadline {
+                return full;
+            }
+            drop(core); // the I/O thread needs it to hand the copies on
+            let _ = shared
+                .dispatch_idle
+                .wait_timeout(d, deadline - now)
+                .unwrap_or_else(|p| p.into_inner());
         }
     }
 

@@ -388,6 +388,68 @@ fn a_full_receive_queue_stops_reading_instead_of_growing() {
 }
 
 #[test]
+fn a_slow_on_send_holds_back_the_sender_instead_of_queueing_copies() {
+    use std::sync::{Condvar, Mutex};
+    // on_send waits at a gate: the copies it has not handled yet are bounded by
+    // max_pending_messages, and a send past that waits, then gives QueueFull.
+    struct Gated {
+        open: Mutex<bool>,
+        cv: Condvar,
+        heard: AtomicUsize,
+    }
+    impl Listener for Gated {
+        fn on_send(&self, _f: &Frame) {
+            let mut open = self.open.lock().unwrap();
+            while !*open {
+                open = self.cv.wait(open).unwrap();
+            }
+            self.heard.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let gate = Arc::new(Gated {
+        open: Mutex::new(false),
+        cv: Condvar::new(),
+        heard: AtomicUsize::new(0),
+    });
+    let c = Broker::RabbitMq.connect(Version::V1_2, |o| {
+        o.max_pending_messages = 8;
+        o.send_timeout = Duration::from_millis(300);
+    });
+    c.set_listener("gate", gate.clone());
+    let q = unique_queue("on-send");
+    // Opens the gate however the test ends, so that no callback is left blocked.
+    struct Opener(Arc<Gated>);
+    impl Drop for Opener {
+        fn drop(&mut self) {
+            *self.0.open.lock().unwrap() = true;
+            self.0.cv.notify_all();
+        }
+    }
+    let opener = Opener(gate.clone());
+    let mut sent = 0;
+    // The copies are counted as the I/O thread writes the frames, a little after each send returns.
+    let full = loop {
+        match c.send(&q, b"x", None, &[]) {
+            Ok(()) => sent += 1,
+            Err(e) => break e,
+        }
+        assert!(sent < 100_000, "the sender was never held back");
+    };
+    assert_eq!(full.kind, ErrorKind::QueueFull, "{}", full.message);
+    // The bound (8 copies waiting), plus the one in the blocked callback.
+    assert!((8..=9).contains(&sent), "{sent} sends before QueueFull");
+    drop(opener);
+    c.send(&q, b"after", None, &[("receipt", "after")]).unwrap();
+    c.wait_receipt("after", T).unwrap();
+    c.disconnect(None, T).unwrap();
+    assert_eq!(
+        gate.heard.load(Ordering::SeqCst),
+        sent + 2,
+        "every send was heard, + the last SEND and DISCONNECT"
+    );
+}
+
+#[test]
 fn a_slow_listener_holds_back_reading_but_loses_nothing() {
     let b = Broker::RabbitMq;
     let seen = Arc::new(AtomicUsize::new(0));

@@ -149,6 +149,8 @@ pub struct Session {
     message_budget: usize,
     /// Emit `Event::Sent` for each frame queued (costs a clone; on only when someone listens).
     pub emit_sent: bool,
+    /// `Event::Sent` events not yet polled (each holds a copy of a frame).
+    sent_events: usize,
     /// Emit `Event::Heartbeat` for each heart-beat read.
     pub emit_heartbeat: bool,
 }
@@ -183,6 +185,7 @@ impl Session {
             dropped_transactions: VecDeque::new(),
             message_budget: usize::MAX,
             emit_sent: false,
+            sent_events: 0,
             emit_heartbeat: false,
         }
     }
@@ -435,6 +438,7 @@ impl Session {
             &mut self.out,
         )?;
         if self.emit_sent {
+            self.sent_events += 1;
             self.events.push_back(Event::Sent(frame));
         }
         Ok(())
@@ -739,7 +743,16 @@ impl Session {
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let ev = self.events.pop_front();
+        if matches!(ev, Some(Event::Sent(_))) {
+            self.sent_events -= 1;
+        }
+        ev
+    }
+
+    /// Copies of sent frames waiting to be polled for `on_send`.
+    pub fn sent_events(&self) -> usize {
+        self.sent_events
     }
 
     /// The transport ended (EOF or error) without the session asking.

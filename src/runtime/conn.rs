@@ -88,8 +88,21 @@ pub struct DispatchQueue {
     pub scheduled: bool,
     /// The thread running this connection's callbacks now.
     pub running_on: Option<ThreadId>,
-    /// MESSAGE events waiting (they are what the bound counts).
-    pub messages: usize,
+    /// Events caused by reading (MESSAGE, RECEIPT, ERROR, heart-beats) waiting for the listeners:
+    /// at `max_pending_messages` the I/O thread stops reading this connection.
+    pub read_events: usize,
+    /// `on_send` events waiting: at `max_pending_messages` a send waits (up to the send timeout).
+    pub sends: usize,
+}
+
+impl Dispatch {
+    /// Caused by reading from the broker, so bounded by pausing the reading.
+    pub fn is_read_event(&self) -> bool {
+        matches!(
+            self,
+            Dispatch::Message(_) | Dispatch::Receipt(_) | Dispatch::Error(_) | Dispatch::Heartbeat
+        )
+    }
 }
 
 pub type ListenerList = Arc<Vec<(String, Arc<dyn Listener>)>>;
@@ -146,7 +159,7 @@ impl Shared {
                 .opts
                 .max_pending_messages
                 .max(1)
-                .saturating_sub(lock(&self.dispatch).messages);
+                .saturating_sub(lock(&self.dispatch).read_events);
             budget = budget.min(room);
         }
         budget

@@ -40,8 +40,10 @@ impl Pool {
     pub fn push(&self, shared: &Arc<Shared>, ev: Dispatch) {
         let schedule = {
             let mut d = lock(&shared.dispatch);
-            if matches!(ev, Dispatch::Message(_)) {
-                d.messages += 1;
+            if ev.is_read_event() {
+                d.read_events += 1;
+            } else if matches!(ev, Dispatch::Send(_)) {
+                d.sends += 1;
             }
             d.events.push_back(ev);
             !std::mem::replace(&mut d.scheduled, true)
@@ -85,16 +87,21 @@ impl Pool {
                     }
                 }
             };
-            let is_message = matches!(ev, Dispatch::Message(_));
+            let read_event = ev.is_read_event();
+            let send_event = matches!(ev, Dispatch::Send(_));
             if !shared.released.load(Ordering::Acquire) {
                 deliver(shared, &ev);
             }
             drop(ev);
-            if is_message {
+            if send_event {
+                lock(&shared.dispatch).sends -= 1;
+                shared.dispatch_idle.notify_all(); // a send may wait for room
+            }
+            if read_event {
                 let resume = {
                     let mut d = lock(&shared.dispatch);
-                    d.messages -= 1;
-                    d.messages < shared.opts.max_pending_messages.max(1)
+                    d.read_events -= 1;
+                    d.read_events < shared.opts.max_pending_messages.max(1)
                 };
                 if resume && shared.paused.load(Ordering::SeqCst) {
                     runtime().command(Cmd::Resume(shared.id));
