@@ -16,8 +16,8 @@
  * By default on_disconnected only signals, and the main thread reconnects and re-subscribes: the
  * usual shape for a C program, where the thread that owns the connection also decides when to stop.
  * With --in-callback, on_disconnected reconnects itself, as the seed does; this library allows
- * blocking calls inside callbacks, so that does not deadlock either. Either way the reconnect is
- * retried a few times, as a real program would, and never after our own stomp_disconnect.
+ * blocking calls inside callbacks, so that does not deadlock either. Either way one reconnect is
+ * made (a failure is reported), and never after our own stomp_disconnect.
  *
  * Two things differ from the seed's story. Its slow on_message makes stomp.py miss heart-beats and
  * drop the link; here heart-beats run on the library's I/O thread, so the same slow handler (2 s

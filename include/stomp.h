@@ -117,7 +117,8 @@ typedef enum {
    */
   STOMP_ERR_TOO_LARGE = 16,
   /*
-   A blocking call that could never complete where it was made.
+   A blocking call that could never complete where it was made. (Reserved: no call returns it
+   at present; blocking calls made from callbacks complete or time out.)
    */
   STOMP_ERR_WOULD_DEADLOCK = 17,
   /*
@@ -267,8 +268,10 @@ void stomp_connection_free(stomp_connection *conn);
 stomp_result stomp_set_listener(stomp_connection *conn, const char *name, const stomp_listener *listener);
 
 /*
- Removes the listener called `name`; STOMP_ERR_NOT_FOUND if there is none. A callback of it already
- running finishes; no new one starts.
+ Removes the listener called `name`; STOMP_ERR_NOT_FOUND if there is none. It does not wait: a
+ callback of it already running finishes, and the event being delivered at the moment of the call
+ may still reach it; events after that do not. Free its `user_data` only once the connection is
+ disconnected or freed (stomp_connection_free waits for running callbacks).
  */
 stomp_result stomp_remove_listener(stomp_connection *conn, const char *name);
 
@@ -551,9 +554,13 @@ stomp_result stomp_options_set_frame_limits(stomp_options *opts, size_t max_body
 
 /*
  Bounds on what waits inside the library: bytes queued for the socket (a send past it waits up to
- `send_timeout_ms`, then fails with STOMP_ERR_QUEUE_FULL), and messages waiting for the listeners
- (past it the library stops reading the socket). 0 keeps the current value. Defaults 8 MiB,
- 30000 ms, 1024.
+ `send_timeout_ms`, then fails with STOMP_ERR_QUEUE_FULL; while auto-reconnect is under way, frames
+ held for the new link fail at once past it), and events waiting for the listeners (messages,
+ receipts, errors, heart-beats: past it the library stops reading the socket; copies for on_send:
+ past it a send waits as above). 0 keeps the current value. Defaults 8 MiB, 30000 ms, 1024.
+ While reading is stopped a RECEIPT cannot be read either: a stomp_wait_receipt or a
+ stomp_disconnect made while the listeners are that far behind returns STOMP_ERR_TIMEOUT (the
+ disconnect still closes the link).
  */
 stomp_result stomp_options_set_queue_limits(stomp_options *opts, size_t max_out_bytes, uint32_t send_timeout_ms, size_t max_pending_messages);
 

@@ -130,16 +130,19 @@ impl Connection {
     }
 
     fn update_listeners(&self, f: impl FnOnce(&mut Vec<(String, Arc<dyn Listener>)>)) {
-        let (sent, hb, count) = {
+        // The user's code (wants_send, wants_heartbeat, a replaced listener's Drop) runs unlocked.
+        let (now, before) = {
             let mut l = lock(&self.shared.listeners);
             let mut v: Vec<_> = l.iter().cloned().collect();
             f(&mut v);
-            let sent = v.iter().any(|(_, l)| l.wants_send());
-            let hb = v.iter().any(|(_, l)| l.wants_heartbeat());
-            let count = v.len();
-            *l = Arc::new(v);
-            (sent, hb, count)
+            let now = Arc::new(v);
+            let before = std::mem::replace(&mut *l, now.clone());
+            (now, before)
         };
+        drop(before);
+        let sent = now.iter().any(|(_, l)| l.wants_send());
+        let hb = now.iter().any(|(_, l)| l.wants_heartbeat());
+        let count = now.len();
         self.shared.listener_count.store(count, Ordering::Release);
         let mut core = self.shared.lock_core();
         core.session.emit_sent = sent;

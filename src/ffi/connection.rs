@@ -185,8 +185,10 @@ pub extern "C" fn stomp_set_listener(
     })
 }
 
-/// Removes the listener called `name`; STOMP_ERR_NOT_FOUND if there is none. A callback of it already
-/// running finishes; no new one starts.
+/// Removes the listener called `name`; STOMP_ERR_NOT_FOUND if there is none. It does not wait: a
+/// callback of it already running finishes, and the event being delivered at the moment of the call
+/// may still reach it; events after that do not. Free its `user_data` only once the connection is
+/// disconnected or freed (stomp_connection_free waits for running callbacks).
 #[unsafe(no_mangle)]
 pub extern "C" fn stomp_remove_listener(
     conn: *mut stomp_connection,

@@ -397,9 +397,13 @@ pub extern "C" fn stomp_options_set_frame_limits(
 }
 
 /// Bounds on what waits inside the library: bytes queued for the socket (a send past it waits up to
-/// `send_timeout_ms`, then fails with STOMP_ERR_QUEUE_FULL), and messages waiting for the listeners
-/// (past it the library stops reading the socket). 0 keeps the current value. Defaults 8 MiB,
-/// 30000 ms, 1024.
+/// `send_timeout_ms`, then fails with STOMP_ERR_QUEUE_FULL; while auto-reconnect is under way, frames
+/// held for the new link fail at once past it), and events waiting for the listeners (messages,
+/// receipts, errors, heart-beats: past it the library stops reading the socket; copies for on_send:
+/// past it a send waits as above). 0 keeps the current value. Defaults 8 MiB, 30000 ms, 1024.
+/// While reading is stopped a RECEIPT cannot be read either: a stomp_wait_receipt or a
+/// stomp_disconnect made while the listeners are that far behind returns STOMP_ERR_TIMEOUT (the
+/// disconnect still closes the link).
 #[unsafe(no_mangle)]
 pub extern "C" fn stomp_options_set_queue_limits(
     opts: *mut stomp_options,

@@ -43,7 +43,8 @@ pub enum stomp_result {
     STOMP_ERR_CLOSED = 15,
     /// Over a size or count limit.
     STOMP_ERR_TOO_LARGE = 16,
-    /// A blocking call that could never complete where it was made.
+    /// A blocking call that could never complete where it was made. (Reserved: no call returns it
+    /// at present; blocking calls made from callbacks complete or time out.)
     STOMP_ERR_WOULD_DEADLOCK = 17,
     /// An output buffer is too small.
     STOMP_ERR_BUFFER_TOO_SMALL = 18,

@@ -1,6 +1,7 @@
 //! What one connection shares between the API threads, the I/O loop and the dispatch threads.
 //!
-//! Lock order, where two are held: `recv` before `core`; `dispatch` is never held with another.
+//! Lock order, where two are held: `core` first, then `recv` or `dispatch` (then the pool's ready
+//! list); `recv` and `dispatch` are never taken before `core`, nor `listeners` with another.
 //! No lock here is ever held while user code runs.
 
 use std::collections::VecDeque;
