@@ -12,7 +12,7 @@ use crate::proto::{
     Command, ConnectParams, Frame, ReceiptStatus, Session, SessionConfig, State, Version,
 };
 use crate::runtime::command::{Cmd, runtime};
-use crate::runtime::conn::{Core, Dispatch, DispatchQueue, Phase, Shared, lock};
+use crate::runtime::conn::{Core, Dispatch, DispatchQueue, Phase, Shared, lock, wait_until};
 
 pub use crate::runtime::conn::Phase as ConnectionPhase;
 
@@ -275,17 +275,10 @@ impl Connection {
         if core.session.pending_out() >= limit {
             let deadline = Instant::now() + shared.opts.send_timeout;
             core.out_waiters += 1;
-            while core.session.pending_out() >= limit && core.session.state() == State::Connected {
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                core = shared
-                    .cv
-                    .wait_timeout(core, deadline - now)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
-            }
+            core = wait_until(core, &shared.cv, deadline, |c| {
+                c.session.pending_out() < limit || c.session.state() != State::Connected
+            })
+            .0;
             core.out_waiters -= 1;
             if core.session.state() != State::Connected {
                 return err(
@@ -658,36 +651,23 @@ impl Connection {
         let shared = &self.shared;
         let me = std::thread::current().id();
         let deadline = Instant::now() + timeout;
-        let mut d = lock(&shared.dispatch);
-        while d.scheduled && d.running_on != Some(me) {
-            let now = Instant::now();
-            if now >= deadline {
-                return;
-            }
-            d = shared
-                .dispatch_idle
-                .wait_timeout(d, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
+        let d = lock(&shared.dispatch);
+        let _ = wait_until(d, &shared.dispatch_idle, deadline, |d| {
+            !d.scheduled || d.running_on == Some(me)
+        });
     }
 
     fn wait_phase_closed(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        let mut core = self.shared.lock_core();
-        while self.shared.phase() != Phase::Closed {
-            let now = Instant::now();
-            if now >= deadline {
-                return err(ErrorKind::Timeout, "the link did not close in time");
-            }
-            core = self
-                .shared
-                .cv
-                .wait_timeout(core, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+        let core = self.shared.lock_core();
+        let (_core, closed) = wait_until(core, &self.shared.cv, deadline, |_| {
+            self.shared.phase() == Phase::Closed
+        });
+        if closed {
+            Ok(())
+        } else {
+            err(ErrorKind::Timeout, "the link did not close in time")
         }
-        Ok(())
     }
 
     /// The next MESSAGE from the receive queue (when it is on).

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::ThreadId;
+use std::time::Instant;
 
 use crate::error::Error;
 use crate::listener::Listener;
@@ -130,6 +131,28 @@ pub struct Shared {
 
 /// Locks, shrugging off poisoning: no code that can panic runs under these locks except our own,
 /// and a panicking listener is caught before it reaches them.
+/// Waits on `cv` until `done` holds or `deadline` passes; returns the guard and whether `done` held.
+pub fn wait_until<'a, T>(
+    mut guard: MutexGuard<'a, T>,
+    cv: &Condvar,
+    deadline: Instant,
+    mut done: impl FnMut(&T) -> bool,
+) -> (MutexGuard<'a, T>, bool) {
+    loop {
+        if done(&guard) {
+            return (guard, true);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return (guard, false);
+        }
+        guard = cv
+            .wait_timeout(guard, deadline - now)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+}
+
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
