@@ -10,18 +10,11 @@ use crate::error::{ErrorKind, Result, err};
 pub fn escape_into(value: &str, version: Version, escaped: bool, out: &mut Vec<u8>) -> Result<()> {
     let bytes = value.as_bytes();
     if !escaped || version == Version::V1_0 {
-        if let Some(&b) = bytes.iter().find(|&&b| b == b'\n' || b == b'\r' || b == 0) {
-            return err(
-                ErrorKind::InvalidHeader,
-                format!(
-                    "header value {:?} holds {} which STOMP {} cannot carry{}",
-                    value,
-                    describe(b),
-                    version,
-                    if escaped { "" } else { " in a CONNECT frame" }
-                ),
-            );
-        }
+        refuse_unframeable(
+            value,
+            version,
+            if escaped { "" } else { " in a CONNECT frame" },
+        )?;
         // 1.0 has no escapes, but a colon is fine: only the first colon of a line separates.
         out.extend_from_slice(bytes);
         return Ok(());
@@ -57,25 +50,27 @@ pub fn escape_into(value: &str, version: Version, escaped: bool, out: &mut Vec<u
 /// broker would apply.
 pub fn refuse_line_breaks(frame: &super::frame::Frame, version: Version) -> Result<()> {
     for (name, value) in frame.headers.iter() {
-        for s in [name.as_str(), value.as_str()] {
-            if let Some(&b) = s
-                .as_bytes()
-                .iter()
-                .find(|&&b| b == b'\n' || b == b'\r' || b == 0)
-            {
-                return err(
-                    ErrorKind::InvalidHeader,
-                    format!(
-                        "header value {:?} holds {} which STOMP {} cannot carry",
-                        s,
-                        describe(b),
-                        version
-                    ),
-                );
-            }
-        }
+        refuse_unframeable(name, version, "")?;
+        refuse_unframeable(value, version, "")?;
     }
     Ok(())
+}
+
+/// A value written raw must not hold a line break or NUL: it would break the frame.
+fn refuse_unframeable(value: &str, version: Version, context: &str) -> Result<()> {
+    match value.bytes().find(|&b| b == b'\n' || b == b'\r' || b == 0) {
+        None => Ok(()),
+        Some(b) => err(
+            ErrorKind::InvalidHeader,
+            format!(
+                "header value {:?} holds {} which STOMP {} cannot carry{}",
+                value,
+                describe(b),
+                version,
+                context
+            ),
+        ),
+    }
 }
 
 fn describe(b: u8) -> &'static str {
