@@ -359,18 +359,13 @@ impl Connection {
         if destination.is_empty() {
             return err(ErrorKind::InvalidArgument, "the destination is empty");
         }
-        let mut f = Frame::from_parts(
+        let f = Frame::from_parts(
             Command::Send,
-            Vec::with_capacity(headers.len() + 2),
-            body.to_vec(),
+            std::iter::once(("destination", destination))
+                .chain(content_type.map(|ct| ("content-type", ct)))
+                .chain(headers.iter().copied()),
+            body,
         );
-        f.add_header("destination", destination);
-        if let Some(ct) = content_type {
-            f.add_header("content-type", ct);
-        }
-        for (n, v) in headers {
-            f.add_header(n, v);
-        }
         self.send_frame(f)
     }
 

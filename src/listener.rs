@@ -78,25 +78,20 @@ impl<W: Fn(&str) + Send + Sync> PrintingListener<W> {
 /// `COMMAND {'name': 'value', ...} body`, passcode masked, the body as text when it is UTF-8.
 pub fn describe_frame(f: &Frame) -> String {
     let headers: Vec<String> = f
-        .headers
-        .iter()
+        .headers()
         .map(|(n, v)| {
-            let v = if n == "passcode" {
-                "********"
-            } else {
-                v.as_str()
-            };
+            let v = if n == "passcode" { "********" } else { v };
             format!("{:?}: {:?}", n, v)
         })
         .collect();
     let mut s = format!("{} {{{}}}", f.command, headers.join(", "));
-    if !f.body.is_empty() {
-        match std::str::from_utf8(&f.body) {
+    if !f.body().is_empty() {
+        match std::str::from_utf8(f.body()) {
             Ok(t) => {
                 s.push(' ');
                 s.push_str(t);
             }
-            Err(_) => s.push_str(&format!(" <{} bytes of binary>", f.body.len())),
+            Err(_) => s.push_str(&format!(" <{} bytes of binary>", f.body().len())),
         }
     }
     s

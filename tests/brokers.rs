@@ -64,7 +64,7 @@ fn text_binary_and_escaped_headers_round_trip() {
         let m1 = c
             .receive(T)
             .unwrap_or_else(|e| panic!("{b:?} {v}: {e} / {:?}", c.last_error()));
-        assert_eq!(m1.body, b"plain text", "{b:?} {v}");
+        assert_eq!(m1.body(), b"plain text", "{b:?} {v}");
         assert_eq!(m1.header("x-odd"), Some(odd), "{b:?} {v}");
         assert_eq!(
             m1.header("content-type")
@@ -72,7 +72,7 @@ fn text_binary_and_escaped_headers_round_trip() {
             Some(true)
         );
         let m2 = c.receive(T).unwrap();
-        assert_eq!(m2.body, binary, "{b:?} {v}: bodies with NUL survive");
+        assert_eq!(m2.body(), binary, "{b:?} {v}: bodies with NUL survive");
         c.disconnect(None, T).unwrap();
     });
 }
@@ -121,7 +121,7 @@ fn listeners_hear_events_in_order() {
         let bodies: Vec<String> = rec
             .messages()
             .iter()
-            .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+            .map(|m| String::from_utf8_lossy(m.body()).into_owned())
             .collect();
         assert_eq!(bodies, (0..20).map(|i| format!("m{i}")).collect::<Vec<_>>());
         c.disconnect(None, T).unwrap();
@@ -213,14 +213,14 @@ fn client_individual_ack_and_client_ack() {
         c.wait_receipt("sent", T).unwrap();
         let m = c.receive(T).unwrap();
         assert_eq!(
-            m.body, b"two",
+            m.body(), b"two",
             "{b:?} {v}: the acked message is gone, the next comes"
         );
         drop(c); // no ack, no DISCONNECT
         let c = b.connect(v, |o| o.receive_queue = 16);
         c.subscribe(&q, Some("sub"), AckMode::Client, &[]).unwrap();
         let m = c.receive(T).unwrap();
-        assert_eq!(m.body, b"two", "{b:?} {v}: the unacked message comes back");
+        assert_eq!(m.body(), b"two", "{b:?} {v}: the unacked message comes back");
         c.ack_message(&m, None).unwrap();
         c.disconnect(None, T).unwrap();
     });
@@ -238,7 +238,7 @@ fn nack_requeues_on_rabbitmq_and_is_refused_under_10() {
         assert_eq!(m.header("redelivered"), Some("false"));
         c.nack_message(&m, None).unwrap();
         let m = c.receive(T).unwrap();
-        assert_eq!(m.body, b"again");
+        assert_eq!(m.body(), b"again");
         assert_eq!(m.header("redelivered"), Some("true"), "{v}");
         c.ack_message(&m, None).unwrap();
         c.disconnect(None, T).unwrap();
@@ -276,7 +276,7 @@ fn transactions_commit_and_abort() {
         );
         c.commit(&tx).unwrap();
         for i in 0..3 {
-            assert_eq!(c.receive(T).unwrap().body, format!("c{i}").as_bytes());
+            assert_eq!(c.receive(T).unwrap().body(), format!("c{i}").as_bytes());
         }
         let tx = c.begin(Some("mine")).unwrap();
         assert_eq!(tx, "mine");
@@ -285,7 +285,7 @@ fn transactions_commit_and_abort() {
         c.abort("mine").unwrap();
         c.send(&q, b"sentinel", None, &[]).unwrap();
         assert_eq!(
-            c.receive(T).unwrap().body,
+            c.receive(T).unwrap().body(),
             b"sentinel",
             "{b:?} {v}: nothing of the aborted tx came first"
         );
@@ -375,12 +375,12 @@ fn a_full_receive_queue_stops_reading_instead_of_growing() {
                 .receive(T)
                 .unwrap_or_else(|e| panic!("{b:?} message {i}: {e}"));
             assert_eq!(
-                m.body,
+                m.body(),
                 format!("{i:04}").as_bytes(),
                 "{b:?}: in order, none lost"
             );
         }
-        assert_eq!(consumer.receive(T).unwrap().body, b"end");
+        assert_eq!(consumer.receive(T).unwrap().body(), b"end");
         assert!(max_seen <= cap, "{b:?}: the queue held {max_seen} > {cap}");
         producer.disconnect(None, T).unwrap();
         consumer.disconnect(None, T).unwrap();
@@ -480,7 +480,7 @@ fn a_slow_listener_holds_back_reading_but_loses_nothing() {
     let bodies: Vec<String> = rec
         .messages()
         .iter()
-        .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+        .map(|m| String::from_utf8_lossy(m.body()).into_owned())
         .collect();
     assert_eq!(bodies, (0..200).map(|i| i.to_string()).collect::<Vec<_>>());
     c.disconnect(None, T).unwrap();
@@ -497,7 +497,7 @@ fn calling_back_from_a_callback_does_not_deadlock() {
         impl Listener for Echo {
             fn on_message(&self, f: &Frame) {
                 let c = self.conn.lock().unwrap().clone();
-                if let (Some(c), Some(b"ping")) = (c, Some(f.body.as_slice())) {
+                if let (Some(c), Some(b"ping")) = (c, Some(f.body())) {
                     // Blocking calls from inside a callback: send with a receipt and wait for it.
                     let r = format!("echo-{}", uuid::Uuid::new_v4());
                     c.send(&self.reply_to, b"pong", None, &[("receipt", &r)])
@@ -520,7 +520,7 @@ fn calling_back_from_a_callback_does_not_deadlock() {
         c.subscribe(&q, None, AckMode::Auto, &[]).unwrap();
         c.send(&q, b"ping", None, &[]).unwrap();
         rec.wait_for(T, "ping and pong", |s| s.messages.len() == 2);
-        assert_eq!(rec.messages()[1].body, b"pong");
+        assert_eq!(rec.messages()[1].body(), b"pong");
         c.disconnect(None, T).unwrap();
         echo.conn.lock().unwrap().take();
     }

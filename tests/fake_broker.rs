@@ -82,7 +82,7 @@ fn garbage_from_the_broker_closes_with_a_protocol_error() {
         r.events.iter().any(|e| e == "disconnected")
     });
     // The good frame before the garbage is delivered; then the connection is closed with the reason.
-    assert_eq!(c.receive(Duration::from_secs(1)).unwrap().body, b"ok");
+    assert_eq!(c.receive(Duration::from_secs(1)).unwrap().body(), b"ok");
     assert_eq!(
         c.receive(Duration::from_secs(1)).unwrap_err().kind,
         ErrorKind::Closed
@@ -242,7 +242,7 @@ fn an_error_frame_reaches_on_error() {
     rec.wait_for(Duration::from_secs(5), "an error", |r| r.errors.len() == 1);
     let f = rec.state.lock().unwrap().errors[0].clone();
     assert_eq!(f.header("message"), Some("bad things: happened"));
-    assert_eq!(f.body, b"details");
+    assert_eq!(f.body(), b"details");
 }
 
 #[test]

@@ -221,7 +221,7 @@ fn auto_reconnect_resubscribes_and_messages_flow_again() {
     });
     sender.send(&q, b"after stall", None, &[]).unwrap();
     rec.wait_for(T, "a message after the stall", |r| r.messages.len() == 2);
-    assert_eq!(rec.messages()[1].body, b"after stall");
+    assert_eq!(rec.messages()[1].body(), b"after stall");
     assert_eq!(count(&rec, "disconnected"), 2);
     assert_eq!(count(&rec, "loop_completed"), 0, "it never gave up");
     c.disconnect(None, T).unwrap();
@@ -273,7 +273,7 @@ fn sends_while_reconnecting_are_held_and_flushed() {
         )
     });
     rec.wait_for(T, "the held messages", |r| r.messages.len() == 3);
-    let bodies: Vec<Vec<u8>> = rec.messages().into_iter().map(|m| m.body).collect();
+    let bodies: Vec<Vec<u8>> = rec.messages().into_iter().map(|m| m.body().to_vec()).collect();
     assert_eq!(
         bodies,
         [b"held 1".to_vec(), b"held 2".to_vec(), b"in tx".to_vec()]
@@ -437,7 +437,7 @@ fn no_message_lost_through_twenty_drops() {
     }
     impl Listener for Consumer {
         fn on_message(&self, f: &Frame) {
-            let body = String::from_utf8_lossy(&f.body).into_owned();
+            let body = String::from_utf8_lossy(f.body()).into_owned();
             *self.seen.lock().unwrap().entry(body).or_default() += 1;
             self.cv.notify_all();
             if let Some(c) = self.conn.lock().unwrap().clone() {

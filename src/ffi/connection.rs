@@ -301,13 +301,7 @@ pub extern "C" fn stomp_send_frame(
         })?;
         let body = unsafe { bytes_arg(body, body_len, "body") }?;
         let h = parse_headers(headers, header_count)?;
-        let f = Frame::from_parts(
-            command,
-            h.iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
-            body.to_vec(),
-        );
+        let f = Frame::from_parts(command, h.iter().copied(), body);
         c.send_frame(f)
     })
 }

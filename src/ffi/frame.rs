@@ -1,7 +1,7 @@
 //! `stomp_frame`: a received (or built) frame. Frames handed to callbacks are borrowed for the
 //! duration of the callback; `stomp_frame_clone` makes one the caller owns.
 
-use std::ffi::{CString, c_char};
+use std::ffi::c_char;
 
 use super::boundary::{arg, call, call_or, str_arg};
 use super::result::stomp_result;
@@ -22,12 +22,12 @@ impl stomp_frame {
         Box::into_raw(Box::new(stomp_frame(f)))
     }
 
-    /// NUL-terminated copies of the headers, made once, on first use, and kept with the frame.
-    fn c_headers(&self) -> &[(CString, CString)] {
-        self.0.c_headers.0.get_or_init(|| {
-            let c = |s: &str| CString::new(s).unwrap_or_default();
-            self.0.headers.iter().map(|(n, v)| (c(n), c(v))).collect()
-        })
+    /// The `i`-th header as C strings: pointers into the frame's own buffer, where each name and
+    /// value is NUL-terminated (nothing is copied).
+    fn c_header_at(&self, i: usize) -> Option<(*const c_char, *const c_char)> {
+        self.0
+            .header_at_with_nul(i)
+            .map(|(n, v)| (n.as_ptr().cast::<c_char>(), v.as_ptr().cast::<c_char>()))
     }
 }
 
@@ -76,10 +76,9 @@ pub extern "C" fn stomp_frame_header(
         else {
             return std::ptr::null();
         };
-        match f.0.headers.iter().position(|(n, _)| n == name) {
-            Some(i) => f.c_headers()[i].1.as_ptr(),
-            None => std::ptr::null(),
-        }
+        f.0.header_position(name)
+            .and_then(|i| f.c_header_at(i))
+            .map_or(std::ptr::null(), |(_, v)| v)
     })
 }
 
@@ -88,7 +87,7 @@ pub extern "C" fn stomp_frame_header(
 pub extern "C" fn stomp_frame_header_count(frame: *const stomp_frame) -> usize {
     // SAFETY: NULL or a live frame.
     call_or(0, || {
-        unsafe { frame.as_ref() }.map_or(0, |f| f.0.headers.len())
+        unsafe { frame.as_ref() }.map_or(0, |f| f.0.header_count())
     })
 }
 
@@ -104,23 +103,23 @@ pub extern "C" fn stomp_frame_header_at(
     call(|| {
         // SAFETY: NULL or a live frame.
         let f = unsafe { arg(frame, "frame") }?;
-        let Some((n, v)) = f.c_headers().get(index) else {
+        let Some((n, v)) = f.c_header_at(index) else {
             return err(
                 ErrorKind::NotFound,
                 format!(
                     "header index {} is past the last of {}",
                     index,
-                    f.0.headers.len()
+                    f.0.header_count()
                 ),
             );
         };
         // SAFETY: out-pointers are NULL or writable (the caller's contract).
         unsafe {
             if !name.is_null() {
-                *name = n.as_ptr();
+                *name = n;
             }
             if !value.is_null() {
-                *value = v.as_ptr();
+                *value = v;
             }
         }
         Ok(())
@@ -135,7 +134,7 @@ pub extern "C" fn stomp_frame_body(frame: *const stomp_frame, len: *mut usize) -
         // SAFETY: NULL or a live frame; `len` NULL or writable.
         let f = unsafe { frame.as_ref() };
         let (p, n) = f.map_or((std::ptr::null(), 0), |f| {
-            (f.0.body.as_ptr(), f.0.body.len())
+            (f.0.body().as_ptr(), f.0.body().len())
         });
         if !len.is_null() {
             unsafe { *len = n };

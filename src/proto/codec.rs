@@ -4,10 +4,16 @@
 //! between frames). It honours `content-length` (so bodies may hold NUL), accepts CRLF line ends,
 //! and enforces limits on the command and header lines, the header count and the body size, so that a
 //! broker sending garbage costs bounded memory and ends in a clear error.
+//!
+//! Bytes are read straight into the decoder's buffer (`read_buf`, then `filled`), and each complete
+//! frame is copied once, unescaped, into a buffer of its own: one copy of a body between the socket
+//! and the application, and one allocation per frame.
 
-use super::escape::{escape_into, unescape};
+use smallvec::SmallVec;
+
+use super::escape::{escape_into, unescape_into};
 use super::frame::{Command, Frame, Version};
-use crate::error::{ErrorKind, Result, err};
+use crate::error::{Error, ErrorKind, Result, err};
 
 /// Bounds on what one received frame may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,19 +44,37 @@ pub enum Decoded {
     Heartbeat,
 }
 
-/// A frame whose command and headers are read and whose body is still arriving.
+/// One header line of a frame still being read, as offsets from the frame's first byte.
+#[derive(Debug, Clone, Copy)]
+struct RawHeader {
+    start: u32,
+    colon: u32,
+    /// End of the value (a CR before the LF excluded).
+    end: u32,
+}
+
+/// A frame whose command and headers are read and whose body is still arriving. Offsets are from the
+/// frame's first byte (`Decoder::pos`), so they survive the buffer being compacted.
 #[derive(Debug)]
 struct Head {
     command: Command,
-    headers: Vec<(String, String)>,
+    headers: SmallVec<[RawHeader; 12]>,
+    /// Bytes of header lines, an upper bound on what they take unescaped with their NULs.
+    header_bytes: usize,
     content_length: Option<usize>,
-    /// Offset of the body's first byte in `buf`.
     body_start: usize,
 }
 
+/// Room the buffer offers a read at least; it starts at `READ_CHUNK` and grows only for a frame
+/// larger than that, shrinking back once that frame is gone.
+const MIN_READ: usize = 16 << 10;
+const READ_CHUNK: usize = 64 << 10;
+
 #[derive(Debug)]
 pub struct Decoder {
+    /// Initialised up to its length; the bytes received and not yet consumed are `pos..end`.
     buf: Vec<u8>,
+    end: usize,
     /// Offset in `buf` of the first byte not yet consumed.
     pos: usize,
     /// Offset from which to resume searching (for the end of the headers, or the NUL of a body),
@@ -68,6 +92,7 @@ impl Decoder {
     pub fn new(limits: Limits) -> Decoder {
         Decoder {
             buf: Vec::new(),
+            end: 0,
             pos: 0,
             scan: 0,
             head: None,
@@ -84,37 +109,74 @@ impl Decoder {
 
     /// Drops everything buffered (the connection was reset).
     pub fn reset(&mut self) {
-        self.buf.clear();
+        self.end = 0;
         self.pos = 0;
         self.scan = 0;
         self.head = None;
         self.version = Version::V1_0;
         self.after_frame = false;
+        self.shrink();
     }
 
     /// Bytes received and not yet decoded into a frame.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.pos
+        self.end - self.pos
     }
 
-    pub fn push(&mut self, bytes: &[u8]) {
-        if self.pos == self.buf.len() {
-            self.buf.clear();
-            self.scan -= self.pos.min(self.scan);
+    /// Where the next read from the socket goes: at least `MIN_READ` bytes. Report what was read with
+    /// `filled`.
+    pub fn read_buf(&mut self) -> &mut [u8] {
+        if self.pos == self.end {
             self.pos = 0;
-        } else if self.pos > (64 << 10) && self.pos * 2 > self.buf.len() {
-            self.compact();
+            self.end = 0;
+            self.scan = 0;
+            if self.head.is_none() {
+                self.shrink();
+            }
         }
-        self.buf.extend_from_slice(bytes);
+        if self.buf.len() - self.end < MIN_READ {
+            self.compact();
+            if self.buf.len() - self.end < MIN_READ {
+                let want = (self.end + MIN_READ).max(self.buf.len() * 2).max(READ_CHUNK);
+                self.buf.resize(want, 0);
+            }
+        }
+        &mut self.buf[self.end..]
     }
 
+    /// `n` bytes were read into `read_buf`.
+    pub fn filled(&mut self, n: usize) {
+        debug_assert!(self.end + n <= self.buf.len());
+        self.end += n;
+    }
+
+    /// Copies `bytes` in (for callers that read elsewhere, and tests).
+    pub fn push(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let room = self.read_buf();
+            let n = room.len().min(bytes.len());
+            room[..n].copy_from_slice(&bytes[..n]);
+            self.filled(n);
+            bytes = &bytes[n..];
+        }
+    }
+
+    /// Moves the unconsumed bytes to the front.
     fn compact(&mut self) {
         let shift = self.pos;
-        self.buf.drain(..shift);
+        if shift == 0 {
+            return;
+        }
+        self.buf.copy_within(shift..self.end, 0);
+        self.end -= shift;
         self.pos = 0;
-        self.scan -= shift;
-        if let Some(h) = self.head.as_mut() {
-            h.body_start -= shift;
+        self.scan -= shift.min(self.scan);
+    }
+
+    /// A buffer grown for one large frame goes back to its usual size once nothing is buffered.
+    fn shrink(&mut self) {
+        if self.end == 0 && self.buf.len() > 4 * READ_CHUNK {
+            self.buf = vec![0; READ_CHUNK];
         }
     }
 
@@ -137,14 +199,15 @@ impl Decoder {
     fn next_raw(&mut self) -> Result<Option<Decoded>> {
         if self.head.is_none() {
             // EOLs between frames are heart-beats.
-            match self.buf.get(self.pos) {
+            let data = &self.buf[..self.end];
+            match data.get(self.pos) {
                 None => return Ok(None),
                 Some(b'\n') => {
                     self.pos += 1;
                     self.scan = self.pos;
                     return Ok(Some(Decoded::Heartbeat));
                 }
-                Some(b'\r') => match self.buf.get(self.pos + 1) {
+                Some(b'\r') => match data.get(self.pos + 1) {
                     None => return Ok(None),
                     Some(b'\n') => {
                         self.pos += 2;
@@ -171,18 +234,16 @@ impl Decoder {
     /// Finds the blank line ending the headers and parses command and headers.
     fn read_head(&mut self) -> Result<Option<Head>> {
         let limits = self.limits;
+        let data = &self.buf[..self.end];
         let mut line_start = self.scan.max(self.pos);
         let mut lines = 0usize;
         // Count the lines already scanned, so the header-count limit covers all of them.
         if line_start > self.pos {
-            lines = self.buf[self.pos..line_start]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
+            lines = memchr::memchr_iter(b'\n', &data[self.pos..line_start]).count();
         }
         loop {
-            let rest = &self.buf[line_start..];
-            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+            let rest = &data[line_start..];
+            let Some(nl) = memchr::memchr(b'\n', rest) else {
                 if rest.len() > limits.max_line {
                     return err(
                         ErrorKind::TooLarge,
@@ -198,17 +259,13 @@ impl Decoder {
                     format!("a frame line longer than {} bytes", limits.max_line),
                 );
             }
-            let line_len = if nl > 0 && rest[nl - 1] == b'\r' {
-                nl - 1
-            } else {
-                nl
-            };
+            let blank = nl == 0 || (nl == 1 && rest[0] == b'\r');
             let next = line_start + nl + 1;
-            if line_len == 0 && lines > 0 {
-                let head = self.parse_head(self.pos, line_start)?;
+            if blank && lines > 0 {
+                let head = self.parse_head(line_start)?;
                 self.scan = next;
                 return Ok(Some(Head {
-                    body_start: next,
+                    body_start: next - self.pos,
                     ..head
                 }));
             }
@@ -223,13 +280,16 @@ impl Decoder {
         }
     }
 
-    fn parse_head(&self, from: usize, to: usize) -> Result<Head> {
-        let mut lines = self.buf[from..to]
-            .split(|&b| b == b'\n')
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-        let cmd_line = lines.next().unwrap_or_default();
+    /// Parses the command line and indexes the header lines of the frame at `pos`, whose blank line
+    /// starts at `blank`. Checks all that can be checked before the body: UTF-8, NULs, colons, and
+    /// `content-length` against the limit.
+    fn parse_head(&self, blank: usize) -> Result<Head> {
+        let base = self.pos;
+        let data = &self.buf[base..blank];
+        let cmd_end = memchr::memchr(b'\n', data).expect("a head has a command line");
+        let cmd_line = data[..cmd_end].strip_suffix(b"\r").unwrap_or(&data[..cmd_end]);
         let command = Command::parse(cmd_line).ok_or_else(|| {
-            crate::error::Error::new(
+            Error::new(
                 ErrorKind::Protocol,
                 format!(
                     "unknown STOMP command {:?}",
@@ -237,14 +297,26 @@ impl Decoder {
                 ),
             )
         })?;
-        let escaped = !command.is_unescaped();
-        let mut headers = Vec::new();
+        let lines = &data[cmd_end + 1..];
+        if memchr::memchr(0, lines).is_some() {
+            return err(ErrorKind::Protocol, "a NUL octet inside the headers");
+        }
+        if let Err(e) = std::str::from_utf8(lines) {
+            return err(ErrorKind::Protocol, format!("header is not UTF-8: {}", e));
+        }
+        let mut headers = SmallVec::new();
         let mut content_length = None;
-        for line in lines.filter(|l| !l.is_empty()) {
-            if line.contains(&0) {
-                return err(ErrorKind::Protocol, "a NUL octet inside the headers");
+        let mut at = cmd_end + 1;
+        for nl in memchr::memchr_iter(b'\n', lines) {
+            let start = at;
+            let line_end = cmd_end + 1 + nl;
+            at = line_end + 1;
+            let line = &data[start..line_end];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() {
+                continue;
             }
-            let Some(colon) = line.iter().position(|&b| b == b':') else {
+            let Some(colon) = memchr::memchr(b':', line) else {
                 return err(
                     ErrorKind::Protocol,
                     format!(
@@ -253,11 +325,10 @@ impl Decoder {
                     ),
                 );
             };
-            let name = unescape(&line[..colon], self.version, escaped)?;
-            let value = unescape(&line[colon + 1..], self.version, escaped)?;
-            if name == "content-length" && content_length.is_none() {
+            if content_length.is_none() && &line[..colon] == b"content-length" {
+                let value = String::from_utf8_lossy(&line[colon + 1..]);
                 let n: usize = value.trim().parse().map_err(|_| {
-                    crate::error::Error::new(
+                    Error::new(
                         ErrorKind::Protocol,
                         format!("invalid content-length {:?}", value),
                     )
@@ -273,11 +344,16 @@ impl Decoder {
                 }
                 content_length = Some(n);
             }
-            headers.push((name, value));
+            headers.push(RawHeader {
+                start: start as u32,
+                colon: (start + colon) as u32,
+                end: (start + line.len()) as u32,
+            });
         }
         Ok(Head {
             command,
             headers,
+            header_bytes: blank - base - cmd_end,
             content_length,
             body_start: 0,
         })
@@ -285,10 +361,10 @@ impl Decoder {
 
     fn read_body(&mut self) -> Result<Option<Decoded>> {
         let head = self.head.as_ref().expect("read_body needs a head");
-        let start = head.body_start;
+        let start = self.pos + head.body_start;
         let end = match head.content_length {
             Some(n) => {
-                if self.buf.len() < start + n + 1 {
+                if self.end < start + n + 1 {
                     return Ok(None);
                 }
                 if self.buf[start + n] != 0 {
@@ -301,30 +377,43 @@ impl Decoder {
             }
             None => {
                 let from = self.scan.max(start);
-                match self.buf[from..].iter().position(|&b| b == 0) {
+                match memchr::memchr(0, &self.buf[from..self.end]) {
                     Some(i) => from + i,
                     None => {
-                        if self.buf.len() - start > self.limits.max_body {
+                        if self.end - start > self.limits.max_body {
                             return err(
                                 ErrorKind::TooLarge,
                                 format!("a body over the limit of {} bytes", self.limits.max_body),
                             );
                         }
-                        self.scan = self.buf.len();
+                        self.scan = self.end;
                         return Ok(None);
                     }
                 }
             }
         };
         let head = self.head.take().expect("checked above");
-        let body = self.buf[start..end].to_vec();
+        let frame = self.build(&head, &self.buf[start..end])?;
         self.pos = end + 1;
         self.scan = self.pos;
-        Ok(Some(Decoded::Frame(Frame::from_parts(
-            head.command,
-            head.headers,
-            body,
-        ))))
+        Ok(Some(Decoded::Frame(frame)))
+    }
+
+    /// The frame's own buffer: headers unescaped and NUL-terminated, then the body.
+    fn build(&self, head: &Head, body: &[u8]) -> Result<Frame> {
+        let base = &self.buf[self.pos..];
+        let escaped = !head.command.is_unescaped();
+        let version = self.version;
+        let mut f = Frame::with_capacity(head.command, head.header_bytes + body.len());
+        for h in &head.headers {
+            let (s, c, e) = (h.start as usize, h.colon as usize, h.end as usize);
+            f.push_header_with(
+                |out| unescape_into(&base[s..c], version, escaped, out),
+                |out| unescape_into(&base[c + 1..e], version, escaped, out),
+            )?;
+        }
+        f.extend_body(body);
+        Ok(f)
     }
 }
 
@@ -337,42 +426,64 @@ pub fn encode(
     auto_content_length: bool,
     out: &mut Vec<u8>,
 ) -> Result<()> {
+    encode_parts(
+        frame.command,
+        frame.headers(),
+        frame.body(),
+        version,
+        auto_content_length,
+        out,
+    )
+}
+
+/// `encode` from borrowed parts, with no frame built (the SEND hot path).
+pub fn encode_parts<'a>(
+    command: Command,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    body: &[u8],
+    version: Version,
+    auto_content_length: bool,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     let mark = out.len();
-    let r = encode_inner(frame, version, auto_content_length, out);
+    let r = encode_inner(command, headers, body, version, auto_content_length, out);
     if r.is_err() {
         out.truncate(mark);
     }
     r
 }
 
-fn encode_inner(
-    frame: &Frame,
+fn encode_inner<'a>(
+    command: Command,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    body: &[u8],
     version: Version,
     auto_content_length: bool,
     out: &mut Vec<u8>,
 ) -> Result<()> {
-    if !frame.body.is_empty() && !frame.command.allows_body() {
+    if !body.is_empty() && !command.allows_body() {
         return err(
             ErrorKind::InvalidArgument,
-            format!("a {} frame cannot carry a body", frame.command),
+            format!("a {} frame cannot carry a body", command),
         );
     }
-    let escaped = !frame.command.is_unescaped();
-    let needs_length = !frame.body.is_empty() && (auto_content_length || frame.body.contains(&0));
-    out.extend_from_slice(frame.command.as_str().as_bytes());
+    let escaped = !command.is_unescaped();
+    let needs_length =
+        !body.is_empty() && (auto_content_length || memchr::memchr(0, body).is_some());
+    out.extend_from_slice(command.as_str().as_bytes());
     out.push(b'\n');
-    for (name, value) in &frame.headers {
+    for (name, value) in headers {
         if name == "content-length" {
             if needs_length {
                 continue; // ours replaces it
             }
-            if value.trim().parse::<usize>().ok() != Some(frame.body.len()) {
+            if value.trim().parse::<usize>().ok() != Some(body.len()) {
                 return err(
                     ErrorKind::InvalidHeader,
                     format!(
                         "content-length {:?} does not match the body of {} bytes",
                         value,
-                        frame.body.len()
+                        body.len()
                     ),
                 );
             }
@@ -396,14 +507,28 @@ fn encode_inner(
     }
     if needs_length {
         out.extend_from_slice(b"content-length:");
-        use std::io::Write as _;
-        let _ = write!(out, "{}", frame.body.len());
+        write_decimal(body.len(), out);
         out.push(b'\n');
     }
     out.push(b'\n');
-    out.extend_from_slice(&frame.body);
+    out.extend_from_slice(body);
     out.push(0);
     Ok(())
+}
+
+/// `n` in decimal, without the formatting machinery.
+fn write_decimal(mut n: usize, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 #[cfg(test)]
@@ -464,7 +589,7 @@ mod tests {
         assert_eq!(got.len(), 1);
         let f = frame(&got[0]);
         assert_eq!(f.command, Command::Message);
-        assert_eq!(f.body, b"a\0b\0c");
+        assert_eq!(f.body(), b"a\0b\0c");
         assert_eq!(f.header("message-id"), Some("7"));
     }
 
@@ -482,7 +607,7 @@ mod tests {
         // The first EOL after a frame is its trailer; further ones are heart-beats.
         assert_eq!(kinds, ["hb", "hb", "RECEIPT", "hb", "MESSAGE"]);
         assert_eq!(frame(&got[2]).header("receipt-id"), Some("r1"));
-        assert_eq!(frame(&got[4]).body, b"hello");
+        assert_eq!(frame(&got[4]).body(), b"hello");
     }
 
     #[test]
@@ -490,7 +615,7 @@ mod tests {
         let got = decode_all(b"MESSAGE\nfoo:1\nfoo:2\n\n\0", Version::V1_2).unwrap();
         let f = frame(&got[0]);
         assert_eq!(f.header("foo"), Some("1"));
-        assert_eq!(f.headers.len(), 2);
+        assert_eq!(f.header_count(), 2);
     }
 
     #[test]
@@ -585,7 +710,7 @@ mod tests {
             encode(&f, v, true, &mut out).unwrap();
             let got = decode_split_everywhere(&out, v);
             let back = frame(&got[0]);
-            assert_eq!(back.body, f.body);
+            assert_eq!(back.body(), f.body());
             assert_eq!(back.header("content-length"), Some("7"));
             if v != Version::V1_0 {
                 assert_eq!(back.header("weird"), Some("a:b\nc\\d"));
@@ -654,5 +779,34 @@ mod tests {
         let f = Frame::new(Command::Connect).with("passcode", "p:w\\d");
         encode(&f, Version::V1_2, true, &mut out).unwrap();
         assert_eq!(out, b"CONNECT\npasscode:p:w\\d\n\n\0");
+    }
+
+    #[test]
+    fn reads_go_straight_into_the_buffer_which_shrinks_after_a_large_frame() {
+        let mut d = Decoder::new(Limits::default());
+        d.set_version(Version::V1_2);
+        let big = vec![b'x'; 1 << 20];
+        let mut raw = b"MESSAGE\ncontent-length:1048576\nk:a\\cb\n\n".to_vec();
+        raw.extend_from_slice(&big);
+        raw.extend_from_slice(b"\0\nRECEIPT\nreceipt-id:1\n\n\0");
+        let mut fed = 0;
+        let mut got = Vec::new();
+        while fed < raw.len() {
+            let room = d.read_buf();
+            assert!(room.len() >= MIN_READ);
+            let n = room.len().min(raw.len() - fed).min(40_000);
+            room[..n].copy_from_slice(&raw[fed..fed + n]);
+            d.filled(n);
+            fed += n;
+            while let Some(x) = d.next().unwrap() {
+                got.push(x);
+            }
+        }
+        assert_eq!(got.len(), 2);
+        assert_eq!(frame(&got[0]).body(), &big[..]);
+        assert_eq!(frame(&got[0]).header("k"), Some("a:b"));
+        assert!(d.buf.len() > 4 * READ_CHUNK, "grew to hold the frame");
+        let _ = d.read_buf();
+        assert_eq!(d.buf.len(), READ_CHUNK, "and shrank back once it was gone");
     }
 }

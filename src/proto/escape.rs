@@ -49,7 +49,7 @@ pub fn escape_into(value: &str, version: Version, escaped: bool, out: &mut Vec<u
 /// Refuses header values with a line break or NUL, as `version` 1.0 must, whatever escaping the
 /// broker would apply.
 pub fn refuse_line_breaks(frame: &super::frame::Frame, version: Version) -> Result<()> {
-    for (name, value) in frame.headers.iter() {
+    for (name, value) in frame.headers() {
         refuse_unframeable(name, version, "")?;
         refuse_unframeable(value, version, "")?;
     }
@@ -84,19 +84,27 @@ fn describe(b: u8) -> &'static str {
 /// Decodes one received header name or value. Undefined escape sequences are a fatal protocol error
 /// (STOMP 1.2 says so); under 1.0, or in CONNECTED, bytes are taken as they are.
 pub fn unescape(raw: &[u8], version: Version, escaped: bool) -> Result<String> {
-    if !escaped || version == Version::V1_0 || !raw.contains(&b'\\') {
-        return utf8(raw.to_vec());
-    }
+    std::str::from_utf8(raw)
+        .or_else(|e| err(ErrorKind::Protocol, format!("header is not UTF-8: {}", e)))?;
     let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
-        if b != b'\\' {
-            out.push(b);
-            i += 1;
-            continue;
-        }
-        let decoded = match raw.get(i + 1) {
+    unescape_into(raw, version, escaped, &mut out)?;
+    // Unescaping turns ASCII into ASCII, so valid UTF-8 stays valid.
+    Ok(String::from_utf8(out).expect("checked above"))
+}
+
+/// `unescape`, appending to `out`, for bytes already known to be UTF-8 (the decoder checks a frame's
+/// whole header section at once). On error `out` may hold part of the value.
+pub fn unescape_into(raw: &[u8], version: Version, escaped: bool, out: &mut Vec<u8>) -> Result<()> {
+    let plain = !escaped || version == Version::V1_0;
+    let mut rest = raw;
+    loop {
+        let at = if plain { None } else { memchr::memchr(b'\\', rest) };
+        let Some(i) = at else {
+            out.extend_from_slice(rest);
+            return Ok(());
+        };
+        out.extend_from_slice(&rest[..i]);
+        let decoded = match rest.get(i + 1) {
             Some(b'\\') => b'\\',
             Some(b'n') => b'\n',
             Some(b'c') => b':',
@@ -115,14 +123,8 @@ pub fn unescape(raw: &[u8], version: Version, escaped: bool) -> Result<String> {
             }
         };
         out.push(decoded);
-        i += 2;
+        rest = &rest[i + 2..];
     }
-    utf8(out)
-}
-
-fn utf8(bytes: Vec<u8>) -> Result<String> {
-    String::from_utf8(bytes)
-        .or_else(|e| err(ErrorKind::Protocol, format!("header is not UTF-8: {}", e)))
 }
 
 #[cfg(test)]

@@ -331,7 +331,7 @@ impl Session {
         }
         // What the session must remember of the frame (nothing but a receipt for a plain SEND, the hot path).
         let receipt = frame.header("receipt").map(str::to_owned);
-        let tracked = (frame.command != Command::Send).then(|| frame.clone_meta());
+        let tracked = (frame.command != Command::Send).then(|| frame.without_body());
         self.queue_frame(frame)?;
         if let Some(r) = receipt {
             self.receipts.insert(r, ReceiptStatus::Pending);
@@ -478,18 +478,44 @@ impl Session {
         self.read_paused = paused;
     }
 
+    /// Where the transport's next read goes (no copy between the socket and the decoder); report
+    /// what was read with `handle_read`.
+    pub fn read_buf(&mut self) -> &mut [u8] {
+        self.decoder.read_buf()
+    }
+
+    /// `n` bytes were read into `read_buf`.
+    pub fn handle_read(&mut self, n: usize, now: Instant) {
+        if matches!(self.state, State::Idle | State::Closed) {
+            return;
+        }
+        if n > 0 {
+            self.decoder.filled(n);
+            self.heard(now);
+        }
+        self.decode(now);
+    }
+
     /// Bytes from the transport (empty: just decode what is buffered, after the budget grew).
     pub fn handle_bytes(&mut self, bytes: &[u8], now: Instant) {
         if matches!(self.state, State::Idle | State::Closed) {
             return;
         }
         if !bytes.is_empty() {
-            self.last_read = now;
-            if self.state == State::Connected {
-                self.awaiting_first_beat = false;
-            }
             self.decoder.push(bytes);
+            self.heard(now);
         }
+        self.decode(now);
+    }
+
+    fn heard(&mut self, now: Instant) {
+        self.last_read = now;
+        if self.state == State::Connected {
+            self.awaiting_first_beat = false;
+        }
+    }
+
+    fn decode(&mut self, now: Instant) {
         loop {
             if self.message_budget == 0 {
                 return;
@@ -801,13 +827,6 @@ impl Session {
     }
 }
 
-impl Frame {
-    /// A copy without the body (what the session remembers of a frame it sent).
-    fn clone_meta(&self) -> Frame {
-        Frame::from_parts(self.command, self.headers.clone(), Vec::new())
-    }
-}
-
 fn is_client_command(c: Command) -> bool {
     !matches!(
         c,
@@ -818,7 +837,7 @@ fn is_client_command(c: Command) -> bool {
 /// The `message` header and the body of an ERROR frame, for a person.
 pub fn error_text(f: &Frame) -> String {
     let msg = f.header("message").unwrap_or("").trim();
-    let body = String::from_utf8_lossy(&f.body);
+    let body = String::from_utf8_lossy(f.body());
     let body = body.trim();
     match (msg.is_empty(), body.is_empty()) {
         (true, true) => "ERROR frame without a message".to_owned(),

@@ -98,7 +98,6 @@ struct Loop {
     poll: Poll,
     conns: HashMap<usize, Conn>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
-    buf: Vec<u8>,
     jitter: Jitter,
     /// Connections with bytes left unread after their budget.
     again: Vec<usize>,
@@ -109,7 +108,6 @@ pub fn run(poll: Poll) {
         poll,
         conns: HashMap::new(),
         timers: BinaryHeap::new(),
-        buf: vec![0; 64 << 10],
         jitter: Jitter::from_entropy(),
         again: Vec::new(),
     };
@@ -592,7 +590,7 @@ impl Loop {
             if (read || was_paused) && !paused {
                 let mut budget = READ_BUDGET;
                 loop {
-                    match stream.read(&mut self.buf) {
+                    match stream.read(core.session.read_buf()) {
                         Ok(0) => {
                             core.session.transport_closed(Error::new(
                                 ErrorKind::Closed,
@@ -601,7 +599,7 @@ impl Loop {
                             break;
                         }
                         Ok(n) => {
-                            core.session.handle_bytes(&self.buf[..n], now);
+                            core.session.handle_read(n, now);
                             if core.session.state() == State::Closed {
                                 break;
                             }
