@@ -263,10 +263,19 @@ impl Connection {
 
     /// Queues any frame for sending (the seed's `send_frame`): escaped and framed by the library.
     pub fn send_frame(&self, frame: Frame) -> Result<()> {
+        self.send_parts(frame.command, frame.headers(), frame.body())
+    }
+
+    /// `send_frame` from borrowed parts: encoded straight into the outgoing buffer; a frame is built
+    /// only to be held while reconnecting.
+    fn send_parts<'a, H>(&self, command: Command, headers: H, body: &[u8]) -> Result<()>
+    where
+        H: Iterator<Item = (&'a str, &'a str)> + Clone,
+    {
         let shared = &self.shared;
         let mut core = self.lock_core_with_on_send_room()?;
         if shared.phase() == Phase::Reconnecting {
-            return Self::hold(shared, &mut core, frame);
+            return Self::hold(shared, &mut core, Frame::from_parts(command, headers, body));
         }
         if core.session.state() != State::Connected {
             return err(ErrorKind::NotConnected, "not connected");
@@ -297,7 +306,7 @@ impl Connection {
                 );
             }
         }
-        core.session.send(frame)?;
+        core.session.send_parts(command, headers, body)?;
         let wake = !std::mem::replace(&mut core.flush_queued, true);
         drop(core);
         if wake {
@@ -324,7 +333,7 @@ impl Connection {
         // Refuse now what could not be sent later.
         let mut scratch = Vec::new();
         if core.session.escaping() != core.session.version() {
-            crate::proto::escape::refuse_line_breaks(&frame, core.session.version())?;
+            crate::proto::escape::refuse_line_breaks(frame.headers(), core.session.version())?;
         }
         crate::proto::encode(
             &frame,
@@ -359,14 +368,13 @@ impl Connection {
         if destination.is_empty() {
             return err(ErrorKind::InvalidArgument, "the destination is empty");
         }
-        let f = Frame::from_parts(
+        self.send_parts(
             Command::Send,
             std::iter::once(("destination", destination))
                 .chain(content_type.map(|ct| ("content-type", ct)))
                 .chain(headers.iter().copied()),
             body,
-        );
-        self.send_frame(f)
+        )
     }
 
     /// SUBSCRIBE; returns the subscription id (generated when `id` is `None`).

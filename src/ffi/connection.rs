@@ -61,10 +61,14 @@ fn handle<'a>(conn: *const stomp_connection) -> Result<&'a Connection> {
     unsafe { arg(conn, "conn") }.map(|c| &c.conn)
 }
 
-/// Borrows a C header array as (name, value) pairs.
-fn parse_headers<'a>(h: *const stomp_header, n: usize) -> Result<Vec<(&'a str, &'a str)>> {
+/// Header pairs borrowed from C; the usual handful stay on the stack.
+type Headers<'a> = smallvec::SmallVec<[(&'a str, &'a str); 8]>;
+
+/// Borrows a C header array as (name, value) pairs. Nothing is allocated unless a header is bad
+/// (then the message names it) or there are more than 8.
+fn parse_headers<'a>(h: *const stomp_header, n: usize) -> Result<Headers<'a>> {
     if n == 0 {
-        return Ok(Vec::new());
+        return Ok(Headers::new());
     }
     if h.is_null() {
         return err(
@@ -80,21 +84,34 @@ fn parse_headers<'a>(h: *const stomp_header, n: usize) -> Result<Vec<(&'a str, &
     }
     // SAFETY: `h` points to `n` headers (the caller's contract; checked non-NULL above).
     let hs = unsafe { std::slice::from_raw_parts(h, n) };
-    hs.iter()
-        .enumerate()
-        .map(|(i, h)| {
-            // SAFETY: C strings or NULL (checked).
-            let name = unsafe { str_arg(h.name, &format!("headers[{}].name", i)) }?;
-            let value = unsafe { str_arg(h.value, &format!("headers[{}].value", i)) }?;
-            if name.is_empty() {
-                return err(
-                    ErrorKind::InvalidHeader,
-                    format!("headers[{}] has an empty name", i),
-                );
-            }
-            Ok((name, value))
+    let one = |p: *const c_char, i: usize, part: &str| -> Result<&'a str> {
+        if p.is_null() {
+            return err(
+                ErrorKind::InvalidArgument,
+                format!("headers[{}].{} is NULL", i, part),
+            );
+        }
+        // SAFETY: a NUL-terminated string live for the call (the caller's contract), non-NULL.
+        unsafe { std::ffi::CStr::from_ptr(p) }.to_str().or_else(|_| {
+            err(
+                ErrorKind::InvalidArgument,
+                format!("headers[{}].{} is not UTF-8", i, part),
+            )
         })
-        .collect()
+    };
+    let mut out = Headers::with_capacity(n);
+    for (i, h) in hs.iter().enumerate() {
+        let name = one(h.name, i, "name")?;
+        let value = one(h.value, i, "value")?;
+        if name.is_empty() {
+            return err(
+                ErrorKind::InvalidHeader,
+                format!("headers[{}] has an empty name", i),
+            );
+        }
+        out.push((name, value));
+    }
+    Ok(out)
 }
 
 /// Writes `s` and a NUL to a caller's buffer, if one is given.

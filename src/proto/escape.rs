@@ -19,7 +19,14 @@ pub fn escape_into(value: &str, version: Version, escaped: bool, out: &mut Vec<u
         out.extend_from_slice(bytes);
         return Ok(());
     }
-    for &b in bytes {
+    // Most values need no escaping: copy them whole.
+    let special = |b: &u8| matches!(b, b'\\' | b'\n' | b':' | b'\r' | 0);
+    let Some(first) = bytes.iter().position(special) else {
+        out.extend_from_slice(bytes);
+        return Ok(());
+    };
+    out.extend_from_slice(&bytes[..first]);
+    for &b in &bytes[first..] {
         match b {
             b'\\' => out.extend_from_slice(b"\\\\"),
             b'\n' => out.extend_from_slice(b"\\n"),
@@ -48,8 +55,11 @@ pub fn escape_into(value: &str, version: Version, escaped: bool, out: &mut Vec<u
 
 /// Refuses header values with a line break or NUL, as `version` 1.0 must, whatever escaping the
 /// broker would apply.
-pub fn refuse_line_breaks(frame: &super::frame::Frame, version: Version) -> Result<()> {
-    for (name, value) in frame.headers() {
+pub fn refuse_line_breaks<'a>(
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    version: Version,
+) -> Result<()> {
+    for (name, value) in headers {
         refuse_unframeable(name, version, "")?;
         refuse_unframeable(value, version, "")?;
     }

@@ -6,6 +6,6 @@ pub mod escape;
 pub mod frame;
 pub mod session;
 
-pub use codec::{Decoded, Decoder, Limits, encode};
+pub use codec::{Decoded, Decoder, Limits, encode, encode_parts};
 pub use frame::{Command, Frame, Version};
 pub use session::{ConnectParams, Event, ReceiptStatus, Session, SessionConfig, State};

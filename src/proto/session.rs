@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::codec::{Decoded, Decoder, Limits, encode};
+use super::codec::{Decoded, Decoder, Limits, encode_parts};
 use super::frame::{Command, Frame, Version};
 use crate::error::{Error, ErrorKind, Result, err};
 
@@ -298,6 +298,15 @@ impl Session {
 
     /// Queues an application frame. Tracks receipts, subscriptions and transactions as they go out.
     pub fn send(&mut self, frame: Frame) -> Result<()> {
+        self.send_parts(frame.command, frame.headers(), frame.body())
+    }
+
+    /// `send` from borrowed parts: encoded straight into the output buffer, no frame built (a SEND
+    /// allocates nothing here unless it asks for a receipt).
+    pub fn send_parts<'a, H>(&mut self, command: Command, headers: H, body: &[u8]) -> Result<()>
+    where
+        H: Iterator<Item = (&'a str, &'a str)> + Clone,
+    {
         match self.state {
             State::Connected => {}
             State::Disconnecting => {
@@ -305,21 +314,20 @@ impl Session {
             }
             _ => return err(ErrorKind::NotConnected, "not connected"),
         }
-        if frame.command == Command::Nack && self.version == Version::V1_0 {
+        if command == Command::Nack && self.version == Version::V1_0 {
             return err(ErrorKind::Unsupported, "NACK does not exist in STOMP 1.0");
         }
-        if matches!(frame.command, Command::Connect | Command::Stomp)
-            || !is_client_command(frame.command)
-        {
+        if matches!(command, Command::Connect | Command::Stomp) || !is_client_command(command) {
             return err(
                 ErrorKind::InvalidArgument,
                 format!(
                     "{} is not a frame a client sends on an open connection",
-                    frame.command
+                    command
                 ),
             );
         }
-        if self.screen_transaction(&frame)? {
+        let find = |name: &str| headers.clone().find(|(n, _)| *n == name).map(|(_, v)| v);
+        if self.screen_transaction_parts(command, find("transaction"))? {
             return Ok(());
         }
         let pending = self.out.len() - self.out_pos;
@@ -329,15 +337,13 @@ impl Session {
                 format!("{} bytes already wait for the socket", pending),
             );
         }
-        // What the session must remember of the frame (nothing but a receipt for a plain SEND, the hot path).
-        let receipt = frame.header("receipt").map(str::to_owned);
-        let tracked = (frame.command != Command::Send).then(|| frame.without_body());
-        self.queue_frame(frame)?;
-        if let Some(r) = receipt {
-            self.receipts.insert(r, ReceiptStatus::Pending);
+        self.queue_parts(command, headers.clone(), body)?;
+        // What the session must remember of the frame (nothing but a receipt for a plain SEND).
+        if let Some(r) = find("receipt") {
+            self.receipts.insert(r.to_owned(), ReceiptStatus::Pending);
         }
-        if let Some(f) = tracked {
-            self.track(f);
+        if command != Command::Send {
+            self.track(Frame::from_parts(command, headers, &[]));
         }
         Ok(())
     }
@@ -347,18 +353,22 @@ impl Session {
     /// `Ok(false)`: the frame is not concerned. Checked on send and when a frame is held for a
     /// reconnect, so that a commit made while reconnecting is refused at once, not dropped later.
     pub fn screen_transaction(&mut self, frame: &Frame) -> Result<bool> {
-        let Some(tx) = frame.header("transaction") else {
+        self.screen_transaction_parts(frame.command, frame.header("transaction"))
+    }
+
+    fn screen_transaction_parts(&mut self, command: Command, tx: Option<&str>) -> Result<bool> {
+        let Some(tx) = tx else {
             return Ok(false);
         };
         if !self.dropped_transactions.iter().any(|t| t == tx) {
             return Ok(false);
         }
-        if frame.command == Command::Abort {
+        if command == Command::Abort {
             // Already aborted by the broker; nothing to send.
             self.dropped_transactions.retain(|t| t != tx);
             return Ok(true);
         }
-        if frame.command == Command::Commit {
+        if command == Command::Commit {
             self.dropped_transactions.retain(|t| t != tx);
         }
         err(
@@ -423,23 +433,35 @@ impl Session {
     }
 
     fn queue_frame(&mut self, frame: Frame) -> Result<()> {
+        self.queue_parts(frame.command, frame.headers(), frame.body())
+    }
+
+    fn queue_parts<'a>(
+        &mut self,
+        command: Command,
+        headers: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+        body: &[u8],
+    ) -> Result<()> {
         if self.out_pos == self.out.len() {
             self.out.clear();
             self.out_pos = 0;
         }
         if self.escaping != self.version {
             // Still 1.0 for the application: what 1.0 cannot carry is refused on every broker.
-            super::escape::refuse_line_breaks(&frame, self.version)?;
+            super::escape::refuse_line_breaks(headers.clone(), self.version)?;
         }
-        encode(
-            &frame,
+        encode_parts(
+            command,
+            headers.clone(),
+            body,
             self.escaping,
             self.config.auto_content_length,
             &mut self.out,
         )?;
         if self.emit_sent {
             self.sent_events += 1;
-            self.events.push_back(Event::Sent(frame));
+            self.events
+                .push_back(Event::Sent(Frame::from_parts(command, headers, body)));
         }
         Ok(())
     }
