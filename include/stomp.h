@@ -19,12 +19,12 @@
  *
  * Threads. All connections of a process share one I/O thread (a mio event loop, started with the
  * first connection) and a pool of dispatch threads. The I/O thread owns the sockets, timers and
- * heart-beats and never runs your code. Callbacks (stomp_listener) run on the dispatch threads: one at
- * a time and in order for each connection; callbacks of different connections run in parallel. The pool
- * grows while its threads are busy (a thread starts when a connection has a callback to run and none
- * is free, up to a safety cap of 1024) and shrinks when idle (after 10 s, down to one), so a slow
- * callback delays only later callbacks of its own connection: other connections, I/O and heart-beats
- * go on. See stomp_listener for the details.
+ * heart-beats and never runs your code. Callbacks (stomp_listener) run on the dispatch threads: one
+ * at a time and in order for each connection; callbacks of different connections run in parallel.
+ * The pool grows while its threads are busy (a thread starts when a connection has a callback to
+ * run and none is free, up to a safety cap of 1024) and shrinks when idle (after 10 s, down to
+ * one), so a slow callback delays only later callbacks of its own connection: other connections,
+ * I/O and heart-beats go on. See stomp_listener for the details.
  *
  * Calls. Every stomp_connection function may be called from any thread at the same time, and from
  * inside a callback, blocking ones included (stomp_connect with wait, stomp_wait_receipt,
