@@ -18,10 +18,13 @@
  * THE MODEL
  *
  * Threads. All connections of a process share one I/O thread (a mio event loop, started with the
- * first connection) and a small pool of dispatch threads. The I/O thread owns the sockets, timers and
- * heart-beats and never runs your code. Callbacks (stomp_listener) run on the dispatch threads: one at
- * a time and in order for each connection; callbacks of different connections may run at once. A slow
- * callback delays only later callbacks of its own connection: I/O and heart-beats go on.
+ * first connection) and a pool of dispatch threads. The I/O thread owns the sockets, timers and
+ * heart-beats and never runs your code. Callbacks (stomp_listener) run on the dispatch threads: one
+ * at a time and in order for each connection; callbacks of different connections run in parallel.
+ * The pool grows while its threads are busy (a thread starts when a connection has a callback to
+ * run and none is free, up to a safety cap of 1024) and shrinks when idle (after 10 s, down to
+ * one), so a slow callback delays only later callbacks of its own connection: other connections,
+ * I/O and heart-beats go on. See stomp_listener for the details.
  *
  * Calls. Every stomp_connection function may be called from any thread at the same time, and from
  * inside a callback, blocking ones included (stomp_connect with wait, stomp_wait_receipt,
@@ -166,10 +169,18 @@ typedef struct stomp_options stomp_options;
 /*
  Callbacks for connection events, mirroring stomp.py's ConnectionListener; any member may be NULL.
 
- Threads: every callback runs on one of the library's dispatch threads, never the I/O thread, one
- at a time and in order for a connection (callbacks of different connections may run at once). No
- library lock is held: a callback may call any function of this library, blocking ones included.
- A slow callback delays only later callbacks of its own connection, never I/O or heart-beats.
+ Threads: every callback runs on one of the library's dispatch threads, never on the I/O thread
+ (which does the sockets, timers and heart-beats of every connection). Callbacks of one connection
+ run one at a time and in order, though not always on the same thread; callbacks of different
+ connections run in parallel, each on its own thread. The dispatch threads start with the first
+ callback; one more starts whenever a connection has a callback to run and no dispatch thread is
+ free, and one idle for 10 s ends, down to one. So a slow or blocked callback delays only later
+ callbacks of its own connection, never another connection's, nor I/O or heart-beats; and once
+ callbacks have been quiet for 10 s the library has two threads (I/O and one dispatch), however
+ many connections are open. A safety cap: with 1024 dispatch threads busy (1024 callbacks blocked
+ at once) no more start, and other connections' callbacks wait until one of those returns. No
+ library lock is held while a callback runs: it may call any function of this library, blocking
+ ones included.
 
  Lifetimes: `frame` and `host` are borrowed for the duration of the call; keep a frame with
  `stomp_frame_clone`. `user_data` is passed back as given; the library never frees it.

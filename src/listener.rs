@@ -1,7 +1,12 @@
 //! The listener: what an application hears, mirroring stomp.py's `ConnectionListener`.
 //!
 //! Every method runs on a dispatch thread, never on the I/O thread, one at a time and in order for
-//! each connection, with no library lock held: a listener may call back into the connection.
+//! each connection (not always on the same thread), with no library lock held: a listener may call
+//! back into the connection. Different connections' listeners run at the same time on different
+//! threads: the dispatch threads start with the first event, one more starts whenever a connection
+//! has an event and none is free (up to 1024, a safety cap: past it a ready connection waits for a
+//! running callback to return), and one idle for 10 s ends, down to one. So a slow or blocked
+//! listener delays only its own connection's later events, never another connection's.
 
 use crate::proto::Frame;
 

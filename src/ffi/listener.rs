@@ -8,10 +8,18 @@ use crate::proto::Frame;
 
 /// Callbacks for connection events, mirroring stomp.py's ConnectionListener; any member may be NULL.
 ///
-/// Threads: every callback runs on one of the library's dispatch threads, never the I/O thread, one
-/// at a time and in order for a connection (callbacks of different connections may run at once). No
-/// library lock is held: a callback may call any function of this library, blocking ones included.
-/// A slow callback delays only later callbacks of its own connection, never I/O or heart-beats.
+/// Threads: every callback runs on one of the library's dispatch threads, never on the I/O thread
+/// (which does the sockets, timers and heart-beats of every connection). Callbacks of one connection
+/// run one at a time and in order, though not always on the same thread; callbacks of different
+/// connections run in parallel, each on its own thread. The dispatch threads start with the first
+/// callback; one more starts whenever a connection has a callback to run and no dispatch thread is
+/// free, and one idle for 10 s ends, down to one. So a slow or blocked callback delays only later
+/// callbacks of its own connection, never another connection's, nor I/O or heart-beats; and once
+/// callbacks have been quiet for 10 s the library has two threads (I/O and one dispatch), however
+/// many connections are open. A safety cap: with 1024 dispatch threads busy (1024 callbacks blocked
+/// at once) no more start, and other connections' callbacks wait until one of those returns. No
+/// library lock is held while a callback runs: it may call any function of this library, blocking
+/// ones included.
 ///
 /// Lifetimes: `frame` and `host` are borrowed for the duration of the call; keep a frame with
 /// `stomp_frame_clone`. `user_data` is passed back as given; the library never frees it.

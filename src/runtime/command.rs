@@ -1,5 +1,6 @@
 //! The way in to the I/O loop from other threads: a command queue and a `mio::Waker`.
-//! The loop and the dispatch pool start once, lazily, with the first connection.
+//! The loop and the (empty) dispatch pool are made once, lazily, with the first connection; the pool's
+//! threads start with the first event.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,7 +9,7 @@ use mio::Waker;
 use once_cell::sync::OnceCell;
 
 use super::conn::{Shared, lock};
-use super::dispatch::Pool;
+use super::dispatch::{Pool, PoolLimits};
 
 pub enum Cmd {
     /// Start walking the host list for this connection.
@@ -26,21 +27,19 @@ pub enum Cmd {
 pub struct Runtime {
     queue: Mutex<Vec<Cmd>>,
     waker: Waker,
-    pub pool: Arc<Pool>,
+    pub(crate) pool: Arc<Pool>,
     next_id: AtomicUsize,
 }
 
 static RUNTIME: OnceCell<Runtime> = OnceCell::new();
-
-/// Threads running callbacks: enough that a few slow handlers do not hold up other connections.
-const DISPATCH_THREADS: usize = 8;
 
 pub fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
         let poll = mio::Poll::new().expect("cannot create the I/O poller");
         let waker = Waker::new(poll.registry(), super::event_loop::WAKER)
             .expect("cannot create the I/O waker");
-        let pool = Pool::start(DISPATCH_THREADS);
+        // Grows while handlers are busy, shrinks when idle: see dispatch.rs for the limits and why.
+        let pool = Pool::new(PoolLimits::DEFAULT);
         std::thread::Builder::new()
             .name("stomp-io".into())
             .spawn(move || super::event_loop::run(poll))

@@ -1,5 +1,5 @@
 //! The mio driver: sockets, timers and threads. One I/O thread for every connection of the process,
-//! and a small pool of dispatch threads that run listener callbacks.
+//! and a pool of dispatch threads, grown while busy and shrunk when idle, that run listener callbacks.
 
 pub mod command;
 pub mod conn;
