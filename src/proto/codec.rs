@@ -61,8 +61,20 @@ struct Head {
     headers: SmallVec<[RawHeader; 12]>,
     /// Bytes of header lines, an upper bound on what they take unescaped with their NULs.
     header_bytes: usize,
+    /// Some header line holds a backslash (otherwise lines are copied as they are).
+    backslash: bool,
     content_length: Option<usize>,
     body_start: usize,
+}
+
+/// What the lines of a head read so far said (a head may arrive in pieces).
+#[derive(Debug, Default)]
+struct PartialHead {
+    command: Option<Command>,
+    headers: SmallVec<[RawHeader; 12]>,
+    content_length: Option<usize>,
+    /// Offset of the first header line.
+    first: usize,
 }
 
 /// Room the buffer offers a read at least; it starts at `READ_CHUNK` and grows only for a frame
@@ -81,6 +93,7 @@ pub struct Decoder {
     /// so that a frame fed byte by byte is still scanned once.
     scan: usize,
     head: Option<Head>,
+    partial: PartialHead,
     version: Version,
     limits: Limits,
     /// A frame just ended: one EOL right after it is its trailer (brokers such as RabbitMQ write one),
@@ -96,6 +109,7 @@ impl Decoder {
             pos: 0,
             scan: 0,
             head: None,
+            partial: PartialHead::default(),
             version: Version::V1_0,
             limits,
             after_frame: false,
@@ -113,6 +127,7 @@ impl Decoder {
         self.pos = 0;
         self.scan = 0;
         self.head = None;
+        self.partial = PartialHead::default();
         self.version = Version::V1_0;
         self.after_frame = false;
         self.shrink();
@@ -231,18 +246,15 @@ impl Decoder {
         self.read_body()
     }
 
-    /// Finds the blank line ending the headers and parses command and headers.
+    /// Reads the command and header lines, one pass over each line as it arrives, up to the blank
+    /// line that ends them. Checks all that can be checked before the body: the limits, colons,
+    /// NULs, UTF-8 and `content-length`.
     fn read_head(&mut self) -> Result<Option<Head>> {
         let limits = self.limits;
-        let data = &self.buf[..self.end];
-        let mut line_start = self.scan.max(self.pos);
-        let mut lines = 0usize;
-        // Count the lines already scanned, so the header-count limit covers all of them.
-        if line_start > self.pos {
-            lines = memchr::memchr_iter(b'\n', &data[self.pos..line_start]).count();
-        }
+        let base = self.pos;
+        let mut line_start = self.scan.max(base);
         loop {
-            let rest = &data[line_start..];
+            let rest = &self.buf[line_start..self.end];
             let Some(nl) = memchr::memchr(b'\n', rest) else {
                 if rest.len() > limits.max_line {
                     return err(
@@ -259,104 +271,48 @@ impl Decoder {
                     format!("a frame line longer than {} bytes", limits.max_line),
                 );
             }
-            let blank = nl == 0 || (nl == 1 && rest[0] == b'\r');
+            let line = &rest[..nl];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
             let next = line_start + nl + 1;
-            if blank && lines > 0 {
-                let head = self.parse_head(line_start)?;
-                self.scan = next;
-                return Ok(Some(Head {
-                    body_start: next - self.pos,
-                    ..head
-                }));
-            }
-            lines += 1;
-            if lines > limits.max_headers + 1 {
-                return err(
-                    ErrorKind::TooLarge,
-                    format!("a frame with more than {} headers", limits.max_headers),
-                );
+            match self.partial.command {
+                None => {
+                    let command = Command::parse(line).ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Protocol,
+                            format!(
+                                "unknown STOMP command {:?}",
+                                String::from_utf8_lossy(&line[..line.len().min(40)])
+                            ),
+                        )
+                    })?;
+                    self.partial.command = Some(command);
+                    self.partial.first = next - base;
+                }
+                Some(command) if line.is_empty() => {
+                    let first = base + self.partial.first;
+                    let block = &self.buf[first..line_start];
+                    if memchr::memchr(0, block).is_some() {
+                        return err(ErrorKind::Protocol, "a NUL octet inside the headers");
+                    }
+                    if let Err(e) = std::str::from_utf8(block) {
+                        return err(ErrorKind::Protocol, format!("header is not UTF-8: {}", e));
+                    }
+                    let backslash = memchr::memchr(b'\\', block).is_some();
+                    let p = std::mem::take(&mut self.partial);
+                    self.scan = next;
+                    return Ok(Some(Head {
+                        command,
+                        headers: p.headers,
+                        header_bytes: line_start - first,
+                        backslash,
+                        content_length: p.content_length,
+                        body_start: next - base,
+                    }));
+                }
+                Some(_) => header_line(&mut self.partial, &limits, line, line_start - base)?,
             }
             line_start = next;
         }
-    }
-
-    /// Parses the command line and indexes the header lines of the frame at `pos`, whose blank line
-    /// starts at `blank`. Checks all that can be checked before the body: UTF-8, NULs, colons, and
-    /// `content-length` against the limit.
-    fn parse_head(&self, blank: usize) -> Result<Head> {
-        let base = self.pos;
-        let data = &self.buf[base..blank];
-        let cmd_end = memchr::memchr(b'\n', data).expect("a head has a command line");
-        let cmd_line = data[..cmd_end].strip_suffix(b"\r").unwrap_or(&data[..cmd_end]);
-        let command = Command::parse(cmd_line).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Protocol,
-                format!(
-                    "unknown STOMP command {:?}",
-                    String::from_utf8_lossy(&cmd_line[..cmd_line.len().min(40)])
-                ),
-            )
-        })?;
-        let lines = &data[cmd_end + 1..];
-        if memchr::memchr(0, lines).is_some() {
-            return err(ErrorKind::Protocol, "a NUL octet inside the headers");
-        }
-        if let Err(e) = std::str::from_utf8(lines) {
-            return err(ErrorKind::Protocol, format!("header is not UTF-8: {}", e));
-        }
-        let mut headers = SmallVec::new();
-        let mut content_length = None;
-        let mut at = cmd_end + 1;
-        for nl in memchr::memchr_iter(b'\n', lines) {
-            let start = at;
-            let line_end = cmd_end + 1 + nl;
-            at = line_end + 1;
-            let line = &data[start..line_end];
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.is_empty() {
-                continue;
-            }
-            let Some(colon) = memchr::memchr(b':', line) else {
-                return err(
-                    ErrorKind::Protocol,
-                    format!(
-                        "header line without a colon: {:?}",
-                        String::from_utf8_lossy(line)
-                    ),
-                );
-            };
-            if content_length.is_none() && &line[..colon] == b"content-length" {
-                let value = String::from_utf8_lossy(&line[colon + 1..]);
-                let n: usize = value.trim().parse().map_err(|_| {
-                    Error::new(
-                        ErrorKind::Protocol,
-                        format!("invalid content-length {:?}", value),
-                    )
-                })?;
-                if n > self.limits.max_body {
-                    return err(
-                        ErrorKind::TooLarge,
-                        format!(
-                            "a body of {} bytes, over the limit of {}",
-                            n, self.limits.max_body
-                        ),
-                    );
-                }
-                content_length = Some(n);
-            }
-            headers.push(RawHeader {
-                start: start as u32,
-                colon: (start + colon) as u32,
-                end: (start + line.len()) as u32,
-            });
-        }
-        Ok(Head {
-            command,
-            headers,
-            header_bytes: blank - base - cmd_end,
-            content_length,
-            body_start: 0,
-        })
     }
 
     fn read_body(&mut self) -> Result<Option<Decoded>> {
@@ -404,17 +360,82 @@ impl Decoder {
         let base = &self.buf[self.pos..];
         let escaped = !head.command.is_unescaped();
         let version = self.version;
-        let mut f = Frame::with_capacity(head.command, head.header_bytes + body.len());
-        for h in &head.headers {
+        let mut f = Frame::with_index(
+            head.command,
+            head.headers.len(),
+            head.header_bytes + body.len(),
+        );
+        let plain = !head.backslash || !escaped || version == Version::V1_0;
+        for (i, h) in head.headers.iter().enumerate() {
             let (s, c, e) = (h.start as usize, h.colon as usize, h.end as usize);
-            f.push_header_with(
-                |out| unescape_into(&base[s..c], version, escaped, out),
-                |out| unescape_into(&base[c + 1..e], version, escaped, out),
-            )?;
+            if plain {
+                f.put_header::<()>(
+                    i,
+                    |out| {
+                        out.extend_from_slice(&base[s..c]);
+                        Ok(())
+                    },
+                    |out| {
+                        out.extend_from_slice(&base[c + 1..e]);
+                        Ok(())
+                    },
+                )
+                .expect("copying cannot fail");
+            } else {
+                f.put_header(
+                    i,
+                    |out| unescape_into(&base[s..c], version, escaped, out),
+                    |out| unescape_into(&base[c + 1..e], version, escaped, out),
+                )?;
+            }
         }
         f.extend_body(body);
         Ok(f)
     }
+}
+
+/// Indexes one header line (at `start` from the frame's first byte).
+fn header_line(partial: &mut PartialHead, limits: &Limits, line: &[u8], start: usize) -> Result<()> {
+    if partial.headers.len() >= limits.max_headers {
+        return err(
+            ErrorKind::TooLarge,
+            format!("a frame with more than {} headers", limits.max_headers),
+        );
+    }
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return err(
+            ErrorKind::Protocol,
+            format!(
+                "header line without a colon: {:?}",
+                String::from_utf8_lossy(line)
+            ),
+        );
+    };
+    if partial.content_length.is_none() && &line[..colon] == b"content-length" {
+        let value = String::from_utf8_lossy(&line[colon + 1..]);
+        let n: usize = value.trim().parse().map_err(|_| {
+            Error::new(
+                ErrorKind::Protocol,
+                format!("invalid content-length {:?}", value),
+            )
+        })?;
+        if n > limits.max_body {
+            return err(
+                ErrorKind::TooLarge,
+                format!(
+                    "a body of {} bytes, over the limit of {}",
+                    n, limits.max_body
+                ),
+            );
+        }
+        partial.content_length = Some(n);
+    }
+    partial.headers.push(RawHeader {
+        start: start as u32,
+        colon: (start + colon) as u32,
+        end: (start + line.len()) as u32,
+    });
+    Ok(())
 }
 
 /// Appends `frame` to `out`, escaped for `version`. `content-length` is written whenever there is a

@@ -3,8 +3,6 @@
 
 use std::fmt;
 
-use smallvec::SmallVec;
-
 /// The protocol version of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Version {
@@ -131,29 +129,21 @@ impl fmt::Display for Command {
     }
 }
 
-/// Where one header lies in a frame's buffer: the name from `name` to `value - 1`, where a NUL
-/// ends it; the value from `value`, `value_len` bytes long, followed by a NUL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Span {
-    name: u32,
-    value: u32,
-    value_len: u32,
-}
+/// Bytes of one header's entry in the index: name, value and value length as native `u32`s.
+const SPAN: usize = 12;
 
-/// Headers kept inline before the index spills to the heap: RabbitMQ's MESSAGE has 6-8, ActiveMQ's
-/// about 11, so a received frame is usually one allocation (its buffer).
-const INLINE_HEADERS: usize = 12;
-
-/// One STOMP frame: a command and one buffer holding every header, unescaped, as `name\0value\0`,
-/// then the body, with an index of offsets. Header values are kept as the application sees them;
-/// each is NUL-terminated in place, so a C caller can be handed a pointer into the buffer.
+/// One STOMP frame in one buffer: an index of offsets (`SPAN` bytes a header), then every header,
+/// unescaped, as `name\0value\0`, then the body. Header values are kept as the application sees
+/// them, each NUL-terminated in place, so a C caller can be handed a pointer into the buffer. The
+/// struct itself is small, so moving a frame through the queues between the socket and the
+/// application costs little, and a received frame is one allocation.
 #[derive(Clone)]
 pub struct Frame {
     pub command: Command,
     buf: Vec<u8>,
+    headers: usize,
     /// Offset of the body's first byte; the body runs to the end of `buf`.
     body_start: usize,
-    index: SmallVec<[Span; INLINE_HEADERS]>,
     /// Which link of its connection a received frame came on (1 for the first, 0 if not received), so
     /// that an ack for a message from a link that has since dropped is not sent on the next one.
     pub(crate) link: u64,
@@ -184,8 +174,8 @@ impl Frame {
         Frame {
             command,
             buf: Vec::new(),
+            headers: 0,
             body_start: 0,
-            index: SmallVec::new(),
             link: 0,
         }
     }
@@ -196,35 +186,53 @@ impl Frame {
         headers: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
         body: &[u8],
     ) -> Frame {
-        let size: usize = headers
-            .clone()
-            .into_iter()
-            .map(|(n, v)| n.len() + v.len() + 2)
-            .sum();
-        let mut f = Frame::with_capacity(command, size + body.len());
-        for (n, v) in headers {
-            f.add_header(n, v);
+        let (mut n, mut size) = (0, 0);
+        for (name, value) in headers.clone() {
+            n += 1;
+            size += name.len() + value.len() + 2;
         }
-        f.buf.extend_from_slice(body);
+        let mut f = Frame::with_index(command, n, size + body.len());
+        for (i, (name, value)) in headers.into_iter().enumerate() {
+            let _ = f.put_header::<()>(
+                i,
+                |b| {
+                    b.extend_from_slice(name.as_bytes());
+                    Ok(())
+                },
+                |b| {
+                    b.extend_from_slice(value.as_bytes());
+                    Ok(())
+                },
+            );
+        }
+        f.extend_body(body);
         f
     }
 
-    /// An empty frame whose buffer holds `bytes` without growing.
-    pub(crate) fn with_capacity(command: Command, bytes: usize) -> Frame {
+    /// A frame with room in its index for `headers` headers (to be written by `put_header`, in
+    /// order) and `bytes` more bytes for them and the body.
+    pub(crate) fn with_index(command: Command, headers: usize, bytes: usize) -> Frame {
+        let mut buf = Vec::with_capacity(headers * SPAN + bytes);
+        buf.resize(headers * SPAN, 0);
         Frame {
-            buf: Vec::with_capacity(bytes),
-            ..Frame::new(command)
+            command,
+            buf,
+            headers,
+            body_start: headers * SPAN,
+            link: 0,
         }
     }
 
-    /// Appends a header whose name and value are written by `write_name` and `write_value` (a decoder
-    /// unescaping into the buffer); the NULs after each are ours. The body must still be empty.
-    pub(crate) fn push_header_with<E>(
+    /// Writes header `i` (the next one) at the end of the buffer, its name and value written by
+    /// `write_name` and `write_value` (a decoder unescaping into the buffer); the NULs after each are
+    /// ours. Every header goes before the body.
+    pub(crate) fn put_header<E>(
         &mut self,
+        i: usize,
         write_name: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
         write_value: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<(), E> {
-        debug_assert_eq!(self.body_start, self.buf.len(), "headers go before the body");
+        debug_assert!(i < self.headers && self.body_start == self.buf.len());
         let name = self.buf.len();
         write_name(&mut self.buf)?;
         self.buf.push(0);
@@ -232,11 +240,10 @@ impl Frame {
         write_value(&mut self.buf)?;
         let value_len = self.buf.len() - value;
         self.buf.push(0);
-        self.index.push(Span {
-            name: name as u32,
-            value: value as u32,
-            value_len: value_len as u32,
-        });
+        for (k, v) in [name, value, value_len].into_iter().enumerate() {
+            let at = i * SPAN + k * 4;
+            self.buf[at..at + 4].copy_from_slice(&(v as u32).to_ne_bytes());
+        }
         self.body_start = self.buf.len();
         Ok(())
     }
@@ -262,24 +269,29 @@ impl Frame {
         self.buf.extend_from_slice(body);
     }
 
+    /// Appends a header (rebuilds the buffer: frames are built once and read often).
     pub fn add_header(&mut self, name: &str, value: &str) {
-        if self.body_start != self.buf.len() {
-            // Rare (a header added after the body): rebuild in order.
-            let body = self.buf.split_off(self.body_start);
-            self.add_header(name, value);
-            self.buf.extend_from_slice(&body);
-            return;
-        }
-        let _ = self.push_header_with::<()>(
-            |b| {
-                b.extend_from_slice(name.as_bytes());
-                Ok(())
-            },
-            |b| {
-                b.extend_from_slice(value.as_bytes());
-                Ok(())
-            },
+        let f = Frame::from_parts(
+            self.command,
+            self.headers().chain(std::iter::once((name, value))),
+            self.body(),
         );
+        self.replace_parts(f);
+    }
+
+    fn replace_parts(&mut self, f: Frame) {
+        self.buf = f.buf;
+        self.headers = f.headers;
+        self.body_start = f.body_start;
+    }
+
+    /// Header `i`'s (name offset, value offset, value length).
+    fn span(&self, i: usize) -> (usize, usize, usize) {
+        let at = |k: usize| {
+            let o = i * SPAN + k * 4;
+            u32::from_ne_bytes(self.buf[o..o + 4].try_into().expect("4 bytes")) as usize
+        };
+        (at(0), at(1), at(2))
     }
 
     fn str_at(&self, from: usize, len: usize) -> &str {
@@ -288,48 +300,47 @@ impl Frame {
         unsafe { std::str::from_utf8_unchecked(&self.buf[from..from + len]) }
     }
 
-    fn name_of(&self, s: &Span) -> &str {
-        self.str_at(s.name as usize, (s.value - s.name - 1) as usize)
+    fn name_at(&self, i: usize) -> &str {
+        let (n, v, _) = self.span(i);
+        self.str_at(n, v - n - 1)
     }
 
-    fn value_of(&self, s: &Span) -> &str {
-        self.str_at(s.value as usize, s.value_len as usize)
+    fn pair_at(&self, i: usize) -> (&str, &str) {
+        let (n, v, l) = self.span(i);
+        (self.str_at(n, v - n - 1), self.str_at(v, l))
     }
 
     /// The headers in the order they came, repeats included.
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
-        self.index.iter().map(|s| (self.name_of(s), self.value_of(s)))
+        (0..self.headers).map(|i| self.pair_at(i))
     }
 
     pub fn header_count(&self) -> usize {
-        self.index.len()
+        self.headers
     }
 
     /// The `i`-th header.
     pub fn header_at(&self, i: usize) -> Option<(&str, &str)> {
-        self.index.get(i).map(|s| (self.name_of(s), self.value_of(s)))
+        (i < self.headers).then(|| self.pair_at(i))
     }
 
     /// The `i`-th header's name and value, each with the NUL that ends it in the buffer (what a C
     /// string needs; the value holds no NUL of its own when it came from the decoder).
     pub fn header_at_with_nul(&self, i: usize) -> Option<(&[u8], &[u8])> {
-        self.index.get(i).map(|s| {
-            let (n, v, l) = (s.name as usize, s.value as usize, s.value_len as usize);
+        (i < self.headers).then(|| {
+            let (n, v, l) = self.span(i);
             (&self.buf[n..v], &self.buf[v..v + l + 1])
         })
     }
 
     /// Index of the first header called `name`.
     pub fn header_position(&self, name: &str) -> Option<usize> {
-        self.index.iter().position(|s| self.name_of(s) == name)
+        (0..self.headers).find(|&i| self.name_at(i) == name)
     }
 
     /// The first value of a header (STOMP 1.2: only the first occurrence of a repeated header counts).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.index
-            .iter()
-            .find(|s| self.name_of(s) == name)
-            .map(|s| self.value_of(s))
+        self.header_position(name).map(|i| self.pair_at(i).1)
     }
 
     pub fn has_header(&self, name: &str) -> bool {
@@ -348,9 +359,7 @@ impl Frame {
             hs.iter().map(|(n, v)| (n.as_str(), v.as_str())),
             self.body(),
         );
-        self.buf = f.buf;
-        self.index = f.index;
-        self.body_start = f.body_start;
+        self.replace_parts(f);
     }
 
     /// Replace every occurrence of `name` with one header at the position of the first (or at the end).
@@ -391,13 +400,11 @@ impl Frame {
 
     /// A copy without the body.
     pub fn without_body(&self) -> Frame {
-        let mut buf = Vec::with_capacity(self.body_start);
-        buf.extend_from_slice(&self.buf[..self.body_start]);
         Frame {
             command: self.command,
-            buf,
+            buf: self.buf[..self.body_start].to_vec(),
+            headers: self.headers,
             body_start: self.body_start,
-            index: self.index.clone(),
             link: 0,
         }
     }
