@@ -96,9 +96,10 @@ impl Connection {
             phase: AtomicU8::new(Phase::Idle as u8),
             listeners: Mutex::new(Arc::new(Vec::new())),
             listener_count: AtomicUsize::new(0),
+            listener_generation: AtomicUsize::new(0),
             dispatch: Mutex::new(DispatchQueue::default()),
             dispatch_idle: Condvar::new(),
-            recv: Mutex::new(VecDeque::new()),
+            recv: Mutex::new(Default::default()),
             recv_cv: Condvar::new(),
             paused: AtomicBool::new(false),
             released: AtomicBool::new(false),
@@ -144,6 +145,9 @@ impl Connection {
         let hb = now.iter().any(|(_, l)| l.wants_heartbeat());
         let count = now.len();
         self.shared.listener_count.store(count, Ordering::Release);
+        self.shared
+            .listener_generation
+            .fetch_add(1, Ordering::Release);
         let mut core = self.shared.lock_core();
         core.session.emit_sent = sent;
         core.session.emit_heartbeat = hb;
@@ -210,7 +214,7 @@ impl Connection {
             core.session.clear_dropped_transactions();
             self.shared.set_phase(Phase::Connecting);
         }
-        lock(&self.shared.recv).clear();
+        lock(&self.shared.recv).frames.clear();
         runtime().command(Cmd::Open(self.shared.clone()));
         if !wait {
             return Ok(());
@@ -640,10 +644,13 @@ impl Connection {
                 return full;
             }
             drop(core); // the I/O thread needs it to hand the copies on
-            let _ = shared
+            let mut d = d;
+            d.idle_waiters += 1;
+            let (mut d, _) = shared
                 .dispatch_idle
                 .wait_timeout(d, deadline - now)
                 .unwrap_or_else(|p| p.into_inner());
+            d.idle_waiters -= 1;
         }
     }
 
@@ -654,10 +661,12 @@ impl Connection {
         let shared = &self.shared;
         let me = std::thread::current().id();
         let deadline = Instant::now() + timeout;
-        let d = lock(&shared.dispatch);
-        let _ = wait_until(d, &shared.dispatch_idle, deadline, |d| {
+        let mut d = lock(&shared.dispatch);
+        d.idle_waiters += 1;
+        let (mut d, _) = wait_until(d, &shared.dispatch_idle, deadline, |d| {
             !d.scheduled || d.running_on == Some(me)
         });
+        d.idle_waiters -= 1;
     }
 
     fn wait_phase_closed(&self, timeout: Duration) -> Result<()> {
@@ -685,13 +694,14 @@ impl Connection {
         let deadline = Instant::now() + timeout;
         let mut q = lock(&self.shared.recv);
         loop {
-            if let Some(f) = q.pop_front() {
-                let was_full = q.len() + 1 >= cap;
+            if let Some(f) = q.frames.pop_front() {
+                // Reading resumes at the low-water mark, so the queue refills in batches.
+                let low = q.frames.len() <= cap / 2;
                 drop(q);
-                if was_full && self.shared.paused.load(Ordering::SeqCst) {
+                if low && self.shared.paused.load(Ordering::SeqCst) {
                     runtime().command(Cmd::Resume(self.shared.id));
                 }
-                return Ok(Arc::try_unwrap(f).unwrap_or_else(|a| (*a).clone()));
+                return Ok(f);
             }
             if self.shared.phase() == Phase::Closed {
                 return err(
@@ -706,18 +716,20 @@ impl Connection {
                     format!("no message within {:?}", timeout),
                 );
             }
+            q.waiters += 1;
             q = self
                 .shared
                 .recv_cv
                 .wait_timeout(q, deadline - now)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+            q.waiters -= 1;
         }
     }
 
     /// Messages waiting in the receive queue.
     pub fn queued(&self) -> usize {
-        lock(&self.shared.recv).len()
+        lock(&self.shared.recv).frames.len()
     }
 
     /// Active subscriptions: (id, destination, ack mode).
@@ -748,14 +760,17 @@ impl Drop for Connection {
         shared.released.store(true, Ordering::Release);
         *lock(&shared.listeners) = Arc::new(Vec::new());
         shared.listener_count.store(0, Ordering::Release);
+        shared.listener_generation.fetch_add(1, Ordering::Release);
         runtime().command(Cmd::Release(shared.id));
         let me = std::thread::current().id();
         let mut d = lock(&shared.dispatch);
+        d.idle_waiters += 1;
         while d.running_on.is_some() && d.running_on != Some(me) {
             d = shared
                 .dispatch_idle
                 .wait(d)
                 .unwrap_or_else(|p| p.into_inner());
         }
+        d.idle_waiters -= 1;
     }
 }

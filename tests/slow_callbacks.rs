@@ -84,7 +84,7 @@ impl Listener for Probe {
     fn on_message(&self, f: &Frame) {
         let now = Instant::now();
         let name = std::thread::current().name().unwrap_or("?").to_owned();
-        let _ = self.0.lock().unwrap().send((now, name, f.body.clone()));
+        let _ = self.0.lock().unwrap().send((now, name, f.body().to_vec()));
     }
     fn wants_send(&self) -> bool {
         false

@@ -1,7 +1,7 @@
 //! The connection state machine, sans IO: no sockets, no clock, no threads.
 //!
 //! Inputs are `start`, `send`, `handle_bytes(now)`, `handle_timeout(now)` and `transport_closed`;
-//! outputs are `poll_transmit`/`advance_transmit` (bytes for the socket), `poll_event` (what the
+//! outputs are `take_transmit`/`transmitted` (bytes for the socket), `poll_event` (what the
 //! application hears) and `poll_timeout` (when `handle_timeout` must next be called). Time is passed in,
 //! so heart-beats and timeouts are tested with simulated time.
 
@@ -122,7 +122,8 @@ pub struct Session {
     requested: Version,
     connected: Option<Frame>,
     out: Vec<u8>,
-    out_pos: usize,
+    /// Bytes taken by the driver and not yet reported written.
+    in_flight: usize,
     events: VecDeque<Event>,
     /// Negotiated intervals; zero when off.
     send_interval: Duration,
@@ -167,7 +168,7 @@ impl Session {
             requested: Version::V1_2,
             connected: None,
             out: Vec::new(),
-            out_pos: 0,
+            in_flight: 0,
             events: VecDeque::new(),
             send_interval: Duration::ZERO,
             recv_interval: Duration::ZERO,
@@ -278,7 +279,7 @@ impl Session {
         }
         self.decoder.reset();
         self.out.clear();
-        self.out_pos = 0;
+        self.in_flight = 0;
         self.requested = requested;
         self.connected = None;
         self.version = Version::V1_0;
@@ -330,7 +331,7 @@ impl Session {
         if self.screen_transaction_parts(command, find("transaction"))? {
             return Ok(());
         }
-        let pending = self.out.len() - self.out_pos;
+        let pending = self.pending_out();
         if pending >= self.config.max_out_bytes {
             return err(
                 ErrorKind::QueueFull,
@@ -387,7 +388,7 @@ impl Session {
 
     /// Bytes waiting to be written to the socket.
     pub fn pending_out(&self) -> usize {
-        self.out.len() - self.out_pos
+        self.out.len() + self.in_flight
     }
 
     fn track(&mut self, f: Frame) {
@@ -442,10 +443,6 @@ impl Session {
         headers: impl Iterator<Item = (&'a str, &'a str)> + Clone,
         body: &[u8],
     ) -> Result<()> {
-        if self.out_pos == self.out.len() {
-            self.out.clear();
-            self.out_pos = 0;
-        }
         if self.escaping != self.version {
             // Still 1.0 for the application: what 1.0 cannot carry is refused on every broker.
             super::escape::refuse_line_breaks(headers.clone(), self.version)?;
@@ -466,26 +463,26 @@ impl Session {
         Ok(())
     }
 
-    /// Bytes for the socket, if any.
-    pub fn poll_transmit(&self) -> Option<&[u8]> {
-        if self.out_pos < self.out.len() {
-            Some(&self.out[self.out_pos..])
-        } else {
-            None
-        }
+    /// Whether bytes wait to be taken by `take_transmit`.
+    pub fn has_transmit(&self) -> bool {
+        !self.out.is_empty()
     }
 
-    /// `n` bytes of `poll_transmit` were written.
-    pub fn advance_transmit(&mut self, n: usize, now: Instant) {
-        self.out_pos += n;
-        debug_assert!(self.out_pos <= self.out.len());
-        if self.out_pos == self.out.len() {
-            self.out.clear();
-            self.out_pos = 0;
-        } else if self.out_pos > (1 << 20) {
-            self.out.drain(..self.out_pos);
-            self.out_pos = 0;
-        }
+    /// Moves every byte waiting for the socket into `into`, which must be empty (its allocation
+    /// becomes the next output buffer, so the two alternate and neither is copied). The bytes count
+    /// as pending until `transmitted` says they were written: the driver writes them with no lock
+    /// held while the application goes on queueing frames.
+    pub fn take_transmit(&mut self, into: &mut Vec<u8>) -> usize {
+        debug_assert!(into.is_empty());
+        std::mem::swap(&mut self.out, into);
+        self.in_flight += into.len();
+        into.len()
+    }
+
+    /// `n` bytes taken by `take_transmit` reached the socket.
+    pub fn transmitted(&mut self, n: usize, now: Instant) {
+        debug_assert!(n <= self.in_flight);
+        self.in_flight -= n.min(self.in_flight);
         if n > 0 {
             self.last_write = now;
         }
@@ -788,6 +785,11 @@ impl Session {
             }
             _ => None,
         }
+    }
+
+    /// The event `poll_event` would return next.
+    pub fn peek_event(&self) -> Option<&Event> {
+        self.events.front()
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {

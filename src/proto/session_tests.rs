@@ -25,11 +25,9 @@ fn params(version: Version, heartbeats: (u32, u32)) -> ConnectParams {
 /// Everything the session wants written, as text.
 fn drain_out(s: &mut Session, now: Instant) -> String {
     let mut all = Vec::new();
-    while let Some(b) = s.poll_transmit() {
-        let b = b.to_vec();
-        s.advance_transmit(b.len(), now);
-        all.extend(b);
-    }
+    let n = s.take_transmit(&mut all);
+    s.transmitted(n, now);
+    assert!(!s.has_transmit());
     String::from_utf8_lossy(&all).into_owned()
 }
 

@@ -75,7 +75,7 @@ pub enum Dispatch {
     Disconnecting,
     Disconnected,
     HeartbeatTimeout,
-    Message(Arc<Frame>),
+    Message(Frame),
     Receipt(Frame),
     Error(Frame),
     Send(Frame),
@@ -95,6 +95,8 @@ pub struct DispatchQueue {
     pub read_events: usize,
     /// `on_send` events waiting: at `max_pending_messages` a send waits (up to the send timeout).
     pub sends: usize,
+    /// Threads waiting on `dispatch_idle`: the dispatcher signals it only when there are some.
+    pub idle_waiters: usize,
 }
 
 impl Dispatch {
@@ -105,6 +107,14 @@ impl Dispatch {
             Dispatch::Message(_) | Dispatch::Receipt(_) | Dispatch::Error(_) | Dispatch::Heartbeat
         )
     }
+}
+
+/// The pull queue read by `receive`.
+#[derive(Default)]
+pub struct RecvQueue {
+    pub frames: VecDeque<Frame>,
+    /// Threads waiting in `receive`: the loop signals `recv_cv` only when there are some.
+    pub waiters: usize,
 }
 
 pub type ListenerList = Arc<Vec<(String, Arc<dyn Listener>)>>;
@@ -118,10 +128,12 @@ pub struct Shared {
     pub phase: AtomicU8,
     pub listeners: Mutex<ListenerList>,
     pub listener_count: AtomicUsize,
+    /// Bumped each time the listener list changes, so the dispatcher re-reads it only then.
+    pub listener_generation: AtomicUsize,
     pub dispatch: Mutex<DispatchQueue>,
     /// Signalled when the dispatcher finishes a run (for `free` to wait on).
     pub dispatch_idle: Condvar,
-    pub recv: Mutex<VecDeque<Arc<Frame>>>,
+    pub recv: Mutex<RecvQueue>,
     pub recv_cv: Condvar,
     /// The loop stopped reading because the application's queues are full.
     pub paused: AtomicBool,
@@ -176,7 +188,7 @@ impl Shared {
         let mut budget = usize::MAX;
         let cap = self.opts.receive_queue;
         if cap > 0 {
-            budget = cap.saturating_sub(lock(&self.recv).len());
+            budget = cap.saturating_sub(lock(&self.recv).frames.len());
         }
         if self.listener_count.load(Ordering::Acquire) > 0 {
             let room = self

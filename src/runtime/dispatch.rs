@@ -22,7 +22,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::command::{Cmd, runtime};
-use super::conn::{Dispatch, Shared, lock};
+use super::conn::{Dispatch, ListenerList, Shared, lock};
 
 /// Events run for one connection before it goes to the back of the line.
 const BATCH: usize = 64;
@@ -297,15 +297,23 @@ impl<J: Job> Drop for EndGuard<'_, J> {
 impl Pool<Arc<Shared>> {
     /// Queues an event for `shared`'s listeners.
     pub fn push(self: &Arc<Self>, shared: &Arc<Shared>, ev: Dispatch) {
+        self.push_all(shared, std::iter::once(ev));
+    }
+
+    /// Queues events for `shared`'s listeners, in order, under one lock and with at most one
+    /// wake-up (the I/O loop hands over all the messages of a read at once).
+    pub fn push_all(self: &Arc<Self>, shared: &Arc<Shared>, evs: impl Iterator<Item = Dispatch>) {
         let schedule = {
             let mut d = lock(&shared.dispatch);
-            if ev.is_read_event() {
-                d.read_events += 1;
-            } else if matches!(ev, Dispatch::Send(_)) {
-                d.sends += 1;
+            for ev in evs {
+                if ev.is_read_event() {
+                    d.read_events += 1;
+                } else if matches!(ev, Dispatch::Send(_)) {
+                    d.sends += 1;
+                }
+                d.events.push_back(ev);
             }
-            d.events.push_back(ev);
-            !std::mem::replace(&mut d.scheduled, true)
+            !d.events.is_empty() && !std::mem::replace(&mut d.scheduled, true)
         };
         if schedule {
             self.schedule(shared.clone());
@@ -319,58 +327,71 @@ impl Job for Arc<Shared> {
     }
 }
 
-/// Runs up to `BATCH` of the connection's events; true when more are left.
+/// Runs up to `BATCH` of the connection's events, taken under one lock and accounted for under
+/// one more; true when more are left.
 fn run(shared: &Arc<Shared>) -> bool {
-    for _ in 0..BATCH {
-        let ev = {
-            let mut d = lock(&shared.dispatch);
-            match d.events.pop_front() {
-                Some(ev) => {
-                    d.running_on = Some(std::thread::current().id());
-                    ev
-                }
-                None => {
-                    d.scheduled = false;
-                    d.running_on = None;
-                    drop(d);
-                    shared.dispatch_idle.notify_all();
-                    return false;
-                }
-            }
-        };
-        let read_event = ev.is_read_event();
-        let send_event = matches!(ev, Dispatch::Send(_));
-        if !shared.released.load(Ordering::Acquire) {
-            deliver(shared, &ev);
-        }
-        drop(ev);
-        if send_event {
-            lock(&shared.dispatch).sends -= 1;
-            shared.dispatch_idle.notify_all(); // a send may wait for room
-        }
-        if read_event {
-            let resume = {
-                let mut d = lock(&shared.dispatch);
-                d.read_events -= 1;
-                d.read_events < shared.opts.max_pending_messages.max(1)
-            };
-            if resume && shared.paused.load(Ordering::SeqCst) {
-                runtime().command(Cmd::Resume(shared.id));
-            }
-        }
-    }
-    // More left: let other connections have a turn.
-    {
+    let batch: Vec<Dispatch> = {
         let mut d = lock(&shared.dispatch);
-        d.running_on = None;
+        if d.events.is_empty() {
+            d.scheduled = false;
+            d.running_on = None;
+            let wake = d.idle_waiters > 0;
+            drop(d);
+            if wake {
+                shared.dispatch_idle.notify_all();
+            }
+            return false;
+        }
+        d.running_on = Some(std::thread::current().id());
+        let n = d.events.len().min(BATCH);
+        d.events.drain(..n).collect()
+    };
+    let (mut reads, mut sends) = (0, 0);
+    let mut listeners: Option<(usize, ListenerList)> = None;
+    for ev in batch {
+        if ev.is_read_event() {
+            reads += 1;
+        } else if matches!(ev, Dispatch::Send(_)) {
+            sends += 1;
+        }
+        if shared.released.load(Ordering::Acquire) {
+            continue;
+        }
+        // The listener list as of this event: a listener removed before it is not called.
+        let generation = shared.listener_generation.load(Ordering::Acquire);
+        if listeners.as_ref().is_none_or(|(g, _)| *g != generation) {
+            listeners = Some((generation, shared.listeners()));
+        }
+        if let Some((_, l)) = &listeners {
+            deliver(l, &ev);
+        }
     }
-    shared.dispatch_idle.notify_all();
-    true
+    let (resume, more, wake) = {
+        let mut d = lock(&shared.dispatch);
+        d.read_events -= reads;
+        d.sends -= sends;
+        d.running_on = None;
+        // Resume reading at the low-water mark, not at the first free slot, so that a full queue
+        // is refilled in batches rather than one message per wake-up.
+        let low_water = shared.opts.max_pending_messages.max(1) / 2;
+        let more = !d.events.is_empty();
+        if !more {
+            d.scheduled = false;
+        }
+        (reads > 0 && d.read_events <= low_water, more, d.idle_waiters > 0)
+    };
+    if wake {
+        // A send may wait for room, or a free/disconnect for the callbacks to end.
+        shared.dispatch_idle.notify_all();
+    }
+    if resume && shared.paused.load(Ordering::SeqCst) {
+        runtime().command(Cmd::Resume(shared.id));
+    }
+    more
 }
 
 /// Calls every listener for one event. A panicking Rust listener is caught and the others still run.
-fn deliver(shared: &Shared, ev: &Dispatch) {
-    let listeners = shared.listeners();
+fn deliver(listeners: &ListenerList, ev: &Dispatch) {
     let call = |f: &dyn Fn(&dyn crate::listener::Listener)| {
         for (_, l) in listeners.iter() {
             let _ = catch_unwind(AssertUnwindSafe(|| f(l.as_ref())));

@@ -14,16 +14,20 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 
 use super::command::{Cmd, runtime};
-use super::conn::{Dispatch, Phase, Shared, lock};
+use super::conn::{Core, Dispatch, Phase, Shared, lock};
 use super::reconnect::{Jitter, Planner, Step};
 use super::transport;
 use crate::error::{Error, ErrorKind};
-use crate::proto::{Event, State};
+use crate::proto::{Event, Frame, State};
 
 pub const WAKER: Token = Token(usize::MAX);
 
 /// Bytes read from one connection before others get a turn.
 const READ_BUDGET: usize = 256 << 10;
+/// Bytes written to one connection before others get a turn.
+const WRITE_BUDGET: usize = 1 << 20;
+/// A write buffer grown past this by a burst goes back to `READ_BUDGET` once written.
+const SHRINK_ABOVE: usize = 4 << 20;
 
 #[derive(Clone)]
 struct Target {
@@ -92,6 +96,9 @@ struct Conn {
     walk: Option<Walk>,
     /// The deadline a timer is set for.
     scheduled: Option<Instant>,
+    /// Bytes taken from the session and being written (from `wpos` on), with no lock held.
+    wbuf: Vec<u8>,
+    wpos: usize,
 }
 
 struct Loop {
@@ -156,6 +163,8 @@ impl Loop {
                     link: Link::None,
                     walk: None,
                     scheduled: None,
+                    wbuf: Vec::new(),
+                    wpos: 0,
                 });
                 if matches!(conn.link, Link::None) {
                     self.start_walk(id, false, now);
@@ -431,6 +440,10 @@ impl Loop {
             let _g = lock(&shared.recv);
             shared.recv_cv.notify_all();
         }
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.wbuf.clear();
+            c.wpos = 0;
+        }
     }
 
     fn fail_target(&mut self, id: usize, why: String, now: Instant) {
@@ -555,96 +568,172 @@ impl Loop {
         }
     }
 
-    /// Reads, runs timeouts, writes, and passes on what the session produced.
+    /// One turn for a connection with a link: read and decode, run timers, hand the session's output
+    /// to the socket, pass on what happened, then deal with a link that ended. The `core` lock is
+    /// held only around the session's own work: socket writes happen without it, so API callers
+    /// queue frames while earlier ones are being written.
     fn drive(&mut self, id: usize, read: bool, now: Instant) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
+        if !matches!(conn.link, Link::Handshake { .. } | Link::Open { .. }) {
+            return;
+        }
         let shared = conn.shared.clone();
-        let handshake = matches!(conn.link, Link::Handshake { .. });
+        let mut turn = Turn {
+            handshake: matches!(conn.link, Link::Handshake { .. }),
+            ..Turn::default()
+        };
+        {
+            let mut core = shared.lock_core();
+            Self::read_step(conn, &shared, &mut core, read, now, &mut turn);
+            core.session.handle_timeout(now);
+            core.flush_queued = false;
+            if conn.wbuf.is_empty() {
+                core.session.take_transmit(&mut conn.wbuf);
+            }
+            Self::events_step(conn, &shared, &mut core, &mut turn);
+        }
+        if turn.closed.is_none() {
+            self.write_step(id, now, &mut turn);
+        }
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if turn.notify {
+            shared.cv.notify_all();
+        }
+        if turn.read_more {
+            self.again.push(id);
+        }
+        // A consumer that made room just before `paused` was set saw it unset and sent no Resume: look
+        // again now that it is set and the new messages are queued (consumers check `paused` after
+        // taking a message, so one of the two sides sees the other).
+        if turn.closed.is_none()
+            && shared.paused.load(Ordering::SeqCst)
+            && shared.message_budget() > 0
+        {
+            shared.paused.store(false, Ordering::SeqCst);
+            self.again.push(id);
+        }
+        match turn.closed.take() {
+            None => self.schedule(id, turn.deadline, now),
+            Some(reason) => {
+                conn.wbuf.clear();
+                self.link_ended(id, reason, turn, now)
+            }
+        }
+    }
+
+    /// Reads what the socket has (up to a budget, and only while the application's queues have
+    /// room) straight into the session's decoder.
+    fn read_step(
+        conn: &mut Conn,
+        shared: &Shared,
+        core: &mut Core,
+        read: bool,
+        now: Instant,
+        turn: &mut Turn,
+    ) {
         let stream = match &mut conn.link {
             Link::Handshake { stream, .. } | Link::Open { stream } => stream,
             _ => return,
         };
-        let mut events = Vec::new();
-        let mut notify = false;
-        let mut read_more = false;
-        let deadline;
-        let mut refused = None;
-        let mut reconnect = false;
-        let mut resubscribe = false;
-        let mut closed = None;
-        let link;
-        {
-            let mut core = shared.lock_core();
-            let was_paused = shared.paused.load(Ordering::SeqCst);
-            let budget = shared.message_budget();
-            let paused = budget == 0;
-            shared.paused.store(paused, Ordering::SeqCst);
-            core.session.set_read_paused(paused, now);
-            core.session.set_message_budget(budget);
-            if !paused {
-                // Frames held back while the application was full.
-                core.session.handle_bytes(&[], now);
-            }
-            if (read || was_paused) && !paused {
-                let mut budget = READ_BUDGET;
-                loop {
-                    match stream.read(core.session.read_buf()) {
-                        Ok(0) => {
-                            core.session.transport_closed(Error::new(
-                                ErrorKind::Closed,
-                                "the broker closed the connection",
-                            ));
+        let was_paused = shared.paused.load(Ordering::SeqCst);
+        let budget = shared.message_budget();
+        let paused = budget == 0;
+        shared.paused.store(paused, Ordering::SeqCst);
+        core.session.set_read_paused(paused, now);
+        core.session.set_message_budget(budget);
+        if !paused {
+            // Frames held back while the application was full.
+            core.session.handle_bytes(&[], now);
+        }
+        // Read only when every complete frame buffered has been taken: otherwise the buffer would
+        // grow while the application is the bottleneck.
+        let room = core.session.message_budget() > 0;
+        if (read || was_paused) && !paused && room {
+            let mut budget = READ_BUDGET;
+            loop {
+                match stream.read(core.session.read_buf()) {
+                    Ok(0) => {
+                        core.session.transport_closed(Error::new(
+                            ErrorKind::Closed,
+                            "the broker closed the connection",
+                        ));
+                        break;
+                    }
+                    Ok(n) => {
+                        core.session.handle_read(n, now);
+                        if core.session.state() == State::Closed {
                             break;
                         }
-                        Ok(n) => {
-                            core.session.handle_read(n, now);
-                            if core.session.state() == State::Closed {
-                                break;
-                            }
-                            if core.session.message_budget() == 0 {
-                                // Full: leave the rest in the kernel; Resume reads on.
-                                shared.paused.store(true, Ordering::SeqCst);
-                                break;
-                            }
-                            budget = budget.saturating_sub(n);
-                            if budget == 0 {
-                                read_more = true;
-                                break;
-                            }
+                        if core.session.message_budget() == 0 {
+                            // Full: leave the rest in the kernel; Resume reads on.
+                            shared.paused.store(true, Ordering::SeqCst);
+                            break;
                         }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => {
-                            core.session.transport_closed(Error::new(
-                                ErrorKind::Io,
-                                format!("reading from the broker: {}", e),
-                            ));
+                        budget = budget.saturating_sub(n);
+                        if budget == 0 {
+                            turn.read_more = true;
                             break;
                         }
                     }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        core.session.transport_closed(Error::new(
+                            ErrorKind::Io,
+                            format!("reading from the broker: {}", e),
+                        ));
+                        break;
+                    }
                 }
             }
-            if core.session.message_budget() == 0 {
-                // Frames may be held back in the decoder: only a Resume (or the check below) reads on.
-                shared.paused.store(true, Ordering::SeqCst);
-            }
-            core.session.handle_timeout(now);
-            while let Some(bytes) = core.session.poll_transmit() {
-                match stream.write(bytes) {
+        }
+        if core.session.message_budget() == 0 {
+            // Frames may be held back in the decoder: only a Resume (or the check below) reads on.
+            shared.paused.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Writes the bytes taken from the session, with no lock held; then, under the lock, reports
+    /// them written and takes what was queued meanwhile, until the socket is full, the session has
+    /// nothing more, or this connection's write budget is spent.
+    fn write_step(&mut self, id: usize, now: Instant, turn: &mut Turn) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let shared = conn.shared.clone();
+        let mut budget = WRITE_BUDGET;
+        while !conn.wbuf.is_empty() {
+            let stream = match &mut conn.link {
+                Link::Handshake { stream, .. } | Link::Open { stream } => stream,
+                _ => return,
+            };
+            let mut failed = None;
+            let mut full = false;
+            let mut written = 0;
+            while conn.wpos < conn.wbuf.len() {
+                match stream.write(&conn.wbuf[conn.wpos..]) {
                     Ok(0) => {
-                        core.session.transport_closed(Error::new(
+                        failed = Some(Error::new(
                             ErrorKind::Io,
                             "the socket accepts no more bytes",
                         ));
                         break;
                     }
-                    Ok(n) => core.session.advance_transmit(n, now),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Ok(n) => {
+                        conn.wpos += n;
+                        written += n;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        full = true;
+                        break;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
-                        core.session.transport_closed(Error::new(
+                        failed = Some(Error::new(
                             ErrorKind::Io,
                             format!("writing to the broker: {}", e),
                         ));
@@ -652,126 +741,164 @@ impl Loop {
                     }
                 }
             }
-            core.flush_queued = false;
-            while let Some(ev) = core.session.poll_event() {
-                match &ev {
-                    Event::Connected(_) => {
-                        core.links += 1;
-                        core.error = None;
-                        shared.set_phase(Phase::Open);
-                        resubscribe = conn.walk.as_ref().is_some_and(|w| w.reconnecting);
-                        notify = true;
-                    }
-                    Event::Receipt(_) => notify = true,
-                    Event::Closed(reason) => {
-                        notify = true;
-                        if handshake {
-                            if reason
-                                .as_ref()
-                                .is_some_and(|r| r.kind == ErrorKind::Refused)
-                            {
-                                refused = reason.clone();
-                            } else {
-                                refused = None;
-                            }
-                        } else {
-                            if let Some(r) = reason {
-                                core.error = Some(r.clone());
-                            }
-                            reconnect =
-                                shared.opts.auto_reconnect && !core.user_closed && reason.is_some();
-                            if reconnect {
-                                shared.set_phase(Phase::Reconnecting);
-                            } // else `finish` closes it, once the listeners have been told
-                        }
-                    }
-                    _ => {}
-                }
-                events.push(ev);
-            }
-            if resubscribe {
-                let _ = core.session.resubscribe();
-                // Then what was sent while the link was down, in order.
-                core.held_bytes = 0;
-                while let Some(f) = core.held.pop_front() {
-                    // Checked when held; a failure now (a tx aborted by the drop) is the frame's own.
-                    let receipt = f.header("receipt").map(str::to_owned);
-                    if core.session.send(f).is_err() {
-                        if let Some(r) = receipt {
-                            core.session.receipt_lost(&r);
-                        }
-                    }
+            let done = conn.wpos == conn.wbuf.len();
+            if done {
+                conn.wbuf.clear();
+                conn.wpos = 0;
+                if conn.wbuf.capacity() > SHRINK_ABOVE {
+                    conn.wbuf.shrink_to(READ_BUDGET);
                 }
             }
-            link = core.links;
+            let mut core = shared.lock_core();
+            core.session.transmitted(written, now);
+            if let Some(e) = failed {
+                core.session.transport_closed(e);
+            } else if done && !full && budget > written {
+                budget -= written;
+                core.session.take_transmit(&mut conn.wbuf);
+            } else if done && !full && core.session.has_transmit() {
+                turn.read_more = true; // budget spent: come back after the others
+            }
             if core.out_waiters > 0 && core.session.pending_out() < shared.opts.max_out_bytes {
-                notify = true;
+                turn.notify = true;
             }
-            deadline = core.session.poll_timeout();
-            if resubscribe && core.session.poll_transmit().is_some() {
-                read_more = true; // come back at once to write the SUBSCRIBE frames
+            Self::events_step(conn, &shared, &mut core, turn);
+            if turn.closed.is_some() || full {
+                return;
             }
-            // Hand the events to the listeners while the lock is held, so that whoever waits for the
-            // phase set above (connect, disconnect) acts after its callbacks are queued: on_connected
-            // always comes before the on_disconnecting of a disconnect made right after connect.
-            for ev in events {
-                match ev {
-                    Event::Connected(f) => {
-                        if let Link::Handshake { stream, .. } =
-                            std::mem::replace(&mut conn.link, Link::None)
-                        {
-                            conn.link = Link::Open { stream };
-                        }
-                        conn.walk = None;
-                        Self::dispatch(conn, Dispatch::Connected(f));
+        }
+    }
+
+    /// Passes on what the session produced: phase changes, then each event to the listeners and the
+    /// receive queue, while the lock is held, so that whoever waits for the phase set here (connect,
+    /// disconnect) acts after its callbacks are queued: on_connected always comes before the
+    /// on_disconnecting of a disconnect made right after connect.
+    fn events_step(conn: &mut Conn, shared: &Arc<Shared>, core: &mut Core, turn: &mut Turn) {
+        let mut messages = Vec::new();
+        while let Some(ev) = core.session.poll_event() {
+            match ev {
+                Event::Connected(f) => {
+                    core.links += 1;
+                    core.error = None;
+                    shared.set_phase(Phase::Open);
+                    turn.resubscribe = conn.walk.as_ref().is_some_and(|w| w.reconnecting);
+                    turn.notify = true;
+                    if let Link::Handshake { stream, .. } =
+                        std::mem::replace(&mut conn.link, Link::None)
+                    {
+                        conn.link = Link::Open { stream };
                     }
-                    Event::Message(mut f) => {
-                        f.link = link;
-                        let f = Arc::new(f);
-                        if shared.opts.receive_queue > 0 {
-                            lock(&shared.recv).push_back(f.clone());
-                            shared.recv_cv.notify_one();
-                        }
-                        Self::dispatch(conn, Dispatch::Message(f));
-                    }
-                    Event::Receipt(f) => Self::dispatch(conn, Dispatch::Receipt(f)),
-                    Event::Error(f) => Self::dispatch(conn, Dispatch::Error(f)),
-                    Event::Sent(f) => Self::dispatch(conn, Dispatch::Send(f)),
-                    Event::Heartbeat => Self::dispatch(conn, Dispatch::Heartbeat),
-                    Event::HeartbeatTimeout => Self::dispatch(conn, Dispatch::HeartbeatTimeout),
-                    Event::Closed(reason) => closed = Some(reason),
+                    conn.walk = None;
+                    Self::dispatch(conn, Dispatch::Connected(f));
+                }
+                Event::Message(mut f) => {
+                    f.link = core.links;
+                    messages.push(f);
+                }
+                Event::Receipt(f) => {
+                    turn.notify = true;
+                    Self::dispatch(conn, Dispatch::Receipt(f));
+                }
+                Event::Error(f) => Self::dispatch(conn, Dispatch::Error(f)),
+                Event::Sent(f) => Self::dispatch(conn, Dispatch::Send(f)),
+                Event::Heartbeat => Self::dispatch(conn, Dispatch::Heartbeat),
+                Event::HeartbeatTimeout => Self::dispatch(conn, Dispatch::HeartbeatTimeout),
+                Event::Closed(reason) => {
+                    turn.notify = true;
+                    Self::closed_event(shared, core, turn, &reason);
+                    turn.closed = Some(reason);
                 }
             }
+            // Messages go out in order with the other events: flush them before the next one.
+            if !messages.is_empty() && !matches!(core.session.peek_event(), Some(Event::Message(_)))
+            {
+                Self::deliver_messages(conn, shared, &mut messages);
+            }
         }
-        if notify {
-            shared.cv.notify_all();
+        Self::deliver_messages(conn, shared, &mut messages);
+        if std::mem::take(&mut turn.resubscribe) {
+            let _ = core.session.resubscribe();
+            // Then what was sent while the link was down, in order.
+            core.held_bytes = 0;
+            while let Some(f) = core.held.pop_front() {
+                // Checked when held; a failure now (a tx aborted by the drop) is the frame's own.
+                let receipt = f.header("receipt").map(str::to_owned);
+                if core.session.send(f).is_err() {
+                    if let Some(r) = receipt {
+                        core.session.receipt_lost(&r);
+                    }
+                }
+            }
+            if core.session.has_transmit() {
+                turn.read_more = true; // come back at once to write the SUBSCRIBE frames
+            }
         }
-        if read_more {
-            self.again.push(id);
+        if core.out_waiters > 0 && core.session.pending_out() < shared.opts.max_out_bytes {
+            turn.notify = true;
         }
-        // A consumer that made room just before `paused` was set saw it unset and sent no Resume: look
-        // again now that it is set and the new messages are queued (consumers check `paused` after
-        // taking a message, so one of the two sides sees the other).
-        if closed.is_none() && shared.paused.load(Ordering::SeqCst) && shared.message_budget() > 0 {
-            shared.paused.store(false, Ordering::SeqCst);
-            self.again.push(id);
+        turn.deadline = core.session.poll_timeout();
+    }
+
+    /// How a Closed event ends things: a refused handshake, a link to reconnect, or the end.
+    fn closed_event(shared: &Shared, core: &mut Core, turn: &mut Turn, reason: &Option<Error>) {
+        if turn.handshake {
+            turn.refused = reason
+                .as_ref()
+                .filter(|r| r.kind == ErrorKind::Refused)
+                .cloned();
+            return;
         }
-        let Some(reason) = closed else {
-            self.schedule(id, deadline, now);
+        if let Some(r) = reason {
+            core.error = Some(r.clone());
+        }
+        turn.reconnect = shared.opts.auto_reconnect && !core.user_closed && reason.is_some();
+        if turn.reconnect {
+            shared.set_phase(Phase::Reconnecting);
+        } // else `finish` closes it, once the listeners have been told
+    }
+
+    /// A batch of messages to the receive queue (one lock, and a wake-up only if someone waits) and
+    /// to the listeners. A frame goes to both only when both are on (then it is copied).
+    fn deliver_messages(conn: &Conn, shared: &Shared, messages: &mut Vec<Frame>) {
+        if messages.is_empty() {
+            return;
+        }
+        let listeners = shared.listener_count.load(Ordering::Acquire) > 0;
+        if shared.opts.receive_queue > 0 {
+            let mut q = lock(&shared.recv);
+            if listeners {
+                q.frames.extend(messages.iter().cloned());
+            } else {
+                q.frames.extend(messages.drain(..));
+            }
+            if q.waiters > 0 {
+                shared.recv_cv.notify_all();
+            }
+        }
+        if listeners {
+            runtime()
+                .pool
+                .push_all(&conn.shared, messages.drain(..).map(Dispatch::Message));
+        }
+        messages.clear();
+    }
+
+    /// The link is down: deregister, then walk on, reconnect, or finish.
+    fn link_ended(&mut self, id: usize, reason: Option<Error>, turn: Turn, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        // The link is down.
         if let Link::Handshake { mut stream, .. } | Link::Open { mut stream } =
             std::mem::replace(&mut conn.link, Link::None)
         {
             let _ = self.poll.registry().deregister(&mut stream);
         }
         // on_disconnected pairs with on_connected: a link that never got CONNECTED is a failed attempt.
-        if !handshake && reconnect {
+        if !turn.handshake && turn.reconnect {
             Self::dispatch(conn, Dispatch::Disconnected);
         }
-        if handshake {
-            if let Some(r) = refused {
+        if turn.handshake {
+            if let Some(r) = turn.refused {
                 return self.finish(id, Some(r));
             }
             if conn.walk.is_none() {
@@ -790,10 +917,27 @@ impl Loop {
             }
             return self.try_next(id, now);
         }
-        if reconnect {
+        if turn.reconnect {
             self.start_walk(id, true, now);
         } else {
             self.finish_link(id, None, true);
         }
     }
+}
+
+/// What one turn of `drive` found, for the steps after it.
+#[derive(Default)]
+struct Turn {
+    /// The link was still in its handshake when the turn began.
+    handshake: bool,
+    /// Wake the threads waiting on the connection's condition variable.
+    notify: bool,
+    /// Come back to this connection before sleeping.
+    read_more: bool,
+    resubscribe: bool,
+    reconnect: bool,
+    refused: Option<Error>,
+    /// The link ended, and why (`None` inside: a clean end).
+    closed: Option<Option<Error>>,
+    deadline: Option<Instant>,
 }
