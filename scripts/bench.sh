@@ -226,6 +226,66 @@ if [ "$RTT" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# The body-size sweep (--sweep): msg/s of raw, libstomp and php-stomp from 16 B to 1 MiB, every
+# receive on EOL frames (php-stomp needs them), N sized so each point moves SWEEP_BYTES of bodies.
+
+SWEEP_SIZES=(16 64 256 1024 4096 16384 65536 262144 1048576)
+if [ "$SWEEP" = 1 ]; then
+    say "sweep: body sizes ${SWEEP_SIZES[*]}"
+    for size in "${SWEEP_SIZES[@]}"; do
+        n=$((SWEEP_BYTES / (size + 200)))
+        ((n > SWEEP_MAXN)) && n=$SWEEP_MAXN
+        ((n < 100)) && n=100
+        rn=$((5 * n))
+        run "sw.raw.pub.$size" fixture_swallow "" "$OUT/raw_publish" @PORT@ "$rn" "$size"
+        run "sw.raw.recv.$size" fixture_blast "$rn $size --eol" "$OUT/raw_receive" @PORT@ "$rn"
+        run "sw.lib.pub.$size" fixture_swallow "" "$SB" publish @PORT@ "$n" "$size"
+        run "sw.lib.recv.$size" fixture_blast "$n $size --eol" "$SB" receive-callback @PORT@ "$n"
+        if have_php; then
+            run "sw.php.pub.$size" fixture_swallow "" php "$ROOT/bench/peer_php.php" publish @PORT@ "$n" "$size"
+            run "sw.php.recv.$size" fixture_blast "$n $size --eol" php "$ROOT/bench/peer_php.php" receive @PORT@ "$n"
+        fi
+    done
+    SWEEP_DAT=$OUT/sweep.dat
+    {
+        echo "# body_bytes, then msg/s: raw_publish libstomp_publish php_publish raw_receive libstomp_receive(callback) php_receive (NaN: failed)"
+        for size in "${SWEEP_SIZES[@]}"; do
+            printf "%s" "$size"
+            for k in raw.pub lib.pub php.pub raw.recv lib.recv php.recv; do
+                val=$(field "sw.$k.$size" 5)
+                printf " %s" "${val:-NaN}"
+            done
+            echo
+        done
+    } >"$SWEEP_DAT"
+    if command -v gnuplot >/dev/null; then
+        gnuplot <<GNUPLOT
+set terminal pngcairo noenhanced size 1200,500 font ",10"
+set output "$ROOT/bench/throughput.png"
+set multiplot layout 1,2 title "libstomp vs raw socket vs php-stomp, msg/s by body size (loopback fixtures, $(nproc) cores)"
+set logscale xy
+set xlabel "body bytes"
+set ylabel "messages per second"
+set grid
+set key bottom left
+set format x "%.0s%cB"
+set datafile missing "NaN"
+set title "publish"
+plot "$SWEEP_DAT" using 1:2 with linespoints title "raw socket", \
+     "" using 1:3 with linespoints title "libstomp", \
+     "" using 1:4 with linespoints title "php-stomp"
+set title "receive (EOL frames; libstomp on_message)"
+plot "$SWEEP_DAT" using 1:5 with linespoints title "raw socket", \
+     "" using 1:6 with linespoints title "libstomp", \
+     "" using 1:7 with linespoints title "php-stomp"
+unset multiplot
+GNUPLOT
+    else
+        say "gnuplot missing: no plot"
+    fi
+fi
+
+# ---------------------------------------------------------------------------------------------
 # The tables.
 
 # rate KEY: msg/s, "1.23 M" style; "-" when missing.
@@ -339,6 +399,15 @@ if [ "$RTT" = 1 ]; then
         target "RTT $name p99 <= 1.3 x raw ($(v lib.$k 8) vs $(v raw.rtt 8) us)" \
             "$(met 'a <= 1.3 * b' a="$(v lib.$k 8)" b="$(v raw.rtt 8)")"
     done
+fi
+if [ "$SWEEP" = 1 ]; then
+    echo
+    echo "Body-size sweep, msg/s ($SWEEP_DAT, plot bench/throughput.png):"
+    echo
+    awk 'NR == 1 { next }
+         { if (NR == 2) printf "%-9s | %-10s %-10s %-10s | %-10s %-10s %-10s\n", "body B", "raw pub", "lib pub", "php pub", "raw recv", "lib recv", "php recv"
+           printf "%-9s |", $1; for (i = 2; i <= 7; i++) { printf " %-10s", ($i == "NaN" ? "-" : sprintf("%.0f", $i))
+           if (i == 4) printf " |" } printf "\n" }' "$SWEEP_DAT"
 fi
 echo
 echo "Raw result lines: $RESULTS"
