@@ -20,6 +20,7 @@
 #   BENCH_RTT_N      timed round trips per RTT run                             [5000]
 #   BENCH_RTT_WARMUP untimed round trips first                                 [1000]
 #   BENCH_ALLOC_WARMUP, BENCH_ALLOC_N   allocation counting window            [10000, 100000]
+#   BENCH_SYS_N      messages per syscall-counting run (under strace -f -c)   [100000]
 #   BENCH_SWEEP_BYTES  bytes of bodies per sweep point (N = this / size)       [268435456]
 #   BENCH_SWEEP_MAXN   cap on N per sweep point                                [200000]
 #   STOMP_RABBITMQ_PORT  RabbitMQ's STOMP port for the RTT part                [61613]
@@ -27,7 +28,8 @@
 # What runs: C fixtures (bench/fixture_*.c) on 127.0.0.1, each on a port the kernel picks (it prints
 # it), serving one client then exiting; a raw-socket client in C (the ceiling), libstomp's C client
 # (bench/stomp_bench.c), php-stomp, stomp.py and the Ruby stomp gem against the same fixtures;
-# examples/bench_alloc for allocations per message; RTT through RabbitMQ. Each run prints one line
+# examples/bench_alloc for allocations per message; strace -f -c for syscalls per message; RTT
+# through RabbitMQ. Each run prints one line
 # "client mode msgs seconds msg_per_s cpu_seconds" (kept in target/bench/results.txt); the tables
 # are made from those lines.
 set -euo pipefail
@@ -61,6 +63,7 @@ else
     SWEEP_BYTES=${BENCH_SWEEP_BYTES:-268435456} SWEEP_MAXN=${BENCH_SWEEP_MAXN:-200000}
 fi
 BODY=${BENCH_BODY:-100}
+SYS_N=${BENCH_SYS_N:-$([ "$QUICK" = 1 ] && echo 20000 || echo 100000)}
 RAW_N=${BENCH_RAW_N:-$((5 * N))}
 RUNS=${BENCH_RUNS:-1}
 PY=/usr/bin/python3 # Debian's python3-stomp is for this one, not a pyenv python3 first on PATH
@@ -208,6 +211,34 @@ run alloc.pub fixture_swallow "" "$ALLOC" publish @PORT@ "$ALLOC_WARMUP" "$ALLOC
 run alloc.cb fixture_blast "$AN $BODY" "$ALLOC" receive-callback @PORT@ "$ALLOC_WARMUP" "$ALLOC_N"
 run alloc.pull fixture_blast "$AN $BODY" "$ALLOC" receive-pull @PORT@ "$ALLOC_WARMUP" "$ALLOC_N"
 
+# Syscalls per message: the whole run under strace -f -c (set-up included, a few hundred calls).
+# run_sys KEY FIXTURE "FIXTURE ARGS" CLIENT-COMMAND... ; the client's own line is kept under KEY.run.
+run_sys() {
+    local key=$1 fixture=$2 fargs=$3 trace=$OUT/strace.$1
+    shift 3
+    rm -f "$trace"
+    run_once "$key.run" "$fixture" "$fargs" strace -f -c -o "$trace" "$@"
+    local calls
+    calls=$(awk '$NF == "total" { print $4 }' "$trace" 2>/dev/null)
+    if [ -n "$calls" ]; then
+        echo "$key strace syscalls $SYS_N $calls 0 $(awk -v c="$calls" -v n="$SYS_N" 'BEGIN { printf "%.3f", c / n }')" >>"$RESULTS"
+    fi
+}
+if command -v strace >/dev/null; then
+    say "syscalls: $SYS_N messages under strace -f -c"
+    run_sys sys.raw.pub fixture_swallow "" "$OUT/raw_publish" @PORT@ "$SYS_N" "$BODY"
+    run_sys sys.raw.recv fixture_blast "$SYS_N $BODY" "$OUT/raw_receive" @PORT@ "$SYS_N"
+    run_sys sys.lib.pub fixture_swallow "" "$SB" publish @PORT@ "$SYS_N" "$BODY"
+    run_sys sys.lib.cb fixture_blast "$SYS_N $BODY" "$SB" receive-callback @PORT@ "$SYS_N"
+    run_sys sys.lib.pull fixture_blast "$SYS_N $BODY" "$SB" receive-pull @PORT@ "$SYS_N"
+    if have_php; then
+        run_sys sys.php.pub fixture_swallow "" php "$ROOT/bench/peer_php.php" publish @PORT@ "$SYS_N" "$BODY"
+        run_sys sys.php.recv fixture_blast "$SYS_N $BODY --eol" php "$ROOT/bench/peer_php.php" receive @PORT@ "$SYS_N"
+    fi
+else
+    say "strace missing: no syscall counts"
+fi
+
 if [ "$RTT" = 1 ]; then
     if ! "$ROOT/scripts/broker.sh" status rabbitmq >/dev/null 2>&1; then
         say "starting RabbitMQ for the RTT part"
@@ -259,8 +290,11 @@ if [ "$SWEEP" = 1 ]; then
         done
     } >"$SWEEP_DAT"
     if command -v gnuplot >/dev/null; then
+        # pngcairo where gnuplot has it (gnuplot-qt, -x11, -nox all do in Debian 12), else png.
+        term="pngcairo noenhanced size 1200,500 font \",10\""
+        gnuplot -e 'set terminal pngcairo' 2>/dev/null || term="png noenhanced size 1200,500"
         gnuplot <<GNUPLOT
-set terminal pngcairo noenhanced size 1200,500 font ",10"
+set terminal $term
 set output "$ROOT/bench/throughput.png"
 set multiplot layout 1,2 title "libstomp vs raw socket vs php-stomp, msg/s by body size (loopback fixtures, $(nproc) cores)"
 set logscale xy
@@ -322,23 +356,23 @@ met() { # "expr" var=value...
     if awk "${args[@]}" "BEGIN { exit !($expr) }"; then echo "met"; else echo "NOT met"; fi
 }
 
-row() { printf "%-22s | %-10s | %-5s | %-5s | %-19s | %-11s | %-11s | %-15s | %s\n" "$@"; }
-rule() { printf '%s\n' "-----------------------+------------+-------+-------+---------------------+-------------+-------------+-----------------+---------------------"; }
+row() { printf "%-22s | %-10s | %-5s | %-5s | %-19s | %-11s | %-11s | %-21s | %s\n" "$@"; }
+rule() { printf '%s\n' "-----------------------+------------+-------+-------+---------------------+-------------+-------------+-----------------------+---------------------"; }
 
 echo
 echo "libstomp benchmark ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, N=$N, raw N=$RAW_N, best of $RUNS, body $BODY B; noisy if the machine is shared)"
 echo
-row "client" "publish/s" "xraw" "xphp" "receive/s cb / pull" "xraw cb/pl" "xphp cb/pl" "CPU s/M pub/rcv" "allocs/msg pub/cb/pull"
+row "client" "publish/s" "xraw" "xphp" "receive/s cb / pull" "xraw cb/pl" "xphp cb/pl" "CPU s/M pub/cb/pl" "allocs/msg pub/cb/pull"
 rule
 row "raw socket (ceiling)" "$(rate raw.pub)" "1.00" "$(ratio raw.pub php.pub)" "$(rate raw.recv)" "1.00" "-" \
     "$(cpm raw.pub) / $(cpm raw.recv)" "-"
 row "libstomp" "$(rate lib.pub)" "$(ratio lib.pub raw.pub)" "$(ratio lib.pub php.pub)" \
     "$(rate lib.cb) / $(rate lib.pull)" "$(ratio lib.cb raw.recv) / $(ratio lib.pull raw.recv)" "-" \
-    "$(cpm lib.pub) / $(cpm lib.cb)" "$(alloc alloc.pub) / $(alloc alloc.cb) / $(alloc alloc.pull)"
+    "$(cpm lib.pub) / $(cpm lib.cb) / $(cpm lib.pull)" "$(alloc alloc.pub) / $(alloc alloc.cb) / $(alloc alloc.pull)"
 row "raw socket, EOL frames" "" "" "" "$(rate raweol.recv)" "1.00" "" "- / $(cpm raweol.recv)" ""
 row "libstomp, EOL frames" "" "" "" "$(rate libeol.cb) / $(rate libeol.pull)" \
     "$(ratio libeol.cb raweol.recv) / $(ratio libeol.pull raweol.recv)" \
-    "$(ratio libeol.cb php.recv) / $(ratio libeol.pull php.recv)" "- / $(cpm libeol.cb)" ""
+    "$(ratio libeol.cb php.recv) / $(ratio libeol.pull php.recv)" "- / $(cpm libeol.cb) / $(cpm libeol.pull)" ""
 row "php-stomp, EOL frames" "$(rate php.pub)" "$(ratio php.pub raw.pub)" "1.00" "$(rate php.recv)" \
     "$(ratio php.recv raweol.recv)" "1.00" "$(cpm php.pub) / $(cpm php.recv)" "-"
 row "stomp.py (N=$PY_N)" "$(rate py.pub)" "$(ratio py.pub raw.pub)" "$(ratio py.pub php.pub)" "$(rate py.recv)" \
@@ -350,6 +384,14 @@ echo "receive: cb = on_message callback, pull = stomp_receive + stomp_frame_free
 echo "after each NUL, so it and the libstomp figures compared with it (xphp) ran on EOL frames."
 echo "CPU is the client process's (all threads), user + system. allocs/msg: examples/bench_alloc,"
 echo "allocations + reallocations of all threads over $ALLOC_N messages after $ALLOC_WARMUP."
+echo
+echo "Syscalls per message (strace -f -c over a whole run of $SYS_N messages, all threads):"
+echo
+printf "%-22s | %-9s | %-11s | %s\n" "client" "publish" "receive cb" "receive pull"
+printf '%s\n' "-----------------------+-----------+-------------+-------------"
+printf "%-22s | %-9s | %-11s | %s\n" "raw socket" "$(alloc sys.raw.pub)" "$(alloc sys.raw.recv)" "-"
+printf "%-22s | %-9s | %-11s | %s\n" "libstomp" "$(alloc sys.lib.pub)" "$(alloc sys.lib.cb)" "$(alloc sys.lib.pull)"
+printf "%-22s | %-9s | %-11s | %s\n" "php-stomp, EOL frames" "$(alloc sys.php.pub)" "$(alloc sys.php.recv)" "-"
 
 if [ "$RTT" = 1 ] && [ -n "$(field raw.rtt 5)" ]; then
     echo
