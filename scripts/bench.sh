@@ -35,7 +35,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OUT=$ROOT/target/bench
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+OUT=$TARGET/bench
 RESULTS=$OUT/results.txt
 RABBIT_PORT=${STOMP_RABBITMQ_PORT:-61613}
 
@@ -73,7 +74,7 @@ say() { echo "bench: $*" >&2; }
 # ---------------------------------------------------------------------------------------------
 # Install what is used (once; nothing when all is there).
 
-PACKAGES=(php-cli php-stomp python3-stomp ruby-stomp gnuplot)
+PACKAGES=(php-cli php-stomp python3-stomp ruby-stomp gnuplot strace)
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 install_packages() {
     local missing=() p
@@ -99,8 +100,8 @@ say "cargo build --release"
 (cd "$ROOT" && cargo build --release --quiet && cargo build --release --quiet --example bench_alloc) >&2
 mkdir -p "$OUT/lib"
 # The binaries ask for the SONAME (libstomp.so.0): point it at this worktree's build.
-ln -sf ../../release/libstomp.so "$OUT/lib/libstomp.so.0"
-ln -sf ../../release/libstomp.so "$OUT/lib/libstomp.so"
+ln -sf "$TARGET/release/libstomp.so" "$OUT/lib/libstomp.so.0"
+ln -sf "$TARGET/release/libstomp.so" "$OUT/lib/libstomp.so"
 CC=${CC:-gcc}
 CFLAGS=(-O2 -std=c11 -Wall -Wextra -Wpedantic -Werror)
 for prog in fixture_swallow fixture_blast raw_publish raw_receive raw_rtt; do
@@ -108,7 +109,7 @@ for prog in fixture_swallow fixture_blast raw_publish raw_receive raw_rtt; do
 done
 "$CC" "${CFLAGS[@]}" -I "$ROOT/include" -o "$OUT/stomp_bench" "$ROOT/bench/stomp_bench.c" \
     "$ROOT/bench/bench_util.c" -L "$OUT/lib" -lstomp -Wl,-rpath,"$OUT/lib" -pthread
-ALLOC=$ROOT/target/release/examples/bench_alloc
+ALLOC=$TARGET/release/examples/bench_alloc
 : >"$RESULTS"
 
 # ---------------------------------------------------------------------------------------------
