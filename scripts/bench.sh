@@ -75,7 +75,8 @@ say() { echo "bench: $*" >&2; }
 # Install what is used (once; nothing when all is there).
 
 PACKAGES=(php-cli php-stomp python3-stomp ruby-stomp gnuplot strace)
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+# (No grep -q after a pipe here: under pipefail, grep quitting early can fail the writer with SIGPIPE.)
+installed() { [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]; }
 install_packages() {
     local missing=() p
     for p in "${PACKAGES[@]}"; do installed "$p" || missing+=("$p"); done
@@ -89,7 +90,11 @@ install_packages() {
         "${missing[@]}" >&2
 }
 [ "$INSTALL" = 1 ] && install_packages
-have_php() { command -v php >/dev/null && php -m 2>/dev/null | grep -qi '^stomp$'; }
+have_php() {
+    local mods
+    mods=$(php -m 2>/dev/null) || return 1
+    [[ $'\n'"${mods,,}"$'\n' == *$'\n'stomp$'\n'* ]] # the module calls itself "Stomp"
+}
 have_py() { [ -x "$PY" ] && "$PY" -c 'import stomp' 2>/dev/null; }
 have_ruby() { command -v ruby >/dev/null && ruby -e 'require "stomp"' 2>/dev/null; }
 
