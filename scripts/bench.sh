@@ -366,7 +366,9 @@ row() { printf "%-22s | %-10s | %-5s | %-5s | %-19s | %-11s | %-11s | %-21s | %s
 rule() { printf '%s\n' "-----------------------+------------+-------+-------+---------------------+-------------+-------------+-----------------------+---------------------"; }
 
 echo
-echo "libstomp benchmark ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, N=$N, raw N=$RAW_N, best of $RUNS, body $BODY B; noisy if the machine is shared)"
+REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "unknown")
+echo "libstomp benchmark: tree $REV ($(git -C "$ROOT" rev-parse --abbrev-ref HEAD 2>/dev/null || echo "?")), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores"
+echo "N=$N (raw N=$RAW_N), best of $RUNS, body $BODY B; figures are noisy when the machine is shared"
 echo
 row "client" "publish/s" "xraw" "xphp" "receive/s cb / pull" "xraw cb/pl" "xphp cb/pl" "CPU s/M pub/cb/pl" "allocs/msg pub/cb/pull"
 rule
