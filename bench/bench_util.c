@@ -121,7 +121,6 @@ static void parse_headers(frame_scanner *s, const char *hdr, size_t len) {
     size_t cl = (size_t)(eol - p);
     if (cl > 0 && p[cl - 1] == '\r') cl--;
     copy_value(f->command, p, cl < sizeof f->command ? cl : sizeof f->command - 1);
-    f->command[cl < sizeof f->command ? cl : sizeof f->command - 1] = '\0';
     int have_length = 0;
     uint64_t length = 0;
     for (p = eol + 1; p < end;) {
@@ -156,8 +155,7 @@ static void parse_headers(frame_scanner *s, const char *hdr, size_t len) {
     }
 }
 
-/* Where the header block in buf[0..len) ends (just past its blank line), or 0 if not yet complete.
- * `from` is where the search can resume. */
+/* Where the header block in buf[0..len) ends (just past its blank line), or 0 if not yet complete. */
 static size_t header_end(const char *buf, size_t len) {
     const char *p = buf, *end = buf + len;
     while (p < end) {
