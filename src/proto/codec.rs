@@ -9,7 +9,6 @@
 //! frame is copied once, unescaped, into a buffer of its own: one copy of a body between the socket
 //! and the application, and one allocation per frame.
 
-use smallvec::SmallVec;
 
 use super::escape::{escape_into, unescape_into};
 use super::frame::{Command, Frame, Version};
@@ -44,42 +43,41 @@ pub enum Decoded {
     Heartbeat,
 }
 
-/// One header line of a frame still being read, as offsets from the frame's first byte.
-#[derive(Debug, Clone, Copy)]
-struct RawHeader {
-    start: u32,
-    colon: u32,
-    /// End of the value (a CR before the LF excluded).
-    end: u32,
-}
+/// One header line of a frame still being read: (start, colon, end) as offsets from the frame's
+/// first byte, `end` at the CR or LF that ends the line.
+type RawHeader = (u32, u32, u32);
 
 /// A frame whose command and headers are read and whose body is still arriving. Offsets are from the
-/// frame's first byte (`Decoder::pos`), so they survive the buffer being compacted.
-#[derive(Debug)]
+/// frame's first byte (`Decoder::pos`), so they survive the buffer being compacted; its header lines
+/// are in `Decoder::lines`.
+#[derive(Debug, Clone, Copy)]
 struct Head {
     command: Command,
-    headers: SmallVec<[RawHeader; 12]>,
-    /// Bytes of header lines, an upper bound on what they take unescaped with their NULs.
+    /// Offset of the first header line, and the bytes of all of them.
+    first: usize,
     header_bytes: usize,
-    /// Some header line holds a backslash (otherwise lines are copied as they are).
+    /// Some header line holds a backslash (otherwise the block is copied as it is).
     backslash: bool,
     content_length: Option<usize>,
     body_start: usize,
 }
 
 /// What the lines of a head read so far said (a head may arrive in pieces).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 struct PartialHead {
     command: Option<Command>,
-    headers: SmallVec<[RawHeader; 12]>,
     content_length: Option<usize>,
+    /// `BACKSLASH`, `NUL` and `HIGH` as seen in the header lines so far.
+    flags: u8,
     /// Offset of the first header line.
     first: usize,
 }
 
-/// Room the buffer offers a read at least; it starts at `READ_CHUNK` and grows only for a frame
-/// larger than that, shrinking back once that frame is gone.
-const MIN_READ: usize = 16 << 10;
+/// The room offered to one read adapts to the traffic: it starts at `SMALL_READ` (an idle
+/// connection hearing heart-beats keeps no more; ten thousand of them must stay cheap), doubles
+/// each time a read fills it, up to `READ_CHUNK`, and halves when reads use little of it. The buffer
+/// grows past that only for a frame larger than it, and shrinks back once that frame is gone.
+const SMALL_READ: usize = 2 << 10;
 const READ_CHUNK: usize = 64 << 10;
 
 #[derive(Debug)]
@@ -94,11 +92,16 @@ pub struct Decoder {
     scan: usize,
     head: Option<Head>,
     partial: PartialHead,
+    /// The header lines of the frame being read (kept, and reused, across frames).
+    lines: Vec<RawHeader>,
     version: Version,
     limits: Limits,
     /// A frame just ended: one EOL right after it is its trailer (brokers such as RabbitMQ write one),
     /// not a heart-beat.
     after_frame: bool,
+    /// The room the next read gets (see `SMALL_READ`), and what the last `read_buf` offered.
+    read_size: usize,
+    offered: usize,
 }
 
 impl Decoder {
@@ -110,9 +113,12 @@ impl Decoder {
             scan: 0,
             head: None,
             partial: PartialHead::default(),
+            lines: Vec::new(),
             version: Version::V1_0,
             limits,
             after_frame: false,
+            read_size: SMALL_READ,
+            offered: 0,
         }
     }
 
@@ -128,6 +134,7 @@ impl Decoder {
         self.scan = 0;
         self.head = None;
         self.partial = PartialHead::default();
+        self.lines.clear();
         self.version = Version::V1_0;
         self.after_frame = false;
         self.shrink();
@@ -138,8 +145,8 @@ impl Decoder {
         self.end - self.pos
     }
 
-    /// Where the next read from the socket goes: at least `MIN_READ` bytes. Report what was read with
-    /// `filled`.
+    /// Where the next read from the socket goes: `read_size` bytes or more. Report what was read
+    /// with `filled`.
     pub fn read_buf(&mut self) -> &mut [u8] {
         if self.pos == self.end {
             self.pos = 0;
@@ -149,13 +156,13 @@ impl Decoder {
                 self.shrink();
             }
         }
-        if self.buf.len() - self.end < MIN_READ {
+        if self.buf.len() - self.end < self.read_size {
             self.compact();
-            if self.buf.len() - self.end < MIN_READ {
-                let want = (self.end + MIN_READ).max(self.buf.len() * 2).max(READ_CHUNK);
-                self.buf.resize(want, 0);
+            if self.buf.len() - self.end < self.read_size {
+                self.buf.resize(self.end + self.read_size, 0);
             }
         }
+        self.offered = self.buf.len() - self.end;
         &mut self.buf[self.end..]
     }
 
@@ -163,6 +170,11 @@ impl Decoder {
     pub fn filled(&mut self, n: usize) {
         debug_assert!(self.end + n <= self.buf.len());
         self.end += n;
+        if n == self.offered {
+            self.read_size = (self.read_size * 2).min(READ_CHUNK);
+        } else if n < self.read_size / 4 {
+            self.read_size = (self.read_size / 2).max(SMALL_READ);
+        }
     }
 
     /// Copies `bytes` in (for callers that read elsewhere, and tests).
@@ -188,10 +200,11 @@ impl Decoder {
         self.scan -= shift.min(self.scan);
     }
 
-    /// A buffer grown for one large frame goes back to its usual size once nothing is buffered.
+    /// A buffer grown for one large frame, or for a stream that has since calmed down, goes back
+    /// to the size reads need now, once nothing is buffered.
     fn shrink(&mut self) {
-        if self.end == 0 && self.buf.len() > 4 * READ_CHUNK {
-            self.buf = vec![0; READ_CHUNK];
+        if self.end == 0 && self.buf.len() > 2 * self.read_size {
+            self.buf = vec![0; self.read_size];
         }
     }
 
@@ -255,7 +268,7 @@ impl Decoder {
         let mut line_start = self.scan.max(base);
         loop {
             let rest = &self.buf[line_start..self.end];
-            let Some(nl) = memchr::memchr(b'\n', rest) else {
+            let Some(scan) = scan_line(rest) else {
                 if rest.len() > limits.max_line {
                     return err(
                         ErrorKind::TooLarge,
@@ -265,6 +278,7 @@ impl Decoder {
                 self.scan = line_start;
                 return Ok(None);
             };
+            let nl = scan.newline;
             if nl > limits.max_line {
                 return err(
                     ErrorKind::TooLarge,
@@ -285,31 +299,47 @@ impl Decoder {
                             ),
                         )
                     })?;
-                    self.partial.command = Some(command);
-                    self.partial.first = next - base;
+                    self.partial = PartialHead {
+                        command: Some(command),
+                        first: next - base,
+                        ..PartialHead::default()
+                    };
+                    self.lines.clear();
                 }
                 Some(command) if line.is_empty() => {
                     let first = base + self.partial.first;
                     let block = &self.buf[first..line_start];
-                    if memchr::memchr(0, block).is_some() {
+                    let flags = self.partial.flags;
+                    if flags & NUL != 0 {
                         return err(ErrorKind::Protocol, "a NUL octet inside the headers");
                     }
-                    if let Err(e) = std::str::from_utf8(block) {
-                        return err(ErrorKind::Protocol, format!("header is not UTF-8: {}", e));
+                    if flags & HIGH != 0 {
+                        if let Err(e) = std::str::from_utf8(block) {
+                            return err(ErrorKind::Protocol, format!("header is not UTF-8: {}", e));
+                        }
                     }
-                    let backslash = memchr::memchr(b'\\', block).is_some();
                     let p = std::mem::take(&mut self.partial);
                     self.scan = next;
                     return Ok(Some(Head {
                         command,
-                        headers: p.headers,
+                        first: p.first,
                         header_bytes: line_start - first,
-                        backslash,
+                        backslash: flags & BACKSLASH != 0,
                         content_length: p.content_length,
                         body_start: next - base,
                     }));
                 }
-                Some(_) => header_line(&mut self.partial, &limits, line, line_start - base)?,
+                Some(_) => {
+                    self.partial.flags |= scan.flags;
+                    header_line(
+                        &mut self.partial,
+                        &mut self.lines,
+                        &limits,
+                        line,
+                        scan.colon,
+                        line_start - base,
+                    )?
+                }
             }
             line_start = next;
         }
@@ -360,34 +390,29 @@ impl Decoder {
         let base = &self.buf[self.pos..];
         let escaped = !head.command.is_unescaped();
         let version = self.version;
+        if !head.backslash || !escaped || version == Version::V1_0 {
+            // Nothing to unescape: the block is copied whole, NULs written over colons and EOLs.
+            let block = &base[head.first..head.first + head.header_bytes];
+            return Ok(Frame::from_header_block(
+                head.command,
+                block,
+                head.first as u32,
+                &self.lines,
+                body,
+            ));
+        }
         let mut f = Frame::with_index(
             head.command,
-            head.headers.len(),
+            self.lines.len(),
             head.header_bytes + body.len(),
         );
-        let plain = !head.backslash || !escaped || version == Version::V1_0;
-        for (i, h) in head.headers.iter().enumerate() {
-            let (s, c, e) = (h.start as usize, h.colon as usize, h.end as usize);
-            if plain {
-                f.put_header::<()>(
-                    i,
-                    |out| {
-                        out.extend_from_slice(&base[s..c]);
-                        Ok(())
-                    },
-                    |out| {
-                        out.extend_from_slice(&base[c + 1..e]);
-                        Ok(())
-                    },
-                )
-                .expect("copying cannot fail");
-            } else {
-                f.put_header(
-                    i,
-                    |out| unescape_into(&base[s..c], version, escaped, out),
-                    |out| unescape_into(&base[c + 1..e], version, escaped, out),
-                )?;
-            }
+        for (i, &(s, c, e)) in self.lines.iter().enumerate() {
+            let (s, c, e) = (s as usize, c as usize, e as usize);
+            f.put_header(
+                i,
+                |out| unescape_into(&base[s..c], version, escaped, out),
+                |out| unescape_into(&base[c + 1..e], version, escaped, out),
+            )?;
         }
         f.extend_body(body);
         Ok(f)
@@ -395,14 +420,21 @@ impl Decoder {
 }
 
 /// Indexes one header line (at `start` from the frame's first byte).
-fn header_line(partial: &mut PartialHead, limits: &Limits, line: &[u8], start: usize) -> Result<()> {
-    if partial.headers.len() >= limits.max_headers {
+fn header_line(
+    partial: &mut PartialHead,
+    lines: &mut Vec<RawHeader>,
+    limits: &Limits,
+    line: &[u8],
+    colon: Option<usize>,
+    start: usize,
+) -> Result<()> {
+    if lines.len() >= limits.max_headers {
         return err(
             ErrorKind::TooLarge,
             format!("a frame with more than {} headers", limits.max_headers),
         );
     }
-    let Some(colon) = line.iter().position(|&b| b == b':') else {
+    let Some(colon) = colon.filter(|&c| c < line.len()) else {
         return err(
             ErrorKind::Protocol,
             format!(
@@ -412,11 +444,14 @@ fn header_line(partial: &mut PartialHead, limits: &Limits, line: &[u8], start: u
         );
     };
     if partial.content_length.is_none() && &line[..colon] == b"content-length" {
-        let value = String::from_utf8_lossy(&line[colon + 1..]);
-        let n: usize = value.trim().parse().map_err(|_| {
+        let value = &line[colon + 1..];
+        let n = parse_length(value).ok_or_else(|| {
             Error::new(
                 ErrorKind::Protocol,
-                format!("invalid content-length {:?}", value),
+                format!(
+                    "invalid content-length {:?}",
+                    String::from_utf8_lossy(value)
+                ),
             )
         })?;
         if n > limits.max_body {
@@ -430,12 +465,120 @@ fn header_line(partial: &mut PartialHead, limits: &Limits, line: &[u8], start: u
         }
         partial.content_length = Some(n);
     }
-    partial.headers.push(RawHeader {
-        start: start as u32,
-        colon: (start + colon) as u32,
-        end: (start + line.len()) as u32,
-    });
+    lines.push((
+        start as u32,
+        (start + colon) as u32,
+        (start + line.len()) as u32,
+    ));
     Ok(())
+}
+
+/// Byte classes for the one pass over a header line.
+const NEWLINE: u8 = 1;
+const COLON: u8 = 2;
+const BACKSLASH: u8 = 4;
+const NUL: u8 = 8;
+/// Not ASCII: the block needs a UTF-8 check.
+const HIGH: u8 = 16;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0x80;
+    while b < 256 {
+        t[b] = HIGH;
+        b += 1;
+    }
+    t[b'\n' as usize] = NEWLINE;
+    t[b':' as usize] = COLON;
+    t[b'\\' as usize] = BACKSLASH;
+    t[0] = NUL;
+    t
+};
+
+/// What one pass over a line found: where it ends, its first colon, and the classes seen before
+/// the newline.
+struct LineScan {
+    newline: usize,
+    colon: Option<usize>,
+    flags: u8,
+}
+
+/// Scans up to the first LF; `None` if there is none yet. Header lines are short, so eight bytes
+/// are tested at a time in a plain register (SWAR) rather than by a search per byte class.
+fn scan_line(bytes: &[u8]) -> Option<LineScan> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // High bit set in each byte of `w` equal to `c` (exact for the lowest such byte; a byte above a
+    // true match may be flagged too, which neither a first position nor an "any" test minds).
+    let eq = |w: u64, c: u8| {
+        let x = w ^ (LO * c as u64);
+        x.wrapping_sub(LO) & !x & HI
+    };
+    let mut colon = None;
+    let mut flags = 0;
+    let mut at = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let nl = eq(w, b'\n');
+        // Bytes before the newline, if it is in this word.
+        let keep = if nl == 0 {
+            u64::MAX
+        } else {
+            (nl & nl.wrapping_neg()).wrapping_sub(1)
+        };
+        if colon.is_none() {
+            let c = eq(w, b':') & keep;
+            if c != 0 {
+                colon = Some(at + (c.trailing_zeros() / 8) as usize);
+            }
+        }
+        if eq(w, b'\\') & keep != 0 {
+            flags |= BACKSLASH;
+        }
+        if eq(w, 0) & keep != 0 {
+            flags |= NUL;
+        }
+        if w & HI & keep != 0 {
+            flags |= HIGH;
+        }
+        if nl != 0 {
+            return Some(LineScan {
+                newline: at + (nl.trailing_zeros() / 8) as usize,
+                colon,
+                flags,
+            });
+        }
+        at += 8;
+    }
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        let c = CLASS[b as usize];
+        if c == NEWLINE {
+            return Some(LineScan {
+                newline: at + i,
+                colon,
+                flags,
+            });
+        }
+        if c == COLON && colon.is_none() {
+            colon = Some(at + i);
+        }
+        flags |= c & (BACKSLASH | NUL | HIGH);
+    }
+    None
+}
+
+/// A decimal length, surrounding blanks allowed; `None` if it is not one or overflows.
+fn parse_length(v: &[u8]) -> Option<usize> {
+    let v = v.trim_ascii();
+    if v.is_empty() {
+        return None;
+    }
+    v.iter().try_fold(0usize, |n, &b| {
+        b.is_ascii_digit()
+            .then_some(())
+            .and_then(|_| n.checked_mul(10)?.checked_add(usize::from(b - b'0')))
+    })
 }
 
 /// Appends `frame` to `out`, escaped for `version`. `content-length` is written whenever there is a
@@ -814,7 +957,7 @@ mod tests {
         let mut got = Vec::new();
         while fed < raw.len() {
             let room = d.read_buf();
-            assert!(room.len() >= MIN_READ);
+            assert!(room.len() >= SMALL_READ);
             let n = room.len().min(raw.len() - fed).min(40_000);
             room[..n].copy_from_slice(&raw[fed..fed + n]);
             d.filled(n);
@@ -826,8 +969,45 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(frame(&got[0]).body(), &big[..]);
         assert_eq!(frame(&got[0]).header("k"), Some("a:b"));
-        assert!(d.buf.len() > 4 * READ_CHUNK, "grew to hold the frame");
+        assert!(d.buf.len() > 1 << 20, "grew to hold the frame");
+        assert_eq!(d.read_size, READ_CHUNK, "reads that fill the buffer grow the next one");
+        let mut beats = 0;
+        for _ in 0..8 {
+            let room = d.read_buf();
+            room[0] = b'\n';
+            d.filled(1);
+            beats += usize::from(d.next().unwrap() == Some(Decoded::Heartbeat));
+        }
+        assert_eq!(beats, 7, "the first EOL is the last frame's trailer");
+        assert_eq!(d.read_size, SMALL_READ, "small reads shrink it again");
         let _ = d.read_buf();
-        assert_eq!(d.buf.len(), READ_CHUNK, "and shrank back once it was gone");
+        assert!(
+            d.buf.len() <= 2 * SMALL_READ,
+            "and the buffer follows once empty: {}",
+            d.buf.len()
+        );
+    }
+
+    #[test]
+    fn line_scan_finds_newline_colon_and_classes_at_every_offset() {
+        for pad in 0..20 {
+            for tail in 0..20 {
+                let mut line = vec![b'a'; pad];
+                line.extend_from_slice(b"k:v:w");
+                line.extend(std::iter::repeat_n(b'b', tail));
+                line.push(b'\n');
+                line.extend_from_slice(b":\\\0\xff\n");
+                let s = scan_line(&line).unwrap();
+                assert_eq!(s.newline, pad + 5 + tail);
+                assert_eq!(s.colon, Some(pad + 1));
+                assert_eq!(s.flags, 0, "what follows the newline does not count");
+                for (byte, flag) in [(b'\\', BACKSLASH), (0, NUL), (0xc3, HIGH)] {
+                    let mut l = line.clone();
+                    l[pad + 2] = byte;
+                    assert_eq!(scan_line(&l).unwrap().flags, flag);
+                }
+                assert!(scan_line(&line[..pad + 5 + tail]).is_none());
+            }
+        }
     }
 }

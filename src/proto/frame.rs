@@ -106,10 +106,24 @@ impl Command {
     }
 
     pub fn parse(s: &[u8]) -> Option<Command> {
-        Command::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_str().as_bytes() == s)
+        Some(match s {
+            b"MESSAGE" => Command::Message,
+            b"RECEIPT" => Command::Receipt,
+            b"ERROR" => Command::Error,
+            b"CONNECTED" => Command::Connected,
+            b"CONNECT" => Command::Connect,
+            b"STOMP" => Command::Stomp,
+            b"SEND" => Command::Send,
+            b"SUBSCRIBE" => Command::Subscribe,
+            b"UNSUBSCRIBE" => Command::Unsubscribe,
+            b"ACK" => Command::Ack,
+            b"NACK" => Command::Nack,
+            b"BEGIN" => Command::Begin,
+            b"COMMIT" => Command::Commit,
+            b"ABORT" => Command::Abort,
+            b"DISCONNECT" => Command::Disconnect,
+            _ => return None,
+        })
     }
 
     /// Frames whose headers are never escaped (STOMP 1.2, "Value Encoding").
@@ -240,12 +254,41 @@ impl Frame {
         write_value(&mut self.buf)?;
         let value_len = self.buf.len() - value;
         self.buf.push(0);
+        self.write_span(i, name, value, value_len);
+        self.body_start = self.buf.len();
+        Ok(())
+    }
+
+    /// A frame whose header lines need no unescaping, from the raw block that holds them: the block
+    /// is copied whole and each line's colon and line end are overwritten with NULs in place.
+    /// `lines` are (start, colon, end) offsets in `block`, `end` at the CR or LF ending the line.
+    /// `origin` is where `block` starts in the coordinates of `lines`.
+    pub(crate) fn from_header_block(
+        command: Command,
+        block: &[u8],
+        origin: u32,
+        lines: &[(u32, u32, u32)],
+        body: &[u8],
+    ) -> Frame {
+        let mut f = Frame::with_index(command, lines.len(), block.len() + body.len());
+        let base = f.buf.len();
+        f.buf.extend_from_slice(block);
+        for (i, &(start, colon, end)) in lines.iter().enumerate() {
+            let [start, colon, end] = [start, colon, end].map(|x| (x - origin) as usize);
+            f.buf[base + colon] = 0;
+            f.buf[base + end] = 0;
+            f.write_span(i, base + start, base + colon + 1, end - colon - 1);
+        }
+        f.body_start = f.buf.len();
+        f.buf.extend_from_slice(body);
+        f
+    }
+
+    fn write_span(&mut self, i: usize, name: usize, value: usize, value_len: usize) {
         for (k, v) in [name, value, value_len].into_iter().enumerate() {
             let at = i * SPAN + k * 4;
             self.buf[at..at + 4].copy_from_slice(&(v as u32).to_ne_bytes());
         }
-        self.body_start = self.buf.len();
-        Ok(())
     }
 
     /// Appends body bytes (after every header).
