@@ -619,12 +619,14 @@ impl Connection {
     ) -> Result<std::sync::MutexGuard<'_, crate::runtime::conn::Core>> {
         let shared = &self.shared;
         let limit = shared.opts.max_pending_messages.max(1);
-        let deadline = Instant::now() + shared.opts.send_timeout;
+        let mut deadline = None; // read the clock only if a wait comes
         loop {
             let core = shared.lock_core();
             if !core.session.emit_sent {
                 return Ok(core);
             }
+            let deadline =
+                *deadline.get_or_insert_with(|| Instant::now() + shared.opts.send_timeout);
             let queued = core.session.sent_events();
             let d = lock(&shared.dispatch);
             let pending = queued + d.sends;

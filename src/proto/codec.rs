@@ -506,20 +506,13 @@ struct LineScan {
 /// Scans up to the first LF; `None` if there is none yet. Header lines are short, so eight bytes
 /// are tested at a time in a plain register (SWAR) rather than by a search per byte class.
 fn scan_line(bytes: &[u8]) -> Option<LineScan> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    // High bit set in each byte of `w` equal to `c` (exact for the lowest such byte; a byte above a
-    // true match may be flagged too, which neither a first position nor an "any" test minds).
-    let eq = |w: u64, c: u8| {
-        let x = w ^ (LO * c as u64);
-        x.wrapping_sub(LO) & !x & HI
-    };
+    use super::swar::{HI, eq, first, word};
     let mut colon = None;
     let mut flags = 0;
     let mut at = 0;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
-        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let w = word(chunk);
         let nl = eq(w, b'\n');
         // Bytes before the newline, if it is in this word.
         let keep = if nl == 0 {
@@ -530,7 +523,7 @@ fn scan_line(bytes: &[u8]) -> Option<LineScan> {
         if colon.is_none() {
             let c = eq(w, b':') & keep;
             if c != 0 {
-                colon = Some(at + (c.trailing_zeros() / 8) as usize);
+                colon = Some(at + first(c));
             }
         }
         if eq(w, b'\\') & keep != 0 {
@@ -544,7 +537,7 @@ fn scan_line(bytes: &[u8]) -> Option<LineScan> {
         }
         if nl != 0 {
             return Some(LineScan {
-                newline: at + (nl.trailing_zeros() / 8) as usize,
+                newline: at + first(nl),
                 colon,
                 flags,
             });

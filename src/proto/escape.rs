@@ -20,8 +20,7 @@ pub fn escape_into(value: &str, version: Version, escaped: bool, out: &mut Vec<u
         return Ok(());
     }
     // Most values need no escaping: copy them whole.
-    let special = |b: &u8| matches!(b, b'\\' | b'\n' | b':' | b'\r' | 0);
-    let Some(first) = bytes.iter().position(special) else {
+    let Some(first) = super::swar::find_any(bytes, b"\\\n:\r\0") else {
         out.extend_from_slice(bytes);
         return Ok(());
     };

@@ -5,6 +5,7 @@ pub mod codec;
 pub mod escape;
 pub mod frame;
 pub mod session;
+mod swar;
 
 pub use codec::{Decoded, Decoder, Limits, encode, encode_parts};
 pub use frame::{Command, Frame, Version};
