@@ -36,7 +36,7 @@ impl AckMode {
 
 /// A STOMP connection. Cheap to share between threads (`&Connection` is all any call needs).
 pub struct Connection {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 fn new_id() -> String {
@@ -103,6 +103,8 @@ impl Connection {
             recv_cv: Condvar::new(),
             paused: AtomicBool::new(false),
             released: AtomicBool::new(false),
+            #[cfg(test)]
+            inject_panic: AtomicBool::new(false),
         });
         Ok(Connection { shared })
     }

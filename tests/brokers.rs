@@ -213,14 +213,19 @@ fn client_individual_ack_and_client_ack() {
         c.wait_receipt("sent", T).unwrap();
         let m = c.receive(T).unwrap();
         assert_eq!(
-            m.body(), b"two",
+            m.body(),
+            b"two",
             "{b:?} {v}: the acked message is gone, the next comes"
         );
         drop(c); // no ack, no DISCONNECT
         let c = b.connect(v, |o| o.receive_queue = 16);
         c.subscribe(&q, Some("sub"), AckMode::Client, &[]).unwrap();
         let m = c.receive(T).unwrap();
-        assert_eq!(m.body(), b"two", "{b:?} {v}: the unacked message comes back");
+        assert_eq!(
+            m.body(),
+            b"two",
+            "{b:?} {v}: the unacked message comes back"
+        );
         c.ack_message(&m, None).unwrap();
         c.disconnect(None, T).unwrap();
     });

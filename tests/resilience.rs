@@ -273,7 +273,11 @@ fn sends_while_reconnecting_are_held_and_flushed() {
         )
     });
     rec.wait_for(T, "the held messages", |r| r.messages.len() == 3);
-    let bodies: Vec<Vec<u8>> = rec.messages().into_iter().map(|m| m.body().to_vec()).collect();
+    let bodies: Vec<Vec<u8>> = rec
+        .messages()
+        .into_iter()
+        .map(|m| m.body().to_vec())
+        .collect();
     assert_eq!(
         bodies,
         [b"held 1".to_vec(), b"held 2".to_vec(), b"in tx".to_vec()]

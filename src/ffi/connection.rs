@@ -92,12 +92,14 @@ fn parse_headers<'a>(h: *const stomp_header, n: usize) -> Result<Headers<'a>> {
             );
         }
         // SAFETY: a NUL-terminated string live for the call (the caller's contract), non-NULL.
-        unsafe { std::ffi::CStr::from_ptr(p) }.to_str().or_else(|_| {
-            err(
-                ErrorKind::InvalidArgument,
-                format!("headers[{}].{} is not UTF-8", i, part),
-            )
-        })
+        unsafe { std::ffi::CStr::from_ptr(p) }
+            .to_str()
+            .or_else(|_| {
+                err(
+                    ErrorKind::InvalidArgument,
+                    format!("headers[{}].{} is not UTF-8", i, part),
+                )
+            })
     };
     let mut out = Headers::with_capacity(n);
     for (i, h) in hs.iter().enumerate() {

@@ -9,7 +9,6 @@
 //! frame is copied once, unescaped, into a buffer of its own: one copy of a body between the socket
 //! and the application, and one allocation per frame.
 
-
 use super::escape::{escape_into, unescape_into};
 use super::frame::{Command, Frame, Version};
 use crate::error::{Error, ErrorKind, Result, err};
@@ -963,7 +962,10 @@ mod tests {
         assert_eq!(frame(&got[0]).body(), &big[..]);
         assert_eq!(frame(&got[0]).header("k"), Some("a:b"));
         assert!(d.buf.len() > 1 << 20, "grew to hold the frame");
-        assert_eq!(d.read_size, READ_CHUNK, "reads that fill the buffer grow the next one");
+        assert_eq!(
+            d.read_size, READ_CHUNK,
+            "reads that fill the buffer grow the next one"
+        );
         let mut beats = 0;
         for _ in 0..8 {
             let room = d.read_buf();

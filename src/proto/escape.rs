@@ -107,7 +107,11 @@ pub fn unescape_into(raw: &[u8], version: Version, escaped: bool, out: &mut Vec<
     let plain = !escaped || version == Version::V1_0;
     let mut rest = raw;
     loop {
-        let at = if plain { None } else { memchr::memchr(b'\\', rest) };
+        let at = if plain {
+            None
+        } else {
+            memchr::memchr(b'\\', rest)
+        };
         let Some(i) = at else {
             out.extend_from_slice(rest);
             return Ok(());

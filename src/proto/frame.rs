@@ -464,7 +464,11 @@ mod tests {
             [("destination", "/q"), ("k", "v:1"), ("k", "second")],
             b"bo\0dy",
         );
-        assert_eq!(f.header("k"), Some("v:1"), "the first of repeated headers wins");
+        assert_eq!(
+            f.header("k"),
+            Some("v:1"),
+            "the first of repeated headers wins"
+        );
         assert_eq!(f.header_count(), 3);
         assert_eq!(f.body(), b"bo\0dy");
         let (n, v) = f.header_at_with_nul(1).unwrap();
@@ -478,7 +482,11 @@ mod tests {
         let mut f = Frame::new(Command::Send).with_body("abc").with("a", "1");
         f.add_header("b", "2");
         f.add_header("a", "3");
-        assert_eq!(f.body(), b"abc", "a header added after the body goes before it");
+        assert_eq!(
+            f.body(),
+            b"abc",
+            "a header added after the body goes before it"
+        );
         f.set_header("a", "x");
         let hs: Vec<_> = f.headers().collect();
         assert_eq!(hs, [("a", "x"), ("b", "2")]);

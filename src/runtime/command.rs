@@ -24,6 +24,16 @@ pub enum Cmd {
     Release(usize),
 }
 
+impl Cmd {
+    /// The connection the command is for.
+    pub fn id(&self) -> usize {
+        match self {
+            Cmd::Open(shared) => shared.id,
+            Cmd::Flush(id) | Cmd::Resume(id) | Cmd::Close(id, _) | Cmd::Release(id) => *id,
+        }
+    }
+}
+
 pub struct Runtime {
     queue: Mutex<Vec<Cmd>>,
     waker: Waker,

@@ -139,6 +139,9 @@ pub struct Shared {
     pub paused: AtomicBool,
     /// The handle was freed: no more callbacks.
     pub released: AtomicBool,
+    /// Makes the I/O loop panic the next time it drives this connection (tests of the guard).
+    #[cfg(test)]
+    pub inject_panic: AtomicBool,
 }
 
 /// Locks, shrugging off poisoning: no code that can panic runs under these locks except our own,

@@ -378,7 +378,11 @@ fn run(shared: &Arc<Shared>) -> bool {
         if !more {
             d.scheduled = false;
         }
-        (reads > 0 && d.read_events <= low_water, more, d.idle_waiters > 0)
+        (
+            reads > 0 && d.read_events <= low_water,
+            more,
+            d.idle_waiters > 0,
+        )
     };
     if wake {
         // A send may wait for room, or a free/disconnect for the callbacks to end.

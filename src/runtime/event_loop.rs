@@ -4,9 +4,11 @@
 //! session has queued, keeps timers (connect timeouts, back-off sleeps, heart-beats), and hands events
 //! to the dispatch pool. It never runs application code, so heart-beats flow whatever a handler does.
 
+use std::any::Any;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io::{self, Read, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -139,21 +141,79 @@ pub fn run(poll: Poll) {
         let now = Instant::now();
         for ev in events.iter() {
             if ev.token() != WAKER {
-                lp.on_io(ev.token().0, now);
+                let id = ev.token().0;
+                lp.guarded(id, |lp| lp.on_io(id, now));
             }
         }
         runtime().take_commands(&mut cmds);
         for cmd in cmds.drain(..) {
-            lp.on_command(cmd, now);
+            let id = cmd.id();
+            lp.guarded(id, |lp| lp.on_command(cmd, now));
         }
         for id in std::mem::take(&mut lp.again) {
-            lp.drive(id, true, now);
+            lp.guarded(id, |lp| lp.drive(id, true, now));
         }
         lp.run_timers(now);
     }
 }
 
+/// What a caught panic said, for the error message.
+fn panic_text(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic")
+}
+
 impl Loop {
+    /// Runs `f`, the handling of connection `id`; a panic in it ends that connection (its state
+    /// can no longer be trusted) with an internal error, and the loop goes on serving the others.
+    fn guarded(&mut self, id: usize, f: impl FnOnce(&mut Loop)) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(self))) {
+            self.abandon(id, &*payload);
+        }
+    }
+
+    /// Ends connection `id` after a panic while handling it: the socket is dropped, calls waiting
+    /// on it return `Internal`, and its listeners hear `on_disconnected` (if the link was up) and
+    /// `on_receiver_loop_completed`. A second panic on the way drops the connection outright.
+    fn abandon(&mut self, id: usize, payload: &(dyn Any + Send)) {
+        let err = Error::new(
+            ErrorKind::Internal,
+            format!(
+                "internal error while driving this connection, which was closed (please report it): {}",
+                panic_text(payload)
+            ),
+        );
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let was_open = matches!(conn.link, Link::Open { .. });
+        if let Link::Dialing { mut stream, .. }
+        | Link::Handshake { mut stream, .. }
+        | Link::Open { mut stream } = std::mem::replace(&mut conn.link, Link::None)
+        {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+        conn.walk = None;
+        conn.scheduled = None;
+        let shared = conn.shared.clone();
+        let ended = catch_unwind(AssertUnwindSafe(|| {
+            {
+                let mut core = shared.lock_core();
+                core.session.close(Some(err.clone()));
+                while core.session.poll_event().is_some() {}
+            }
+            self.finish_link(id, Some(err), was_open);
+        }));
+        if ended.is_err() {
+            self.conns.remove(&id);
+            shared.set_phase(Phase::Closed);
+            shared.cv.notify_all();
+        }
+    }
+
     fn on_command(&mut self, cmd: Cmd, now: Instant) {
         match cmd {
             Cmd::Open(shared) => {
@@ -218,11 +278,18 @@ impl Loop {
                 break;
             }
             self.timers.pop();
+            self.guarded(id, |lp| lp.timer(id, t, now));
+        }
+    }
+
+    /// Timer `t` of connection `id` fired.
+    fn timer(&mut self, id: usize, t: Instant, now: Instant) {
+        {
             let Some(conn) = self.conns.get_mut(&id) else {
-                continue;
+                return;
             };
             if conn.scheduled != Some(t) {
-                continue; // superseded
+                return; // superseded
             }
             conn.scheduled = None;
             match &conn.link {
@@ -580,6 +647,10 @@ impl Loop {
             return;
         }
         let shared = conn.shared.clone();
+        #[cfg(test)]
+        if shared.inject_panic.swap(false, Ordering::SeqCst) {
+            panic!("injected by a test");
+        }
         let mut turn = Turn {
             handshake: matches!(conn.link, Link::Handshake { .. }),
             ..Turn::default()
@@ -940,4 +1011,108 @@ struct Turn {
     /// The link ended, and why (`None` inside: a clean end).
     closed: Option<Option<Error>>,
     deadline: Option<Instant>,
+}
+
+#[cfg(test)]
+mod tests {
+    //! The panic guard, with a fake server (a broker cannot make our own code panic): it answers
+    //! CONNECT with CONNECTED and any frame carrying a `receipt` with its RECEIPT.
+
+    use std::io::{BufRead, BufReader, Write as _};
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use crate::client::Connection;
+    use crate::error::ErrorKind;
+    use crate::listener::Listener;
+    use crate::options::Options;
+    use crate::proto::Frame;
+
+    fn fake_server(connections: usize) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(connections) {
+                let mut stream = stream.unwrap();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut frame = Vec::new();
+                    while reader.read_until(0, &mut frame).unwrap_or(0) > 0 {
+                        let text = String::from_utf8_lossy(&frame).into_owned();
+                        frame.clear();
+                        let text = text.trim_start_matches(['\n', '\r']);
+                        let reply = if text.starts_with("CONNECT") {
+                            "CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\0".to_owned()
+                        } else if let Some(r) =
+                            text.lines().find_map(|l| l.strip_prefix("receipt:"))
+                        {
+                            format!("RECEIPT\nreceipt-id:{}\n\n\0", r)
+                        } else {
+                            continue;
+                        };
+                        if stream.write_all(reply.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    struct Ended(std::sync::Mutex<mpsc::Sender<&'static str>>);
+
+    impl Listener for Ended {
+        fn on_disconnected(&self) {
+            let _ = self.0.lock().unwrap().send("disconnected");
+        }
+        fn on_receiver_loop_completed(&self) {
+            let _ = self.0.lock().unwrap().send("completed");
+        }
+    }
+
+    #[test]
+    fn a_panic_driving_one_connection_closes_it_and_the_others_go_on() {
+        let port = fake_server(2);
+        let opts = || Options::new().host("127.0.0.1", port);
+        let (a, b) = (
+            Connection::new(opts()).unwrap(),
+            Connection::new(opts()).unwrap(),
+        );
+        let (tx, rx) = mpsc::channel();
+        a.set_listener(
+            "ended",
+            std::sync::Arc::new(Ended(std::sync::Mutex::new(tx))),
+        );
+        a.connect(None, None, &[], true).unwrap();
+        b.connect(None, None, &[], true).unwrap();
+
+        a.shared
+            .inject_panic
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        // The send is queued; driving it panics on the I/O thread.
+        let _ = a.send("/queue/a", b"x", None, &[]);
+        let t = Duration::from_secs(5);
+        assert_eq!(rx.recv_timeout(t), Ok("disconnected"));
+        assert_eq!(rx.recv_timeout(t), Ok("completed"));
+        let e = a.last_error().expect("a reason");
+        assert_eq!(e.kind, ErrorKind::Internal, "{}", e.message);
+        assert!(e.message.contains("injected by a test"), "{}", e.message);
+        assert!(!a.is_connected());
+        assert_eq!(
+            a.send("/queue/a", b"y", None, &[]).unwrap_err().kind,
+            ErrorKind::NotConnected,
+            "nothing is queued into the dead link"
+        );
+
+        // The loop still serves the other connection.
+        b.send_frame(
+            Frame::new(crate::proto::Command::Send)
+                .with("destination", "/queue/b")
+                .with("receipt", "r1"),
+        )
+        .unwrap();
+        b.wait_receipt("r1", t).unwrap();
+    }
 }
