@@ -2,13 +2,14 @@
 # scripts/bench.sh - issue 8's benchmark ("Performance and scale"): prints figures, it is not a test
 # and is not part of the test suite. Nothing here fails on a slow number; targets are marked.
 #
-# Usage: scripts/bench.sh [--quick] [--sweep] [--no-install] [--no-rtt]
+# Usage: scripts/bench.sh [--quick] [--sweep] [--no-install] [--no-rtt] [--no-idle]
 #
 #   --quick       small counts (about a minute): a smoke run, the figures are rough
 #   --sweep       also the throughput-vs-body-size sweep (16 B .. 1 MiB) for libstomp, raw and
 #                 php-stomp: data in target/bench/sweep.dat, plot in bench/throughput.png
 #   --no-install  do not apt-get the peers and gnuplot (runs what is there, skips what is not)
-#   --no-rtt      skip the round-trip part (the only part that needs RabbitMQ)
+#   --no-rtt      skip the round-trip part (through RabbitMQ)
+#   --no-idle     skip the idle-connections part (through RabbitMQ; its hold takes 2 minutes)
 #
 # Environment knobs (defaults in brackets; --quick lowers the counts):
 #   BENCH_N          messages per throughput run of libstomp and php-stomp    [2000000]
@@ -23,7 +24,9 @@
 #   BENCH_SYS_N      messages per syscall-counting run (under strace -f -c)   [100000]
 #   BENCH_SWEEP_BYTES  bytes of bodies per sweep point (N = this / size)       [268435456]
 #   BENCH_SWEEP_MAXN   cap on N per sweep point                                [200000]
-#   STOMP_RABBITMQ_PORT  RabbitMQ's STOMP port for the RTT part                [61613]
+#   BENCH_IDLE_N     idle connections held open through RabbitMQ             [10000]
+#   BENCH_IDLE_HOLD  seconds they are held idle (1 s heart-beats both ways)   [120]
+#   STOMP_RABBITMQ_PORT  RabbitMQ's STOMP port for the parts through it        [61613]
 #
 # What runs: C fixtures (bench/fixture_*.c) on 127.0.0.1, each on a port the kernel picks (it prints
 # it), serving one client then exiting; a raw-socket client in C (the ceiling), libstomp's C client
@@ -40,13 +43,14 @@ OUT=$TARGET/bench
 RESULTS=$OUT/results.txt
 RABBIT_PORT=${STOMP_RABBITMQ_PORT:-61613}
 
-QUICK=0 SWEEP=0 INSTALL=1 RTT=1
+QUICK=0 SWEEP=0 INSTALL=1 RTT=1 IDLE=1
 for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
         --sweep) SWEEP=1 ;;
         --no-install) INSTALL=0 ;;
         --no-rtt) RTT=0 ;;
+        --no-idle) IDLE=0 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
     esac
@@ -57,11 +61,13 @@ if [ "$QUICK" = 1 ]; then
     RTT_N=${BENCH_RTT_N:-1000} RTT_WARMUP=${BENCH_RTT_WARMUP:-200}
     ALLOC_WARMUP=${BENCH_ALLOC_WARMUP:-5000} ALLOC_N=${BENCH_ALLOC_N:-20000}
     SWEEP_BYTES=${BENCH_SWEEP_BYTES:-33554432} SWEEP_MAXN=${BENCH_SWEEP_MAXN:-50000}
+    IDLE_N=${BENCH_IDLE_N:-1000} IDLE_HOLD=${BENCH_IDLE_HOLD:-15}
 else
     N=${BENCH_N:-2000000} PY_N=${BENCH_PY_N:-100000} RUBY_N=${BENCH_RUBY_N:-20000}
     RTT_N=${BENCH_RTT_N:-5000} RTT_WARMUP=${BENCH_RTT_WARMUP:-1000}
     ALLOC_WARMUP=${BENCH_ALLOC_WARMUP:-10000} ALLOC_N=${BENCH_ALLOC_N:-100000}
     SWEEP_BYTES=${BENCH_SWEEP_BYTES:-268435456} SWEEP_MAXN=${BENCH_SWEEP_MAXN:-200000}
+    IDLE_N=${BENCH_IDLE_N:-10000} IDLE_HOLD=${BENCH_IDLE_HOLD:-120}
 fi
 BODY=${BENCH_BODY:-100}
 SYS_N=${BENCH_SYS_N:-$([ "$QUICK" = 1 ] && echo 20000 || echo 100000)}
@@ -114,6 +120,8 @@ for prog in fixture_swallow fixture_blast raw_publish raw_receive raw_rtt; do
 done
 "$CC" "${CFLAGS[@]}" -I "$ROOT/include" -o "$OUT/stomp_bench" "$ROOT/bench/stomp_bench.c" \
     "$ROOT/bench/bench_util.c" -L "$OUT/lib" -lstomp -Wl,-rpath,"$OUT/lib" -pthread
+"$CC" "${CFLAGS[@]}" -I "$ROOT/include" -o "$OUT/idle_conns" "$ROOT/bench/idle_conns.c" \
+    "$ROOT/bench/bench_util.c" -L "$OUT/lib" -lstomp -Wl,-rpath,"$OUT/lib" -pthread
 ALLOC=$TARGET/release/examples/bench_alloc
 : >"$RESULTS"
 
@@ -165,7 +173,7 @@ run_once() {
         start_fixture "$fixture" $fargs || { echo "$key FAILED" >>"$RESULTS"; return 0; }
         cmd=("${cmd[@]//@PORT@/$FIX_PORT}")
     fi
-    line=$(timeout 300 "${cmd[@]}" 2>>"$OUT/client.err" | tail -n 1) || rc=$?
+    line=$(timeout "${RUN_TIMEOUT:-300}" "${cmd[@]}" 2>>"$OUT/client.err" | tail -n 1) || rc=$?
     [ "$fixture" != - ] && stop_fixture
     if [ $rc -ne 0 ] || [ -z "$line" ]; then
         say "$key: FAILED (exit $rc; see $OUT/client.err)"
@@ -245,12 +253,18 @@ else
     say "strace missing: no syscall counts"
 fi
 
+# rabbit_up: RabbitMQ is running (started if it was not; once).
+RABBIT_TRIED=0
+rabbit_up() {
+    "$ROOT/scripts/broker.sh" status rabbitmq >/dev/null 2>&1 && return 0
+    [ "$RABBIT_TRIED" = 1 ] && return 1
+    RABBIT_TRIED=1
+    say "starting RabbitMQ"
+    "$ROOT/scripts/broker.sh" start rabbitmq >&2 || { say "RabbitMQ did not start: its parts skipped"; return 1; }
+}
+
 if [ "$RTT" = 1 ]; then
-    if ! "$ROOT/scripts/broker.sh" status rabbitmq >/dev/null 2>&1; then
-        say "starting RabbitMQ for the RTT part"
-        "$ROOT/scripts/broker.sh" start rabbitmq >&2 || say "RabbitMQ did not start: RTT skipped"
-    fi
-    if "$ROOT/scripts/broker.sh" status rabbitmq >/dev/null 2>&1; then
+    if rabbit_up; then
         say "RTT through RabbitMQ: $RTT_N round trips after $RTT_WARMUP"
         run raw.rtt - "" "$OUT/raw_rtt" "$RABBIT_PORT" "$RTT_N" "$BODY" "$RTT_WARMUP"
         run lib.rttcb - "" "$SB" rtt-callback "$RABBIT_PORT" "$RTT_N" "$BODY" "$RTT_WARMUP"
@@ -260,6 +274,24 @@ if [ "$RTT" = 1 ]; then
                 "$(( RTT_N < 2000 ? RTT_N : 2000 ))" "$BODY" "$(( RTT_WARMUP < 300 ? RTT_WARMUP : 300 ))"
         fi
     fi
+fi
+
+# Idle connections through RabbitMQ: IDLE_N connections, 1 s heart-beats both ways, held IDLE_HOLD s.
+# RabbitMQ needs a file-descriptor limit above IDLE_N: scripts/broker.sh raises its `ulimit -n` to
+# the hard limit before starting it; a broker started otherwise may have about 1,000.
+RABBIT_FDS=''
+if [ "$IDLE" = 1 ] && rabbit_up; then
+    # "File Descriptors" / "Total: 9, limit: 19903" / "Sockets: 0, limit: 17910": sockets cap connections.
+    RABBIT_FDS=$(rabbitmqctl status 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g' |
+        awk '/^File Descriptors/ { f = 1 } f && /^Total:/ { t = $NF } f && /^Sockets:/ { print t ", sockets " $NF; exit }') ||
+        RABBIT_FDS=''
+    RABBIT_SOCKETS=${RABBIT_FDS##* }
+    if [ -n "$RABBIT_FDS" ] && [ "$RABBIT_SOCKETS" -le "$IDLE_N" ]; then
+        say "RabbitMQ's limit is $RABBIT_FDS, not above $IDLE_N: connections will be refused" \
+            "(restart it with scripts/broker.sh, which raises the limit first)"
+    fi
+    say "idle: $IDLE_N connections through RabbitMQ, 1 s heart-beats, held $IDLE_HOLD s"
+    RUN_TIMEOUT=$((IDLE_HOLD + 400)) run idle - "" "$OUT/idle_conns" "$RABBIT_PORT" "$IDLE_N" "$IDLE_HOLD"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -422,6 +454,18 @@ if [ "$RTT" = 1 ] && [ -n "$(field raw.rtt 5)" ]; then
     rtt_row "stomp.py (callback)" py.rtt
 fi
 
+if [ -n "$(field idle 3)" ]; then
+    echo
+    echo "Idle connections through RabbitMQ ($(field idle 3) connections, 1 s heart-beats both ways, held $IDLE_HOLD s;"
+    echo "RabbitMQ's fd limit ${RABBIT_FDS:-unknown}):"
+    echo
+    echo "  connect all (concurrently)         $(field idle 4) s ($(field idle 10) not connected by the deadline)"
+    echo "  threads besides the caller's       $(field idle 5) at the end of the hold (most seen during it: $(field idle 11))"
+    echo "  resident memory per connection     $(field idle 6) KiB (VmRSS after connecting minus before, / N)"
+    echo "  client CPU while idle              $(field idle 7) % of one core"
+    echo "  heart-beat timeouts / disconnects  $(field idle 8) / $(field idle 9) during the hold"
+fi
+
 # ---------------------------------------------------------------------------------------------
 # Issue 8's targets.
 
@@ -449,6 +493,15 @@ if [ "$RTT" = 1 ]; then
         target "RTT $name p99 <= 1.3 x raw ($(v lib.$k 8) vs $(v raw.rtt 8) us)" \
             "$(met 'a <= 1.3 * b' a="$(v lib.$k 8)" b="$(v raw.rtt 8)")"
     done
+fi
+if [ "$IDLE" = 1 ]; then
+    target "idle: connect $IDLE_N in < 30 s ($(v idle 4) s, $(v idle 10) missing)" \
+        "$(met 'a < 30 && f == 0' a="$(v idle 4)" f="$(v idle 10)")"
+    target "idle: <= 3 threads besides the caller's ($(v idle 5))" "$(met 'a <= 3' a="$(v idle 5)")"
+    target "idle: <= 16 KiB resident per connection ($(v idle 6) KiB)" "$(met 'a <= 16' a="$(v idle 6)")"
+    target "idle: 0 heart-beat timeouts, 0 disconnects ($(v idle 8), $(v idle 9))" \
+        "$(met 'a == 0 && b == 0' a="$(v idle 8)" b="$(v idle 9)")"
+    target "idle: <= 10 % of one core ($(v idle 7) %)" "$(met 'a <= 10' a="$(v idle 7)")"
 fi
 if [ "$SWEEP" = 1 ]; then
     echo
