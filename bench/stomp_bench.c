@@ -6,6 +6,7 @@
  *   stomp_bench receive-pull     PORT N                against fixture_blast
  *   stomp_bench rtt-callback     PORT N [BODY_BYTES [WARMUP]]   against RabbitMQ
  *   stomp_bench rtt-pull         PORT N [BODY_BYTES [WARMUP]]   against RabbitMQ
+ *   stomp_bench broker-pubsub    PORT N [BODY_BYTES]            against RabbitMQ
  *
  * publish: N stomp_send calls of BODY_BYTES (default 100) with a content type and two headers, then
  * stomp_disconnect, which waits for the RECEIPT (so every frame has reached the server).
@@ -13,6 +14,8 @@
  * receive-pull: a receive queue; stomp_receive + stomp_frame_free until N.
  * rtt-*: one message at a time through a RabbitMQ queue this client subscribes to; WARMUP (default
  * 1000) round trips first, then N timed ones.
+ * broker-pubsub: two connections to RabbitMQ; one subscribes (on_message counts) to a queue of its
+ * own, the other publishes N messages to it; timed until the N-th has arrived (CPU of both).
  *
  * Prints "libstomp MODE msgs seconds msg_per_s cpu_seconds" (CPU of the whole process, all threads,
  * over the timed window), and for rtt-* also "p50_us p99_us".
@@ -176,6 +179,39 @@ static void run_rtt(uint16_t port, uint64_t n, size_t body_bytes, uint64_t warmu
     sem_destroy(&counter.sem);
 }
 
+static void run_broker_pubsub(uint16_t port, uint64_t n, size_t body_bytes) {
+    static counter_t counter;
+    atomic_init(&counter.count, 0);
+    counter.post_at = n;
+    sem_init(&counter.sem, 0, 0);
+    char *body = make_body(body_bytes);
+    stomp_connection *sub = open_connection(port, 0, &counter);
+    stomp_connection *pub = open_connection(port, 0, NULL);
+    char queue[128];
+    snprintf(queue, sizeof queue, "/queue/libstomp-bench-pubsub-%ld", (long)getpid());
+    const stomp_header sub_headers[3] = {
+        {"durable", "false"}, {"auto-delete", "true"}, {"receipt", "bench-sub"}};
+    CHECK(stomp_subscribe(sub, queue, "0", STOMP_ACK_AUTO, sub_headers, 3));
+    CHECK(stomp_wait_receipt(sub, "bench-sub", 10000)); /* the queue exists before the first SEND */
+    /* SEND to /queue/ would declare the queue again, which RabbitMQ refuses for an auto-delete
+     * (exclusive) one; /amq/queue/ publishes to the existing queue without declaring it. */
+    char send_to[160];
+    snprintf(send_to, sizeof send_to, "/amq/queue/%s", queue + strlen("/queue/"));
+    double t0 = now_s(), c0 = cpu_s();
+    for (uint64_t i = 0; i < n; i++) {
+        stomp_result rc = stomp_send(pub, send_to, body, body_bytes, "text/plain", NULL, 0);
+        if (rc != STOMP_OK) check(rc, "stomp_send");
+    }
+    while (sem_wait(&counter.sem) != 0) {
+    }
+    double t1 = now_s(), c1 = cpu_s();
+    print_result("libstomp", "broker-pubsub", n, t1 - t0, c1 - c0);
+    close_connection(pub);
+    close_connection(sub);
+    free(body);
+    sem_destroy(&counter.sem);
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: %s MODE PORT N [BODY_BYTES [WARMUP]]\n", argv[0]);
@@ -192,6 +228,7 @@ int main(int argc, char **argv) {
     else if (strcmp(mode, "receive-pull") == 0) run_receive(port, n, 1);
     else if (strcmp(mode, "rtt-callback") == 0) run_rtt(port, n, body_bytes, warmup, 0);
     else if (strcmp(mode, "rtt-pull") == 0) run_rtt(port, n, body_bytes, warmup, 1);
+    else if (strcmp(mode, "broker-pubsub") == 0) run_broker_pubsub(port, n, body_bytes);
     else die("unknown mode");
     return 0;
 }

@@ -2,13 +2,14 @@
 # scripts/bench.sh - issue 8's benchmark ("Performance and scale"): prints figures, it is not a test
 # and is not part of the test suite. Nothing here fails on a slow number; targets are marked.
 #
-# Usage: scripts/bench.sh [--quick] [--sweep] [--no-install] [--no-rtt] [--no-idle]
+# Usage: scripts/bench.sh [--quick] [--sweep] [--no-install] [--no-rtt] [--no-pubsub] [--no-idle]
 #
 #   --quick       small counts (about a minute): a smoke run, the figures are rough
 #   --sweep       also the throughput-vs-body-size sweep (16 B .. 1 MiB) for libstomp, raw and
 #                 php-stomp: data in target/bench/sweep.dat, plot in bench/throughput.png
 #   --no-install  do not apt-get the peers and gnuplot (runs what is there, skips what is not)
 #   --no-rtt      skip the round-trip part (through RabbitMQ)
+#   --no-pubsub   skip the CPU-per-million-through-RabbitMQ part (all clients, publish + consume)
 #   --no-idle     skip the idle-connections part (through RabbitMQ; its hold takes 2 minutes)
 #
 # Environment knobs (defaults in brackets; --quick lowers the counts):
@@ -24,6 +25,8 @@
 #   BENCH_SYS_N      messages per syscall-counting run (under strace -f -c)   [100000]
 #   BENCH_SWEEP_BYTES  bytes of bodies per sweep point (N = this / size)       [268435456]
 #   BENCH_SWEEP_MAXN   cap on N per sweep point                                [200000]
+#   BENCH_BROKER_N   messages through RabbitMQ, libstomp (about 10 k msg/s)      [100000]
+#   BENCH_BROKER_PEER_N  the same for stomp.py, php-stomp and the Ruby gem     [20000]
 #   BENCH_IDLE_N     idle connections held open through RabbitMQ             [10000]
 #   BENCH_IDLE_HOLD  seconds they are held idle (1 s heart-beats both ways)   [120]
 #   STOMP_RABBITMQ_PORT  RabbitMQ's STOMP port for the parts through it        [61613]
@@ -43,13 +46,14 @@ OUT=$TARGET/bench
 RESULTS=$OUT/results.txt
 RABBIT_PORT=${STOMP_RABBITMQ_PORT:-61613}
 
-QUICK=0 SWEEP=0 INSTALL=1 RTT=1 IDLE=1
+QUICK=0 SWEEP=0 INSTALL=1 RTT=1 PUBSUB=1 IDLE=1
 for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
         --sweep) SWEEP=1 ;;
         --no-install) INSTALL=0 ;;
         --no-rtt) RTT=0 ;;
+        --no-pubsub) PUBSUB=0 ;;
         --no-idle) IDLE=0 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
@@ -62,12 +66,14 @@ if [ "$QUICK" = 1 ]; then
     ALLOC_WARMUP=${BENCH_ALLOC_WARMUP:-5000} ALLOC_N=${BENCH_ALLOC_N:-20000}
     SWEEP_BYTES=${BENCH_SWEEP_BYTES:-33554432} SWEEP_MAXN=${BENCH_SWEEP_MAXN:-50000}
     IDLE_N=${BENCH_IDLE_N:-1000} IDLE_HOLD=${BENCH_IDLE_HOLD:-15}
+    BROKER_N=${BENCH_BROKER_N:-20000} BROKER_PEER_N=${BENCH_BROKER_PEER_N:-5000}
 else
     N=${BENCH_N:-2000000} PY_N=${BENCH_PY_N:-100000} RUBY_N=${BENCH_RUBY_N:-20000}
     RTT_N=${BENCH_RTT_N:-5000} RTT_WARMUP=${BENCH_RTT_WARMUP:-1000}
     ALLOC_WARMUP=${BENCH_ALLOC_WARMUP:-10000} ALLOC_N=${BENCH_ALLOC_N:-100000}
     SWEEP_BYTES=${BENCH_SWEEP_BYTES:-268435456} SWEEP_MAXN=${BENCH_SWEEP_MAXN:-200000}
     IDLE_N=${BENCH_IDLE_N:-10000} IDLE_HOLD=${BENCH_IDLE_HOLD:-120}
+    BROKER_N=${BENCH_BROKER_N:-100000} BROKER_PEER_N=${BENCH_BROKER_PEER_N:-20000}
 fi
 BODY=${BENCH_BODY:-100}
 SYS_N=${BENCH_SYS_N:-$([ "$QUICK" = 1 ] && echo 20000 || echo 100000)}
@@ -276,6 +282,17 @@ if [ "$RTT" = 1 ]; then
     fi
 fi
 
+# CPU per million messages through RabbitMQ: each client publishes to a queue it consumes from
+# (two connections), timed until the last message arrives; the broker sets the pace, so what
+# matters is the client process's CPU (getrusage), per message.
+if [ "$PUBSUB" = 1 ] && rabbit_up; then
+    say "through RabbitMQ: libstomp N=$BROKER_N, peers N=$BROKER_PEER_N, body $BODY bytes"
+    run bk.lib - "" "$SB" broker-pubsub "$RABBIT_PORT" "$BROKER_N" "$BODY"
+    have_py && run bk.py - "" "$PY" "$ROOT/bench/peer_stomppy.py" broker-pubsub "$RABBIT_PORT" "$BROKER_PEER_N" "$BODY"
+    have_php && run bk.php - "" php "$ROOT/bench/peer_php.php" broker-pubsub "$RABBIT_PORT" "$BROKER_PEER_N" "$BODY"
+    have_ruby && run bk.rb - "" ruby "$ROOT/bench/peer_ruby.rb" broker-pubsub "$RABBIT_PORT" "$BROKER_PEER_N" "$BODY"
+fi
+
 # Idle connections through RabbitMQ: IDLE_N connections, 1 s heart-beats both ways, held IDLE_HOLD s.
 # RabbitMQ needs a file-descriptor limit above IDLE_N: scripts/broker.sh raises its `ulimit -n` to
 # the hard limit before starting it; a broker started otherwise may have about 1,000.
@@ -454,6 +471,27 @@ if [ "$RTT" = 1 ] && [ -n "$(field raw.rtt 5)" ]; then
     rtt_row "stomp.py (callback)" py.rtt
 fi
 
+# cpm_ratio A B: B's CPU per message over A's ("how many times less CPU A takes than B").
+cpm_ratio() {
+    local a b
+    a=$(cpm "$1") b=$(cpm "$2")
+    { [ "$a" = - ] || [ "$b" = - ]; } && { echo "-"; return; }
+    awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%.1f", b / a; else print "-" }'
+}
+if [ "$PUBSUB" = 1 ] && [ -n "$(field bk.lib 3)$(field bk.py 3)" ]; then
+    echo
+    echo "Through RabbitMQ: publish and consume on one queue (two connections), body $BODY B; CPU of the client"
+    echo "process (all threads, user + system) per million messages; the broker sets the pace:"
+    echo
+    brow() { printf "%-22s | %-8s | %-9s | %-12s | %s\n" "$@"; }
+    brow "client" "messages" "msg/s" "CPU s per M" "x less CPU than stomp.py"
+    printf '%s\n' "-----------------------+----------+-----------+--------------+-------------------------"
+    for kv in "libstomp:bk.lib" "stomp.py:bk.py" "php-stomp:bk.php" "ruby-stomp:bk.rb"; do
+        k=${kv#*:}
+        if [ -z "$(field "$k" 3)" ]; then brow "${kv%%:*}" "-" "-" "-" "-"; continue; fi
+        brow "${kv%%:*}" "$(field "$k" 3)" "$(rate "$k")" "$(cpm "$k")" "$(cpm_ratio "$k" bk.py)"
+    done
+fi
 if [ -n "$(field idle 3)" ]; then
     echo
     echo "Idle connections through RabbitMQ ($(field idle 3) connections, 1 s heart-beats both ways, held $IDLE_HOLD s;"
@@ -493,6 +531,10 @@ if [ "$RTT" = 1 ]; then
         target "RTT $name p99 <= 1.3 x raw ($(v lib.$k 8) vs $(v raw.rtt 8) us)" \
             "$(met 'a <= 1.3 * b' a="$(v lib.$k 8)" b="$(v raw.rtt 8)")"
     done
+fi
+if [ "$PUBSUB" = 1 ]; then
+    target "via RabbitMQ: CPU per message <= 1/20 of stomp.py's ($(cpm_ratio bk.lib bk.py) x less)" \
+        "$(met 'b >= 20 * a' a="$(cpm bk.lib | tr -d -)" b="$(cpm bk.py | tr -d -)")"
 fi
 if [ "$IDLE" = 1 ]; then
     target "idle: connect $IDLE_N in < 30 s ($(v idle 4) s, $(v idle 10) missing)" \
