@@ -25,6 +25,8 @@
 #   BENCH_SYS_N      messages per syscall-counting run (under strace -f -c)   [100000]
 #   BENCH_SWEEP_BYTES  bytes of bodies per sweep point (N = this / size)       [268435456]
 #   BENCH_SWEEP_MAXN   cap on N per sweep point                                [200000]
+#   BENCH_LARGE_N    messages of the large-body part                          [8]
+#   BENCH_LARGE_BODY its body bytes                                           [67108864]
 #   BENCH_BROKER_N   messages through RabbitMQ, libstomp (about 10 k msg/s)      [100000]
 #   BENCH_BROKER_PEER_N  the same for stomp.py, php-stomp and the Ruby gem     [20000]
 #   BENCH_IDLE_N     idle connections held open through RabbitMQ             [10000]
@@ -79,6 +81,8 @@ BODY=${BENCH_BODY:-100}
 SYS_N=${BENCH_SYS_N:-$([ "$QUICK" = 1 ] && echo 20000 || echo 100000)}
 RAW_N=${BENCH_RAW_N:-$((5 * N))}
 RUNS=${BENCH_RUNS:-1}
+LARGE_N=${BENCH_LARGE_N:-$([ "$QUICK" = 1 ] && echo 4 || echo 8)}
+LARGE_BODY=${BENCH_LARGE_BODY:-67108864}
 PY=/usr/bin/python3 # Debian's python3-stomp is for this one, not a pyenv python3 first on PATH
 
 say() { echo "bench: $*" >&2; }
@@ -224,6 +228,12 @@ if have_ruby; then
     run rb.pub fixture_swallow "" ruby "$ROOT/bench/peer_ruby.rb" publish @PORT@ "$RUBY_N" "$BODY"
     run rb.recv fixture_blast "$RUBY_N $BODY" ruby "$ROOT/bench/peer_ruby.rb" receive @PORT@ "$RUBY_N"
 else say "Ruby stomp gem missing: skipped"; fi
+
+say "large bodies: $LARGE_N of $LARGE_BODY bytes"
+run lg.raw.pub fixture_swallow "" "$OUT/raw_publish" @PORT@ "$LARGE_N" "$LARGE_BODY"
+run lg.raw.recv fixture_blast "$LARGE_N $LARGE_BODY" "$OUT/raw_receive" @PORT@ "$LARGE_N"
+run lg.lib.pub fixture_swallow "" "$SB" large-publish @PORT@ "$LARGE_N" "$LARGE_BODY"
+run lg.lib.recv fixture_blast "$LARGE_N $LARGE_BODY" "$SB" large-receive @PORT@ "$LARGE_N" "$LARGE_BODY"
 
 say "allocations: warm-up $ALLOC_WARMUP, window $ALLOC_N"
 AN=$((ALLOC_WARMUP + ALLOC_N))
@@ -471,6 +481,24 @@ if [ "$RTT" = 1 ] && [ -n "$(field raw.rtt 5)" ]; then
     rtt_row "stomp.py (callback)" py.rtt
 fi
 
+# mbps KEY: MB/s (10^6 bytes) of the large-body run KEY.
+mbps() {
+    local v
+    v=$(field "$1" 5)
+    [ -z "$v" ] && { echo "-"; return; }
+    awk -v v="$v" -v b="$LARGE_BODY" 'BEGIN { printf "%.0f", v * b / 1e6 }'
+}
+echo
+echo "Large bodies: $LARGE_N messages of $LARGE_BODY B through the fixtures; peak memory is VmHWM minus VmRSS"
+echo "before anything, over the body size (publish: the application's own body counts as one copy):"
+echo
+lrow() { printf "%-22s | %-12s | %-12s | %-13s | %s\n" "$@"; }
+lrow "client" "publish MB/s" "receive MB/s" "x raw pub/rcv" "peak copies pub / recv (MiB)"
+printf '%s\n' "-----------------------+--------------+--------------+---------------+-----------------------------"
+lrow "raw socket (ceiling)" "$(mbps lg.raw.pub)" "$(mbps lg.raw.recv)" "1.00 / 1.00" "-"
+lrow "libstomp" "$(mbps lg.lib.pub)" "$(mbps lg.lib.recv)" "$(ratio lg.lib.pub lg.raw.pub) / $(ratio lg.lib.recv lg.raw.recv)" \
+    "$(field lg.lib.pub 8) / $(field lg.lib.recv 8) ($(awk -v a="$(field lg.lib.pub 7)" -v b="$(field lg.lib.recv 7)" 'BEGIN { printf "%.0f / %.0f", a / 1024, b / 1024 }'))"
+
 # cpm_ratio A B: B's CPU per message over A's ("how many times less CPU A takes than B").
 cpm_ratio() {
     local a b
@@ -532,6 +560,13 @@ if [ "$RTT" = 1 ]; then
             "$(met 'a <= 1.3 * b' a="$(v lib.$k 8)" b="$(v raw.rtt 8)")"
     done
 fi
+for d in pub recv; do
+    name=$([ $d = pub ] && echo publish || echo receive)
+    target "large bodies: $name >= 0.5 x raw MB/s ($(ratio lg.lib.$d lg.raw.$d) x)" \
+        "$(met 'a >= 0.5 * b' a="$(v lg.lib.$d 5)" b="$(v lg.raw.$d 5)")"
+    target "large bodies: $name peak <= 2 copies of the body ($(v lg.lib.$d 8))" \
+        "$(met 'a <= 2.1' a="$(v lg.lib.$d 8)")"
+done
 if [ "$PUBSUB" = 1 ]; then
     target "via RabbitMQ: CPU per message <= 1/20 of stomp.py's ($(cpm_ratio bk.lib bk.py) x less)" \
         "$(met 'b >= 20 * a' a="$(cpm bk.lib | tr -d -)" b="$(cpm bk.py | tr -d -)")"
