@@ -13,7 +13,7 @@
  *       hb_timeouts disconnects_during_hold failed_connects max_threads_during_hold
  *
  * threads: /proc/self/task at the end of the hold, minus the caller's (main) thread. RSS: VmRSS
- * after all connected minus before the first connection, over N. CPU: getrusage (whole process)
+ * after all connected minus before the first connection, over the connections made (N if all). CPU: getrusage (whole process)
  * over the hold, over the hold's wall time. Heart-beat timeouts and disconnects are counted by
  * the listener during the hold (both should be 0).
  */
@@ -251,7 +251,7 @@ int main(int argc, char **argv) {
     free(marks);
 
     printf("libstomp idle %llu %.3f %d %.2f %.3f %llu %llu %llu %d\n", (unsigned long long)n,
-           connect_s, threads - 1, (double)(rss1 - rss0) / (double)n, cpu_pct,
+           connect_s, threads - 1, (double)(rss1 - rss0) / (double)(ok > 0 ? ok : 1), cpu_pct,
            (unsigned long long)hb, (unsigned long long)dc, (unsigned long long)(n - ok),
            max_threads - 1);
     fflush(stdout);

@@ -527,7 +527,7 @@ if [ -n "$(field idle 3)" ]; then
     echo
     echo "  connect all (concurrently)         $(field idle 4) s ($(field idle 10) not connected by the deadline)"
     echo "  threads besides the caller's       $(field idle 5) at the end of the hold (most seen during it: $(field idle 11))"
-    echo "  resident memory per connection     $(field idle 6) KiB (VmRSS after connecting minus before, / N)"
+    echo "  resident memory per connection     $(field idle 6) KiB (VmRSS after connecting minus before, / connected)"
     echo "  client CPU while idle              $(field idle 7) % of one core"
     echo "  heart-beat timeouts / disconnects  $(field idle 8) / $(field idle 9) during the hold"
 fi
