@@ -2,10 +2,13 @@
 #
 #   ruby peer_ruby.rb publish PORT N [BODY_BYTES]   against fixture_swallow
 #   ruby peer_ruby.rb receive PORT N                against fixture_blast
+#   ruby peer_ruby.rb broker-pubsub PORT N [BODY_BYTES]   against RabbitMQ
 #
 # The gem speaks 1.0 unless connect_headers has both accept-version and host. publish: N publish()
 # calls with a content type and two headers, then disconnect with a receipt, which the gem waits
-# for. receive: receive() until N MESSAGEs. Prints "ruby-stomp MODE msgs seconds msg_per_s cpu".
+# for. receive: receive() until N MESSAGEs. broker-pubsub: one connection subscribes to a queue of
+# its own, another publishes N messages to it (via /amq/queue/, which does not redeclare it), then
+# the first receives them (one thread: RabbitMQ holds them meanwhile); timed until the N-th. Prints "ruby-stomp MODE msgs seconds msg_per_s cpu".
 require 'stomp'
 
 def cpu
@@ -46,6 +49,32 @@ when 'receive'
     i += 1 if m.command == 'MESSAGE'
   end
   result('receive', n, now - t0, cpu - c0)
+  conn.disconnect(receipt: 'bench-end')
+when 'broker-pubsub'
+  pub = Stomp::Connection.new(
+    hosts: [{ login: 'guest', passcode: 'guest', host: '127.0.0.1', port: port }],
+    connect_headers: { 'accept-version' => '1.2', 'host' => '/' },
+    reliable: false
+  )
+  name = "libstomp-bench-pubsub-rb-#{Process.pid}"
+  body = 'x' * size
+  conn.subscribe("/queue/#{name}", id: '0', ack: 'auto', durable: 'false', 'auto-delete' => 'true',
+                                    receipt: 'bench-sub')
+  loop do # the RECEIPT: the queue exists before the first publish
+    f = conn.receive
+    abort('ruby-stomp: connection ended before the RECEIPT') if f.nil?
+    break if f.command == 'RECEIPT'
+  end
+  t0, c0 = now, cpu
+  n.times { pub.publish("/amq/queue/#{name}", body, 'content-type' => 'text/plain') }
+  i = 0
+  while i < n
+    m = conn.receive
+    abort("ruby-stomp: connection ended after #{i} messages") if m.nil?
+    i += 1 if m.command == 'MESSAGE'
+  end
+  result('broker-pubsub', n, now - t0, cpu - c0)
+  pub.disconnect(receipt: 'bench-end-pub')
   conn.disconnect(receipt: 'bench-end')
 else
   abort("unknown mode #{mode}")

@@ -4,10 +4,13 @@ as libstomp.
   /usr/bin/python3 peer_stomppy.py publish PORT N [BODY_BYTES]   against fixture_swallow
   /usr/bin/python3 peer_stomppy.py receive PORT N                against fixture_blast
   /usr/bin/python3 peer_stomppy.py rtt PORT N [BODY_BYTES [WARMUP]]  against RabbitMQ
+  /usr/bin/python3 peer_stomppy.py broker-pubsub PORT N [BODY_BYTES] against RabbitMQ
 
 publish: N send() calls with a content type and two headers, then disconnect(receipt=...), which
 waits for the RECEIPT. receive: an on_message listener that counts; the main thread waits on an
-Event. Prints "stomp.py MODE msgs seconds msg_per_s cpu_seconds" (+ "p50_us p99_us" for rtt).
+Event. broker-pubsub: one connection subscribes (listener counts) to a queue of its own, another
+sends N messages to it (via /amq/queue/, which does not redeclare it); timed until the N-th arrives.
+Prints "stomp.py MODE msgs seconds msg_per_s cpu_seconds" (+ "p50_us p99_us" for rtt).
 """
 import os
 import resource
@@ -33,6 +36,10 @@ class Counter(stomp.ConnectionListener):
         self.post_at = post_at
         self.event = threading.Event()
         self.sem = threading.Semaphore(0)
+        self.receipt = threading.Event()
+
+    def on_receipt(self, frame):
+        self.receipt.set()
 
     def on_message(self, frame):
         self.count += 1
@@ -87,6 +94,26 @@ def main():
         t, c = time.monotonic() - t0, cpu() - c0
         rtts.sort()
         result("rtt", n, t, c, " %.1f %.1f" % (rtts[n // 2] * 1e6, rtts[n * 99 // 100] * 1e6))
+        conn.disconnect(receipt="bench-end")
+    elif mode == "broker-pubsub":
+        body = b"x" * size
+        listener = Counter(n)
+        conn.set_listener("bench", listener)
+        conn.connect("guest", "guest", wait=True)
+        pub = stomp.Connection12([("127.0.0.1", port)], vhost="/", auto_decode=False)
+        pub.connect("guest", "guest", wait=True)
+        name = "libstomp-bench-pubsub-py-%d" % os.getpid()
+        conn.subscribe("/queue/" + name, id="0", ack="auto",
+                       headers={"durable": "false", "auto-delete": "true", "receipt": "bench-sub"})
+        if not listener.receipt.wait(10):
+            sys.exit("stomp.py: no RECEIPT for SUBSCRIBE")
+        t0, c0 = time.monotonic(), cpu()
+        for _ in range(n):
+            pub.send("/amq/queue/" + name, body, content_type="text/plain")
+        if not listener.event.wait(300):
+            sys.exit("stomp.py: timed out after %d messages" % listener.count)
+        result("broker-pubsub", n, time.monotonic() - t0, cpu() - c0)
+        pub.disconnect(receipt="bench-end-pub")
         conn.disconnect(receipt="bench-end")
     else:
         sys.exit("unknown mode " + mode)

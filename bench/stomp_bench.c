@@ -6,6 +6,9 @@
  *   stomp_bench receive-pull     PORT N                against fixture_blast
  *   stomp_bench rtt-callback     PORT N [BODY_BYTES [WARMUP]]   against RabbitMQ
  *   stomp_bench rtt-pull         PORT N [BODY_BYTES [WARMUP]]   against RabbitMQ
+ *   stomp_bench broker-pubsub    PORT N [BODY_BYTES]            against RabbitMQ
+ *   stomp_bench large-publish    PORT N BODY_BYTES     against fixture_swallow
+ *   stomp_bench large-receive    PORT N BODY_BYTES     against fixture_blast (the same size)
  *
  * publish: N stomp_send calls of BODY_BYTES (default 100) with a content type and two headers, then
  * stomp_disconnect, which waits for the RECEIPT (so every frame has reached the server).
@@ -13,6 +16,12 @@
  * receive-pull: a receive queue; stomp_receive + stomp_frame_free until N.
  * rtt-*: one message at a time through a RabbitMQ queue this client subscribes to; WARMUP (default
  * 1000) round trips first, then N timed ones.
+ * broker-pubsub: two connections to RabbitMQ; one subscribes (on_message counts) to a queue of its
+ * own, the other publishes N messages to it; timed until the N-th has arrived (CPU of both).
+ * large-*: publish and receive-callback for large bodies (frame limit raised to 1 GiB), adding
+ * "peak_growth_kib copies" to the line: the peak resident memory (VmHWM) minus the resident memory
+ * before anything (the body to send and the library), and that over the body size, i.e. how many
+ * copies of a body the process held at its peak (the application's own body to send is one).
  *
  * Prints "libstomp MODE msgs seconds msg_per_s cpu_seconds" (CPU of the whole process, all threads,
  * over the timed window), and for rtt-* also "p50_us p99_us".
@@ -51,9 +60,12 @@ static void on_message(void *user_data, const stomp_frame *frame) {
     if (c->post_at == 0 || n == c->post_at) sem_post(&c->sem);
 }
 
+static size_t max_body; /* frame body limit; 0: the library's default */
+
 static stomp_connection *open_connection(uint16_t port, size_t receive_queue, counter_t *counter) {
     stomp_options *o = stomp_options_new();
     if (o == NULL) check(STOMP_ERR_INVALID_ARGUMENT, "stomp_options_new");
+    if (max_body > 0) CHECK(stomp_options_set_frame_limits(o, max_body, 0, 0));
     CHECK(stomp_options_add_host(o, "127.0.0.1", port));
     CHECK(stomp_options_set_vhost(o, "/"));
     if (receive_queue > 0) CHECK(stomp_options_set_receive_queue(o, receive_queue));
@@ -176,6 +188,89 @@ static void run_rtt(uint16_t port, uint64_t n, size_t body_bytes, uint64_t warmu
     sem_destroy(&counter.sem);
 }
 
+static void run_broker_pubsub(uint16_t port, uint64_t n, size_t body_bytes) {
+    static counter_t counter;
+    atomic_init(&counter.count, 0);
+    counter.post_at = n;
+    sem_init(&counter.sem, 0, 0);
+    char *body = make_body(body_bytes);
+    stomp_connection *sub = open_connection(port, 0, &counter);
+    stomp_connection *pub = open_connection(port, 0, NULL);
+    char queue[128];
+    snprintf(queue, sizeof queue, "/queue/libstomp-bench-pubsub-%ld", (long)getpid());
+    const stomp_header sub_headers[3] = {
+        {"durable", "false"}, {"auto-delete", "true"}, {"receipt", "bench-sub"}};
+    CHECK(stomp_subscribe(sub, queue, "0", STOMP_ACK_AUTO, sub_headers, 3));
+    CHECK(stomp_wait_receipt(sub, "bench-sub", 10000)); /* the queue exists before the first SEND */
+    /* SEND to /queue/ would declare the queue again, which RabbitMQ refuses for an auto-delete
+     * (exclusive) one; /amq/queue/ publishes to the existing queue without declaring it. */
+    char send_to[160];
+    snprintf(send_to, sizeof send_to, "/amq/queue/%s", queue + strlen("/queue/"));
+    double t0 = now_s(), c0 = cpu_s();
+    for (uint64_t i = 0; i < n; i++) {
+        stomp_result rc = stomp_send(pub, send_to, body, body_bytes, "text/plain", NULL, 0);
+        if (rc != STOMP_OK) check(rc, "stomp_send");
+    }
+    while (sem_wait(&counter.sem) != 0) {
+    }
+    double t1 = now_s(), c1 = cpu_s();
+    print_result("libstomp", "broker-pubsub", n, t1 - t0, c1 - c0);
+    close_connection(pub);
+    close_connection(sub);
+    free(body);
+    sem_destroy(&counter.sem);
+}
+
+/* A "Name:   value kB" line of /proc/self/status, in KiB. */
+static long status_kib(const char *name) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL) die_errno("/proc/self/status");
+    char line[256];
+    long v = -1;
+    size_t len = strlen(name);
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, name, len) == 0 && line[len] == ':') {
+            v = strtol(line + len + 1, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return v;
+}
+
+static void run_large(uint16_t port, uint64_t n, size_t body_bytes, int publish) {
+    static counter_t counter;
+    atomic_init(&counter.count, 0);
+    counter.post_at = n;
+    sem_init(&counter.sem, 0, 0);
+    max_body = (size_t)1 << 30;
+    long rss0 = status_kib("VmRSS");
+    char *body = publish ? make_body(body_bytes) : NULL; /* the application's copy counts */
+    stomp_connection *conn = open_connection(port, 0, publish ? NULL : &counter);
+    double t0 = now_s(), c0 = cpu_s();
+    if (publish) {
+        for (uint64_t i = 0; i < n; i++) {
+            stomp_result rc = stomp_send(conn, "/queue/bench", body, body_bytes, "application/octet-stream", NULL, 0);
+            if (rc != STOMP_OK) check(rc, "stomp_send");
+        }
+        close_connection(conn); /* waits for the RECEIPT: the fixture has read every frame */
+    } else {
+        CHECK(stomp_subscribe(conn, "/queue/bench", "0", STOMP_ACK_AUTO, NULL, 0));
+        while (sem_wait(&counter.sem) != 0) {
+        }
+    }
+    double t1 = now_s(), c1 = cpu_s();
+    if (!publish) close_connection(conn);
+    long peak = status_kib("VmHWM") - rss0;
+    /* body_bytes is the receive side's too: bench.sh passes it for the copies figure. */
+    printf("libstomp %s %llu %.6f %.3f %.6f %ld %.2f\n", publish ? "large-publish" : "large-receive",
+           (unsigned long long)n, t1 - t0, (double)n / (t1 - t0), c1 - c0, peak,
+           (double)peak * 1024.0 / (double)body_bytes);
+    fflush(stdout);
+    free(body);
+    sem_destroy(&counter.sem);
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: %s MODE PORT N [BODY_BYTES [WARMUP]]\n", argv[0]);
@@ -192,6 +287,9 @@ int main(int argc, char **argv) {
     else if (strcmp(mode, "receive-pull") == 0) run_receive(port, n, 1);
     else if (strcmp(mode, "rtt-callback") == 0) run_rtt(port, n, body_bytes, warmup, 0);
     else if (strcmp(mode, "rtt-pull") == 0) run_rtt(port, n, body_bytes, warmup, 1);
+    else if (strcmp(mode, "broker-pubsub") == 0) run_broker_pubsub(port, n, body_bytes);
+    else if (strcmp(mode, "large-publish") == 0) run_large(port, n, body_bytes, 1);
+    else if (strcmp(mode, "large-receive") == 0) run_large(port, n, body_bytes, 0);
     else die("unknown mode");
     return 0;
 }

@@ -2,13 +2,15 @@
 # scripts/bench.sh - issue 8's benchmark ("Performance and scale"): prints figures, it is not a test
 # and is not part of the test suite. Nothing here fails on a slow number; targets are marked.
 #
-# Usage: scripts/bench.sh [--quick] [--sweep] [--no-install] [--no-rtt]
+# Usage: scripts/bench.sh [--quick] [--sweep] [--no-install] [--no-rtt] [--no-pubsub] [--no-idle]
 #
 #   --quick       small counts (about a minute): a smoke run, the figures are rough
 #   --sweep       also the throughput-vs-body-size sweep (16 B .. 1 MiB) for libstomp, raw and
 #                 php-stomp: data in target/bench/sweep.dat, plot in bench/throughput.png
 #   --no-install  do not apt-get the peers and gnuplot (runs what is there, skips what is not)
-#   --no-rtt      skip the round-trip part (the only part that needs RabbitMQ)
+#   --no-rtt      skip the round-trip part (through RabbitMQ)
+#   --no-pubsub   skip the CPU-per-million-through-RabbitMQ part (all clients, publish + consume)
+#   --no-idle     skip the idle-connections part (through RabbitMQ; its hold takes 2 minutes)
 #
 # Environment knobs (defaults in brackets; --quick lowers the counts):
 #   BENCH_N          messages per throughput run of libstomp and php-stomp    [2000000]
@@ -23,7 +25,13 @@
 #   BENCH_SYS_N      messages per syscall-counting run (under strace -f -c)   [100000]
 #   BENCH_SWEEP_BYTES  bytes of bodies per sweep point (N = this / size)       [268435456]
 #   BENCH_SWEEP_MAXN   cap on N per sweep point                                [200000]
-#   STOMP_RABBITMQ_PORT  RabbitMQ's STOMP port for the RTT part                [61613]
+#   BENCH_LARGE_N    messages of the large-body part                          [8]
+#   BENCH_LARGE_BODY its body bytes                                           [67108864]
+#   BENCH_BROKER_N   messages through RabbitMQ, libstomp (about 10 k msg/s)      [100000]
+#   BENCH_BROKER_PEER_N  the same for stomp.py, php-stomp and the Ruby gem     [20000]
+#   BENCH_IDLE_N     idle connections held open through RabbitMQ             [10000]
+#   BENCH_IDLE_HOLD  seconds they are held idle (1 s heart-beats both ways)   [120]
+#   STOMP_RABBITMQ_PORT  RabbitMQ's STOMP port for the parts through it        [61613]
 #
 # What runs: C fixtures (bench/fixture_*.c) on 127.0.0.1, each on a port the kernel picks (it prints
 # it), serving one client then exiting; a raw-socket client in C (the ceiling), libstomp's C client
@@ -40,13 +48,15 @@ OUT=$TARGET/bench
 RESULTS=$OUT/results.txt
 RABBIT_PORT=${STOMP_RABBITMQ_PORT:-61613}
 
-QUICK=0 SWEEP=0 INSTALL=1 RTT=1
+QUICK=0 SWEEP=0 INSTALL=1 RTT=1 PUBSUB=1 IDLE=1
 for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
         --sweep) SWEEP=1 ;;
         --no-install) INSTALL=0 ;;
         --no-rtt) RTT=0 ;;
+        --no-pubsub) PUBSUB=0 ;;
+        --no-idle) IDLE=0 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
     esac
@@ -57,16 +67,22 @@ if [ "$QUICK" = 1 ]; then
     RTT_N=${BENCH_RTT_N:-1000} RTT_WARMUP=${BENCH_RTT_WARMUP:-200}
     ALLOC_WARMUP=${BENCH_ALLOC_WARMUP:-5000} ALLOC_N=${BENCH_ALLOC_N:-20000}
     SWEEP_BYTES=${BENCH_SWEEP_BYTES:-33554432} SWEEP_MAXN=${BENCH_SWEEP_MAXN:-50000}
+    IDLE_N=${BENCH_IDLE_N:-1000} IDLE_HOLD=${BENCH_IDLE_HOLD:-15}
+    BROKER_N=${BENCH_BROKER_N:-20000} BROKER_PEER_N=${BENCH_BROKER_PEER_N:-5000}
 else
     N=${BENCH_N:-2000000} PY_N=${BENCH_PY_N:-100000} RUBY_N=${BENCH_RUBY_N:-20000}
     RTT_N=${BENCH_RTT_N:-5000} RTT_WARMUP=${BENCH_RTT_WARMUP:-1000}
     ALLOC_WARMUP=${BENCH_ALLOC_WARMUP:-10000} ALLOC_N=${BENCH_ALLOC_N:-100000}
     SWEEP_BYTES=${BENCH_SWEEP_BYTES:-268435456} SWEEP_MAXN=${BENCH_SWEEP_MAXN:-200000}
+    IDLE_N=${BENCH_IDLE_N:-10000} IDLE_HOLD=${BENCH_IDLE_HOLD:-120}
+    BROKER_N=${BENCH_BROKER_N:-100000} BROKER_PEER_N=${BENCH_BROKER_PEER_N:-20000}
 fi
 BODY=${BENCH_BODY:-100}
 SYS_N=${BENCH_SYS_N:-$([ "$QUICK" = 1 ] && echo 20000 || echo 100000)}
 RAW_N=${BENCH_RAW_N:-$((5 * N))}
 RUNS=${BENCH_RUNS:-1}
+LARGE_N=${BENCH_LARGE_N:-$([ "$QUICK" = 1 ] && echo 4 || echo 8)}
+LARGE_BODY=${BENCH_LARGE_BODY:-67108864}
 PY=/usr/bin/python3 # Debian's python3-stomp is for this one, not a pyenv python3 first on PATH
 
 say() { echo "bench: $*" >&2; }
@@ -113,6 +129,8 @@ for prog in fixture_swallow fixture_blast raw_publish raw_receive raw_rtt; do
     "$CC" "${CFLAGS[@]}" -o "$OUT/$prog" "$ROOT/bench/$prog.c" "$ROOT/bench/bench_util.c"
 done
 "$CC" "${CFLAGS[@]}" -I "$ROOT/include" -o "$OUT/stomp_bench" "$ROOT/bench/stomp_bench.c" \
+    "$ROOT/bench/bench_util.c" -L "$OUT/lib" -lstomp -Wl,-rpath,"$OUT/lib" -pthread
+"$CC" "${CFLAGS[@]}" -I "$ROOT/include" -o "$OUT/idle_conns" "$ROOT/bench/idle_conns.c" \
     "$ROOT/bench/bench_util.c" -L "$OUT/lib" -lstomp -Wl,-rpath,"$OUT/lib" -pthread
 ALLOC=$TARGET/release/examples/bench_alloc
 : >"$RESULTS"
@@ -165,7 +183,7 @@ run_once() {
         start_fixture "$fixture" $fargs || { echo "$key FAILED" >>"$RESULTS"; return 0; }
         cmd=("${cmd[@]//@PORT@/$FIX_PORT}")
     fi
-    line=$(timeout 300 "${cmd[@]}" 2>>"$OUT/client.err" | tail -n 1) || rc=$?
+    line=$(timeout "${RUN_TIMEOUT:-300}" "${cmd[@]}" 2>>"$OUT/client.err" | tail -n 1) || rc=$?
     [ "$fixture" != - ] && stop_fixture
     if [ $rc -ne 0 ] || [ -z "$line" ]; then
         say "$key: FAILED (exit $rc; see $OUT/client.err)"
@@ -211,6 +229,12 @@ if have_ruby; then
     run rb.recv fixture_blast "$RUBY_N $BODY" ruby "$ROOT/bench/peer_ruby.rb" receive @PORT@ "$RUBY_N"
 else say "Ruby stomp gem missing: skipped"; fi
 
+say "large bodies: $LARGE_N of $LARGE_BODY bytes"
+run lg.raw.pub fixture_swallow "" "$OUT/raw_publish" @PORT@ "$LARGE_N" "$LARGE_BODY"
+run lg.raw.recv fixture_blast "$LARGE_N $LARGE_BODY" "$OUT/raw_receive" @PORT@ "$LARGE_N"
+run lg.lib.pub fixture_swallow "" "$SB" large-publish @PORT@ "$LARGE_N" "$LARGE_BODY"
+run lg.lib.recv fixture_blast "$LARGE_N $LARGE_BODY" "$SB" large-receive @PORT@ "$LARGE_N" "$LARGE_BODY"
+
 say "allocations: warm-up $ALLOC_WARMUP, window $ALLOC_N"
 AN=$((ALLOC_WARMUP + ALLOC_N))
 run alloc.pub fixture_swallow "" "$ALLOC" publish @PORT@ "$ALLOC_WARMUP" "$ALLOC_N" "$BODY"
@@ -245,12 +269,18 @@ else
     say "strace missing: no syscall counts"
 fi
 
+# rabbit_up: RabbitMQ is running (started if it was not; once).
+RABBIT_TRIED=0
+rabbit_up() {
+    "$ROOT/scripts/broker.sh" status rabbitmq >/dev/null 2>&1 && return 0
+    [ "$RABBIT_TRIED" = 1 ] && return 1
+    RABBIT_TRIED=1
+    say "starting RabbitMQ"
+    "$ROOT/scripts/broker.sh" start rabbitmq >&2 || { say "RabbitMQ did not start: its parts skipped"; return 1; }
+}
+
 if [ "$RTT" = 1 ]; then
-    if ! "$ROOT/scripts/broker.sh" status rabbitmq >/dev/null 2>&1; then
-        say "starting RabbitMQ for the RTT part"
-        "$ROOT/scripts/broker.sh" start rabbitmq >&2 || say "RabbitMQ did not start: RTT skipped"
-    fi
-    if "$ROOT/scripts/broker.sh" status rabbitmq >/dev/null 2>&1; then
+    if rabbit_up; then
         say "RTT through RabbitMQ: $RTT_N round trips after $RTT_WARMUP"
         run raw.rtt - "" "$OUT/raw_rtt" "$RABBIT_PORT" "$RTT_N" "$BODY" "$RTT_WARMUP"
         run lib.rttcb - "" "$SB" rtt-callback "$RABBIT_PORT" "$RTT_N" "$BODY" "$RTT_WARMUP"
@@ -260,6 +290,35 @@ if [ "$RTT" = 1 ]; then
                 "$(( RTT_N < 2000 ? RTT_N : 2000 ))" "$BODY" "$(( RTT_WARMUP < 300 ? RTT_WARMUP : 300 ))"
         fi
     fi
+fi
+
+# CPU per million messages through RabbitMQ: each client publishes to a queue it consumes from
+# (two connections), timed until the last message arrives; the broker sets the pace, so what
+# matters is the client process's CPU (getrusage), per message.
+if [ "$PUBSUB" = 1 ] && rabbit_up; then
+    say "through RabbitMQ: libstomp N=$BROKER_N, peers N=$BROKER_PEER_N, body $BODY bytes"
+    run bk.lib - "" "$SB" broker-pubsub "$RABBIT_PORT" "$BROKER_N" "$BODY"
+    have_py && run bk.py - "" "$PY" "$ROOT/bench/peer_stomppy.py" broker-pubsub "$RABBIT_PORT" "$BROKER_PEER_N" "$BODY"
+    have_php && run bk.php - "" php "$ROOT/bench/peer_php.php" broker-pubsub "$RABBIT_PORT" "$BROKER_PEER_N" "$BODY"
+    have_ruby && run bk.rb - "" ruby "$ROOT/bench/peer_ruby.rb" broker-pubsub "$RABBIT_PORT" "$BROKER_PEER_N" "$BODY"
+fi
+
+# Idle connections through RabbitMQ: IDLE_N connections, 1 s heart-beats both ways, held IDLE_HOLD s.
+# RabbitMQ needs a file-descriptor limit above IDLE_N: scripts/broker.sh raises its `ulimit -n` to
+# the hard limit before starting it; a broker started otherwise may have about 1,000.
+RABBIT_FDS=''
+if [ "$IDLE" = 1 ] && rabbit_up; then
+    # "File Descriptors" / "Total: 9, limit: 19903" / "Sockets: 0, limit: 17910": sockets cap connections.
+    RABBIT_FDS=$(rabbitmqctl status 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g' |
+        awk '/^File Descriptors/ { f = 1 } f && /^Total:/ { t = $NF } f && /^Sockets:/ { print t ", sockets " $NF; exit }') ||
+        RABBIT_FDS=''
+    RABBIT_SOCKETS=${RABBIT_FDS##* }
+    if [ -n "$RABBIT_FDS" ] && [ "$RABBIT_SOCKETS" -le "$IDLE_N" ]; then
+        say "RabbitMQ's limit is $RABBIT_FDS, not above $IDLE_N: connections will be refused" \
+            "(restart it with scripts/broker.sh, which raises the limit first)"
+    fi
+    say "idle: $IDLE_N connections through RabbitMQ, 1 s heart-beats, held $IDLE_HOLD s"
+    RUN_TIMEOUT=$((IDLE_HOLD + 400)) run idle - "" "$OUT/idle_conns" "$RABBIT_PORT" "$IDLE_N" "$IDLE_HOLD"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -422,6 +481,57 @@ if [ "$RTT" = 1 ] && [ -n "$(field raw.rtt 5)" ]; then
     rtt_row "stomp.py (callback)" py.rtt
 fi
 
+# mbps KEY: MB/s (10^6 bytes) of the large-body run KEY.
+mbps() {
+    local v
+    v=$(field "$1" 5)
+    [ -z "$v" ] && { echo "-"; return; }
+    awk -v v="$v" -v b="$LARGE_BODY" 'BEGIN { printf "%.0f", v * b / 1e6 }'
+}
+echo
+echo "Large bodies: $LARGE_N messages of $LARGE_BODY B through the fixtures; peak memory is VmHWM minus VmRSS"
+echo "before anything, over the body size (publish: the application's own body counts as one copy):"
+echo
+lrow() { printf "%-22s | %-12s | %-12s | %-13s | %s\n" "$@"; }
+lrow "client" "publish MB/s" "receive MB/s" "x raw pub/rcv" "peak copies pub / recv (MiB)"
+printf '%s\n' "-----------------------+--------------+--------------+---------------+-----------------------------"
+lrow "raw socket (ceiling)" "$(mbps lg.raw.pub)" "$(mbps lg.raw.recv)" "1.00 / 1.00" "-"
+lrow "libstomp" "$(mbps lg.lib.pub)" "$(mbps lg.lib.recv)" "$(ratio lg.lib.pub lg.raw.pub) / $(ratio lg.lib.recv lg.raw.recv)" \
+    "$(field lg.lib.pub 8) / $(field lg.lib.recv 8) ($(awk -v a="$(field lg.lib.pub 7)" -v b="$(field lg.lib.recv 7)" 'BEGIN { printf "%.0f / %.0f", a / 1024, b / 1024 }'))"
+
+# cpm_ratio A B: B's CPU per message over A's ("how many times less CPU A takes than B").
+cpm_ratio() {
+    local a b
+    a=$(cpm "$1") b=$(cpm "$2")
+    { [ "$a" = - ] || [ "$b" = - ]; } && { echo "-"; return; }
+    awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%.1f", b / a; else print "-" }'
+}
+if [ "$PUBSUB" = 1 ] && [ -n "$(field bk.lib 3)$(field bk.py 3)" ]; then
+    echo
+    echo "Through RabbitMQ: publish and consume on one queue (two connections), body $BODY B; CPU of the client"
+    echo "process (all threads, user + system) per million messages; the broker sets the pace:"
+    echo
+    brow() { printf "%-22s | %-8s | %-9s | %-12s | %s\n" "$@"; }
+    brow "client" "messages" "msg/s" "CPU s per M" "x less CPU than stomp.py"
+    printf '%s\n' "-----------------------+----------+-----------+--------------+-------------------------"
+    for kv in "libstomp:bk.lib" "stomp.py:bk.py" "php-stomp:bk.php" "ruby-stomp:bk.rb"; do
+        k=${kv#*:}
+        if [ -z "$(field "$k" 3)" ]; then brow "${kv%%:*}" "-" "-" "-" "-"; continue; fi
+        brow "${kv%%:*}" "$(field "$k" 3)" "$(rate "$k")" "$(cpm "$k")" "$(cpm_ratio "$k" bk.py)"
+    done
+fi
+if [ -n "$(field idle 3)" ]; then
+    echo
+    echo "Idle connections through RabbitMQ ($(field idle 3) connections, 1 s heart-beats both ways, held $IDLE_HOLD s;"
+    echo "RabbitMQ's fd limit ${RABBIT_FDS:-unknown}):"
+    echo
+    echo "  connect all (concurrently)         $(field idle 4) s ($(field idle 10) not connected by the deadline)"
+    echo "  threads besides the caller's       $(field idle 5) at the end of the hold (most seen during it: $(field idle 11))"
+    echo "  resident memory per connection     $(field idle 6) KiB (VmRSS after connecting minus before, / connected)"
+    echo "  client CPU while idle              $(field idle 7) % of one core"
+    echo "  heart-beat timeouts / disconnects  $(field idle 8) / $(field idle 9) during the hold"
+fi
+
 # ---------------------------------------------------------------------------------------------
 # Issue 8's targets.
 
@@ -449,6 +559,26 @@ if [ "$RTT" = 1 ]; then
         target "RTT $name p99 <= 1.3 x raw ($(v lib.$k 8) vs $(v raw.rtt 8) us)" \
             "$(met 'a <= 1.3 * b' a="$(v lib.$k 8)" b="$(v raw.rtt 8)")"
     done
+fi
+for d in pub recv; do
+    name=$([ $d = pub ] && echo publish || echo receive)
+    target "large bodies: $name >= 0.5 x raw MB/s ($(ratio lg.lib.$d lg.raw.$d) x)" \
+        "$(met 'a >= 0.5 * b' a="$(v lg.lib.$d 5)" b="$(v lg.raw.$d 5)")"
+    target "large bodies: $name peak <= 2 copies of the body ($(v lg.lib.$d 8))" \
+        "$(met 'a <= 2.1' a="$(v lg.lib.$d 8)")"
+done
+if [ "$PUBSUB" = 1 ]; then
+    target "via RabbitMQ: CPU per message <= 1/20 of stomp.py's ($(cpm_ratio bk.lib bk.py) x less)" \
+        "$(met 'b >= 20 * a' a="$(cpm bk.lib | tr -d -)" b="$(cpm bk.py | tr -d -)")"
+fi
+if [ "$IDLE" = 1 ]; then
+    target "idle: connect $IDLE_N in < 30 s ($(v idle 4) s, $(v idle 10) missing)" \
+        "$(met 'a < 30 && f == 0' a="$(v idle 4)" f="$(v idle 10)")"
+    target "idle: <= 3 threads besides the caller's ($(v idle 5))" "$(met 'a <= 3' a="$(v idle 5)")"
+    target "idle: <= 16 KiB resident per connection ($(v idle 6) KiB)" "$(met 'a <= 16' a="$(v idle 6)")"
+    target "idle: 0 heart-beat timeouts, 0 disconnects ($(v idle 8), $(v idle 9))" \
+        "$(met 'a == 0 && b == 0' a="$(v idle 8)" b="$(v idle 9)")"
+    target "idle: <= 10 % of one core ($(v idle 7) %)" "$(met 'a <= 10' a="$(v idle 7)")"
 fi
 if [ "$SWEEP" = 1 ]; then
     echo
