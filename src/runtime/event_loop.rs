@@ -26,6 +26,10 @@ pub const WAKER: Token = Token(usize::MAX);
 
 /// Bytes read from one connection before others get a turn.
 const READ_BUDGET: usize = 256 << 10;
+/// How late a timer may fire, so that one wake-up serves every timer due within it: thousands of
+/// idle connections each have heart-beat deadlines every second, and waking once per deadline cost
+/// more than the heart-beats themselves. Small against any heart-beat interval or connect timeout.
+const TIMER_SLACK: Duration = Duration::from_millis(5);
 /// Bytes written to one connection before others get a turn.
 const WRITE_BUDGET: usize = 1 << 20;
 /// A write buffer grown past this by a burst goes back to `READ_BUDGET` once written.
@@ -129,7 +133,7 @@ pub fn run(poll: Poll) {
         } else {
             lp.timers
                 .peek()
-                .map(|Reverse((t, _))| t.saturating_duration_since(now))
+                .map(|Reverse((t, _))| t.saturating_duration_since(now) + TIMER_SLACK)
         };
         if let Err(e) = lp.poll.poll(&mut events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
