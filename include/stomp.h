@@ -44,6 +44,10 @@
  * Memory is bounded: received frames by stomp_options_set_frame_limits, outgoing bytes and messages
  * waiting for listeners by stomp_options_set_queue_limits, the receive queue by its capacity. When the
  * application falls behind, the library stops reading the socket and TCP holds the broker back.
+ *
+ * Versions. The SONAME is libstomp.so.0; its number changes only on an incompatible ABI change.
+ * Minor versions only add functions, enum values, and members at the end of size-prefixed structs
+ * (stomp_listener: initialise it with STOMP_LISTENER_INIT or stomp_listener_init).
  */
 
 typedef struct stomp_frame stomp_frame;
