@@ -74,7 +74,7 @@ static stomp_connection *open_connection(uint16_t port, size_t receive_queue, co
     if (conn == NULL) check(STOMP_ERR_INVALID_ARGUMENT, "stomp_connection_new");
     if (counter != NULL) {
         stomp_listener l;
-        memset(&l, 0, sizeof l);
+        stomp_listener_init(&l);
         l.user_data = counter;
         l.on_message = on_message;
         CHECK(stomp_set_listener(conn, "bench", &l));

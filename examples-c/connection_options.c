@@ -84,7 +84,7 @@ int main(void) {
     memset(&o, 0, sizeof o);
     example_counter_init(&o.connected);
     example_counter_init(&o.heartbeats);
-    stomp_listener listener = {0};
+    stomp_listener listener = STOMP_LISTENER_INIT;
     listener.user_data = &o;
     listener.on_send = on_send;
     listener.on_connected = on_connected;

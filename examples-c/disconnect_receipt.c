@@ -65,7 +65,7 @@ int main(void) {
     example_counter_init(&check.disconnected);
 
     stomp_connection *conn = example_connection(&env);
-    stomp_listener listener = {0};
+    stomp_listener listener = STOMP_LISTENER_INIT;
     listener.user_data = &check;
     listener.on_disconnecting = on_disconnecting;
     listener.on_send = on_send;

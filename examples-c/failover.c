@@ -56,7 +56,7 @@ int main(void) {
         example_fail("stomp_connection_new: %s", stomp_last_error());
     }
 
-    stomp_listener listener = {0};
+    stomp_listener listener = STOMP_LISTENER_INIT;
     listener.user_data = &state;
     listener.on_connecting = on_connecting;
     listener.on_connected = on_connected;

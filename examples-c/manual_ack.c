@@ -81,7 +81,7 @@ int main(void) {
     example_counter_init(&processor.nacked);
 
     processor.connection = example_connection(&env);
-    stomp_listener listener = {0};
+    stomp_listener listener = STOMP_LISTENER_INIT;
     listener.user_data = &processor;
     listener.on_message = on_message;
     CHECK(stomp_set_listener(processor.connection, "processor", &listener));

@@ -359,7 +359,7 @@ int main(int argc, char **argv) {
     pool_watch watch;
     example_counter_init(&watch.attempts);
     example_counter_init(&watch.connected);
-    stomp_listener listener = {0};
+    stomp_listener listener = STOMP_LISTENER_INIT;
     listener.user_data = &watch;
     listener.on_connecting = on_connecting;
     listener.on_connected = on_connected;

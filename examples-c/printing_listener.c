@@ -53,7 +53,7 @@ int main(void) {
     example_counter_init(&stats.receipts);
 
     stomp_connection *conn = example_connection(&env);
-    stomp_listener listener = {0};
+    stomp_listener listener = STOMP_LISTENER_INIT;
     listener.user_data = &stats;
     listener.on_message = stats_on_message;
     listener.on_receipt = stats_on_receipt;

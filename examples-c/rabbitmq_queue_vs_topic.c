@@ -47,7 +47,7 @@ static void on_message(void *user_data, const stomp_frame *frame) {
 
 static stomp_connection *start_consumer(const example_env *env, consumer *c, const char *destination) {
     stomp_connection *conn = example_connection(env);
-    stomp_listener listener = {0};
+    stomp_listener listener = STOMP_LISTENER_INIT;
     listener.user_data = c;
     listener.on_message = on_message;
     CHECK(stomp_set_listener(conn, "", &listener));

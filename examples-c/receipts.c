@@ -104,7 +104,7 @@ int main(void) {
     receipt_handler handler;
     receipt_handler_init(&handler);
     stomp_connection *conn = example_connection(&env);
-    stomp_listener listener = {0};
+    stomp_listener listener = STOMP_LISTENER_INIT;
     listener.user_data = &handler;
     listener.on_receipt = on_receipt;
     CHECK(stomp_set_listener(conn, "receipt_handler", &listener));

@@ -73,7 +73,7 @@ int main(void) {
     CHECK(stomp_options_set_reconnect(opts, 0.1, 0.5, 0.1, 5.0, -1));
     CHECK(stomp_options_set_auto_reconnect(opts, true));
     stomp_connection *conn = example_connection_from(opts);
-    stomp_listener listener = {0};
+    stomp_listener listener = STOMP_LISTENER_INIT;
     listener.user_data = &w;
     listener.on_connecting = on_connecting;
     listener.on_connected = on_connected;

@@ -133,7 +133,7 @@ int main(int argc, char **argv) {
     stomp_options *opts = example_options(&env);
     CHECK(stomp_options_set_heartbeats(opts, 500, 500)); /* the seed's heartbeats=(4000, 4000), faster */
     a.conn = example_connection_from(opts);
-    stomp_listener listener = {0};
+    stomp_listener listener = STOMP_LISTENER_INIT;
     listener.user_data = &a;
     listener.on_error = on_error;
     listener.on_message = on_message;

@@ -89,7 +89,7 @@ int main(void) {
     example_counter_init(&p.unexpected);
 
     p.conn = example_connection(&env);
-    stomp_listener listener = {0};
+    stomp_listener listener = STOMP_LISTENER_INIT;
     listener.user_data = &p;
     listener.on_message = on_message;
     CHECK(stomp_set_listener(p.conn, "processor", &listener));

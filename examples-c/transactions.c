@@ -79,7 +79,7 @@ int main(void) {
     example_counter_init(&in.count);
 
     stomp_connection *conn = example_connection(&env);
-    stomp_listener listener = {0};
+    stomp_listener listener = STOMP_LISTENER_INIT;
     listener.user_data = &in;
     listener.on_message = on_message;
     CHECK(stomp_set_listener(conn, "", &listener));

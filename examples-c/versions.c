@@ -90,7 +90,7 @@ int main(void) {
     nack_capable_processor processor;
     processor.connection = conn11;
     example_counter_init(&processor.handled);
-    stomp_listener listener = {0};
+    stomp_listener listener = STOMP_LISTENER_INIT;
     listener.user_data = &processor;
     listener.on_message = on_message;
     CHECK(stomp_set_listener(conn11, "processor", &listener));

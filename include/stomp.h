@@ -44,6 +44,10 @@
  * Memory is bounded: received frames by stomp_options_set_frame_limits, outgoing bytes and messages
  * waiting for listeners by stomp_options_set_queue_limits, the receive queue by its capacity. When the
  * application falls behind, the library stops reading the socket and TCP holds the broker back.
+ *
+ * Versions. The SONAME is libstomp.so.0; its number changes only on an incompatible ABI change.
+ * Minor versions only add functions, enum values, and members at the end of size-prefixed structs
+ * (stomp_listener: initialise it with STOMP_LISTENER_INIT or stomp_listener_init).
  */
 
 typedef struct stomp_frame stomp_frame;
@@ -167,7 +171,17 @@ typedef struct stomp_connection stomp_connection;
 typedef struct stomp_options stomp_options;
 
 /*
- Callbacks for connection events, mirroring stomp.py's ConnectionListener; any member may be NULL.
+ Callbacks for connection events, mirroring stomp.py's ConnectionListener; any callback may be NULL.
+
+ Initialise it with `STOMP_LISTENER_INIT` (`stomp_listener l = STOMP_LISTENER_INIT;`) or
+ `stomp_listener_init(&l)`: both zero every member and set `size` to `sizeof(stomp_listener)` as
+ your program was compiled, then set the callbacks you want. (`= {0}` leaves `size` 0, which
+ `stomp_set_listener` refuses.)
+
+ Versions: later minor versions add members only at the end. The library reads only the first
+ `size` bytes of your struct: a program built against an older header (smaller `size`) works with
+ a newer library, which treats the members it lacks as NULL; a program built against a newer
+ header (larger `size`) works with an older library, which ignores the members it does not know.
 
  Threads: every callback runs on one of the library's dispatch threads, never on the I/O thread
  (which does the sockets, timers and heart-beats of every connection). Callbacks of one connection
@@ -186,6 +200,10 @@ typedef struct stomp_options stomp_options;
  `stomp_frame_clone`. `user_data` is passed back as given; the library never frees it.
  */
 typedef struct {
+  /*
+   `sizeof(stomp_listener)` as the program was compiled (set by `STOMP_LISTENER_INIT`).
+   */
+  size_t size;
   void *user_data;
   /*
    A TCP connection to `host:port` is about to be tried (once per host per attempt).
@@ -274,7 +292,15 @@ stomp_connection *stomp_connection_new(const stomp_options *opts);
 void stomp_connection_free(stomp_connection *conn);
 
 /*
- Adds (or replaces) the listener called `name` ("" is a fine name). The struct is copied.
+ Adds (or replaces) the listener called `name` ("" is a fine name). The struct is copied (its first
+ `listener->size` bytes; members past them count as NULL, members the library does not know are
+ ignored), so it may be freed or reused when this returns; `user_data` stays yours. A `size` of 0
+ (a listener not made with STOMP_LISTENER_INIT or stomp_listener_init), smaller than the first
+ version's struct, or not a multiple of its alignment is STOMP_ERR_INVALID_ARGUMENT. Any thread,
+ callbacks included.
+
+ # Safety
+ `listener` is NULL or points to a stomp_listener whose first `listener->size` bytes are readable.
  */
 stomp_result stomp_set_listener(stomp_connection *conn, const char *name, const stomp_listener *listener);
 
@@ -592,3 +618,23 @@ const char *stomp_last_error(void);
 #endif  // __cplusplus
 
 #endif  /* STOMP_H */
+
+#ifndef STOMP_LISTENER_INIT
+/*
+ * STOMP_LISTENER_INIT: a stomp_listener with every member zero and `size` set, for
+ * `stomp_listener l = STOMP_LISTENER_INIT;`. stomp_listener_init(&l) does the same to an existing
+ * struct. Both live in this header, not in the library, so that `size` is the size your program was
+ * compiled with: a library function could only write its own, larger size (and struct).
+ */
+#ifdef __cplusplus
+#define STOMP_LISTENER_INIT ([] { stomp_listener stomp_l_{}; stomp_l_.size = sizeof stomp_l_; return stomp_l_; }())
+#else
+#define STOMP_LISTENER_INIT { .size = sizeof(stomp_listener) }
+#endif
+
+/* Zeroes `*listener` and sets its `size` to sizeof(stomp_listener). */
+static inline void stomp_listener_init(stomp_listener *listener) {
+    stomp_listener zero = STOMP_LISTENER_INIT;
+    *listener = zero;
+}
+#endif

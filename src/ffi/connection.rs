@@ -187,9 +187,17 @@ pub extern "C" fn stomp_connection_free(conn: *mut stomp_connection) {
     }
 }
 
-/// Adds (or replaces) the listener called `name` ("" is a fine name). The struct is copied.
+/// Adds (or replaces) the listener called `name` ("" is a fine name). The struct is copied (its first
+/// `listener->size` bytes; members past them count as NULL, members the library does not know are
+/// ignored), so it may be freed or reused when this returns; `user_data` stays yours. A `size` of 0
+/// (a listener not made with STOMP_LISTENER_INIT or stomp_listener_init), smaller than the first
+/// version's struct, or not a multiple of its alignment is STOMP_ERR_INVALID_ARGUMENT. Any thread,
+/// callbacks included.
+///
+/// # Safety
+/// `listener` is NULL or points to a stomp_listener whose first `listener->size` bytes are readable.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_set_listener(
+pub unsafe extern "C" fn stomp_set_listener(
     conn: *mut stomp_connection,
     name: *const c_char,
     listener: *const stomp_listener,
@@ -198,7 +206,7 @@ pub extern "C" fn stomp_set_listener(
         let c = handle(conn)?;
         // SAFETY: C string / struct pointer or NULL (checked).
         let name = unsafe { str_arg(name, "name") }?;
-        let l = *unsafe { arg(listener, "listener") }?;
+        let l = unsafe { stomp_listener::read_sized(listener, "listener") }?;
         c.set_listener(name, Arc::new(CListener(l)));
         Ok(())
     })

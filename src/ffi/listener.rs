@@ -1,12 +1,25 @@
-//! `stomp_listener`: C callbacks mirroring stomp.py's ConnectionListener.
+//! `stomp_listener`: C callbacks mirroring stomp.py's ConnectionListener, in a size-prefixed struct
+//! so that later versions can add callbacks at its end without breaking programs built before them.
 
 use std::ffi::{CString, c_char, c_void};
+use std::mem::{MaybeUninit, align_of, offset_of, size_of};
 
 use super::frame::stomp_frame;
+use crate::error::{ErrorKind, Result, err};
 use crate::listener::Listener;
 use crate::proto::Frame;
 
-/// Callbacks for connection events, mirroring stomp.py's ConnectionListener; any member may be NULL.
+/// Callbacks for connection events, mirroring stomp.py's ConnectionListener; any callback may be NULL.
+///
+/// Initialise it with `STOMP_LISTENER_INIT` (`stomp_listener l = STOMP_LISTENER_INIT;`) or
+/// `stomp_listener_init(&l)`: both zero every member and set `size` to `sizeof(stomp_listener)` as
+/// your program was compiled, then set the callbacks you want. (`= {0}` leaves `size` 0, which
+/// `stomp_set_listener` refuses.)
+///
+/// Versions: later minor versions add members only at the end. The library reads only the first
+/// `size` bytes of your struct: a program built against an older header (smaller `size`) works with
+/// a newer library, which treats the members it lacks as NULL; a program built against a newer
+/// header (larger `size`) works with an older library, which ignores the members it does not know.
 ///
 /// Threads: every callback runs on one of the library's dispatch threads, never on the I/O thread
 /// (which does the sockets, timers and heart-beats of every connection). Callbacks of one connection
@@ -26,6 +39,8 @@ use crate::proto::Frame;
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct stomp_listener {
+    /// `sizeof(stomp_listener)` as the program was compiled (set by `STOMP_LISTENER_INIT`).
+    pub size: usize,
     pub user_data: *mut c_void,
     /// A TCP connection to `host:port` is about to be tried (once per host per attempt).
     pub on_connecting:
@@ -54,6 +69,75 @@ pub struct stomp_listener {
     pub on_heartbeat: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
     /// The connection ended and will not reconnect by itself.
     pub on_receiver_loop_completed: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
+}
+
+/// The size of the first layout (libstomp 0.1: `size` through `on_receiver_loop_completed`), the
+/// smallest any header has ever produced. A member added later must not move this end.
+const FIRST_LAYOUT_SIZE: usize = offset_of!(stomp_listener, on_receiver_loop_completed)
+    + size_of::<Option<unsafe extern "C" fn(*mut c_void)>>();
+
+impl stomp_listener {
+    /// The caller's listener, read through its `size`: the first `min(size, ours)` bytes are copied
+    /// and members past them are NULL. Never reads beyond `size` bytes of the caller's struct.
+    ///
+    /// # Safety
+    /// `p` is NULL or points to at least `size_t` readable bytes, and to `size` of them when that
+    /// first member is not smaller than `FIRST_LAYOUT_SIZE` (the caller's contract in the header).
+    pub(crate) unsafe fn read_sized(
+        p: *const stomp_listener,
+        what: &str,
+    ) -> Result<stomp_listener> {
+        // SAFETY: the caller's contract.
+        unsafe { read_prefix(p, what, FIRST_LAYOUT_SIZE) }
+    }
+}
+
+/// `read_sized` with the smallest accepted size as a parameter, so that tests can play an older
+/// layout against this one.
+///
+/// # Safety
+/// As `read_sized`, with `min` in place of `FIRST_LAYOUT_SIZE`.
+unsafe fn read_prefix(p: *const stomp_listener, what: &str, min: usize) -> Result<stomp_listener> {
+    if p.is_null() {
+        return err(ErrorKind::InvalidArgument, format!("{} is NULL", what));
+    }
+    // SAFETY: every version of the struct starts with `size`; `p` is aligned (the caller's contract).
+    let size = unsafe { p.cast::<usize>().read() };
+    if size < min {
+        return err(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{}->size is {}, less than the {} bytes of the smallest stomp_listener; initialise it \
+                 with STOMP_LISTENER_INIT or stomp_listener_init()",
+                what, size, min
+            ),
+        );
+    }
+    // Every header's sizeof is a multiple of the struct's alignment; any other value is garbage,
+    // and copying up to it could take half a pointer.
+    if size % align_of::<stomp_listener>() != 0 {
+        return err(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{}->size is {}, not a size a stomp_listener can have (a multiple of {}); \
+                 initialise it with STOMP_LISTENER_INIT or stomp_listener_init()",
+                what,
+                size,
+                align_of::<stomp_listener>()
+            ),
+        );
+    }
+    let n = size.min(size_of::<stomp_listener>());
+    let mut out = MaybeUninit::<stomp_listener>::zeroed();
+    // SAFETY: `n` bytes are readable at `p` (the caller's `size`, checked above, or our own size,
+    // which is smaller) and writable in `out`. All-zero is a valid stomp_listener (NULL pointers and
+    // `None` callbacks), and the copied prefix holds whole members the caller set.
+    let mut l = unsafe {
+        std::ptr::copy_nonoverlapping(p.cast::<u8>(), out.as_mut_ptr().cast::<u8>(), n);
+        out.assume_init()
+    };
+    l.size = n;
+    Ok(l)
 }
 
 /// The Rust side of a C listener.
@@ -128,5 +212,104 @@ impl CListener {
             // SAFETY: as above.
             unsafe { f(self.0.user_data) }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    unsafe extern "C" fn plain(_: *mut c_void) {}
+    unsafe extern "C" fn framed(_: *mut c_void, _: *const stomp_frame) {}
+
+    /// A listener with every member but `on_connecting` set, `size` as given.
+    fn full(size: usize) -> stomp_listener {
+        let (f, fr): (unsafe extern "C" fn(*mut c_void), FrameFn) = (plain, Some(framed));
+        stomp_listener {
+            size,
+            user_data: 0x1234 as *mut c_void,
+            on_connecting: None,
+            on_connected: fr,
+            on_disconnecting: Some(f),
+            on_disconnected: Some(f),
+            on_heartbeat_timeout: Some(f),
+            on_before_message: fr,
+            on_message: fr,
+            on_receipt: fr,
+            on_error: fr,
+            on_send: fr,
+            on_heartbeat: Some(f),
+            on_receiver_loop_completed: Some(f),
+        }
+    }
+
+    fn invalid(r: Result<stomp_listener>) -> String {
+        match r {
+            Ok(_) => panic!("accepted"),
+            Err(e) => {
+                assert_eq!(e.kind, ErrorKind::InvalidArgument);
+                e.message
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_layout_is_frozen() {
+        // size, user_data and 12 callbacks: what libstomp 0.1 programs pass, forever.
+        assert_eq!(FIRST_LAYOUT_SIZE, 14 * size_of::<usize>());
+        assert_eq!(offset_of!(stomp_listener, size), 0);
+    }
+
+    #[test]
+    fn null_zero_small_and_odd_sizes_are_refused() {
+        let m = invalid(unsafe { stomp_listener::read_sized(std::ptr::null(), "listener") });
+        assert_eq!(m, "listener is NULL");
+        let m = invalid(unsafe { stomp_listener::read_sized(&full(0), "listener") });
+        assert!(
+            m.contains("listener->size is 0,") && m.contains("STOMP_LISTENER_INIT"),
+            "{}",
+            m
+        );
+        let small = FIRST_LAYOUT_SIZE - size_of::<usize>();
+        let m = invalid(unsafe { stomp_listener::read_sized(&full(small), "listener") });
+        assert!(m.contains(&format!("size is {},", small)), "{}", m);
+        let m = invalid(unsafe { stomp_listener::read_sized(&full(FIRST_LAYOUT_SIZE - 1), "l") });
+        assert!(m.contains("less than"), "{}", m);
+        // Past the minimum, yet not a multiple of the alignment: no header makes that.
+        #[repr(C)]
+        struct Bigger(stomp_listener, [usize; 2]);
+        let b = Bigger(full(FIRST_LAYOUT_SIZE + 3), [1, 2]);
+        let m = invalid(unsafe { stomp_listener::read_sized(&b.0, "listener") });
+        assert!(m.contains("not a size"), "{}", m);
+    }
+
+    #[test]
+    fn todays_size_is_copied_whole() {
+        let l =
+            unsafe { stomp_listener::read_sized(&full(size_of::<stomp_listener>()), "l") }.unwrap();
+        assert_eq!(l.user_data as usize, 0x1234);
+        assert!(l.on_connecting.is_none() && l.on_connected.is_some());
+        assert!(l.on_receiver_loop_completed.is_some());
+    }
+
+    #[test]
+    fn a_newer_programs_larger_struct_is_accepted_and_its_extra_members_ignored() {
+        #[repr(C)]
+        struct Newer(stomp_listener, [usize; 2]);
+        let n = Newer(full(size_of::<Newer>()), [usize::MAX, usize::MAX]);
+        let l = unsafe { stomp_listener::read_sized(&n.0, "l") }.unwrap();
+        assert_eq!(l.size, size_of::<stomp_listener>());
+        assert!(l.on_receiver_loop_completed.is_some());
+    }
+
+    #[test]
+    fn an_older_programs_smaller_struct_leaves_the_members_it_lacks_null() {
+        // Play a library one member newer than the caller: as if the first layout had ended at
+        // `on_heartbeat`. The bytes past the caller's size are set, and must not be taken.
+        let old = offset_of!(stomp_listener, on_receiver_loop_completed);
+        let l = unsafe { read_prefix(&full(old), "l", old) }.unwrap();
+        assert_eq!(l.size, old);
+        assert!(l.on_heartbeat.is_some() && l.on_message.is_some());
+        assert!(l.on_receiver_loop_completed.is_none());
     }
 }

@@ -21,6 +21,7 @@
 static_assert(STOMP_OK == 0, "STOMP_OK is 0");
 static_assert(STOMP_VERSION_1_2 == 12, "versions are 10, 11, 12");
 static_assert(std::is_standard_layout<stomp_listener>::value, "stomp_listener is a C struct");
+static_assert(offsetof(stomp_listener, size) == 0, "stomp_listener starts with its size");
 static_assert(std::is_standard_layout<stomp_header>::value, "stomp_header is a C struct");
 
 namespace {
@@ -74,7 +75,7 @@ int session() {
     if (!conn) return 1;
 
     Seen seen;
-    stomp_listener l{};
+    stomp_listener l = STOMP_LISTENER_INIT;
     l.user_data = &seen;
     l.on_message = [](void *ud, const stomp_frame *f) {
         auto *s = static_cast<Seen *>(ud);
@@ -139,7 +140,7 @@ int main(int argc, char **argv) {
     CHECK(stomp_frame_clone(nullptr) == nullptr);
 
     std::atomic<int> calls{0};
-    stomp_listener l{};
+    stomp_listener l = STOMP_LISTENER_INIT;
     l.user_data = &calls;
     l.on_connecting = [](void *ud, const char *, std::uint16_t) { ++*static_cast<std::atomic<int> *>(ud); };
     CHECK(stomp_set_listener(conn.get(), "lambda", &l) == STOMP_OK);

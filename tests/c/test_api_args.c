@@ -224,7 +224,7 @@ static void test_null_connection(void) {
     stomp_frame *fr = (stomp_frame *)0x1; /* must not be touched */
     stomp_version v = (stomp_version)0;
     stomp_listener l;
-    memset(&l, 0, sizeof l);
+    stomp_listener_init(&l);
     t_section("every connection function with a NULL connection");
     stomp_connection_free(NULL);
     t_ok("stomp_connection_free(NULL) is a no-op");
@@ -283,7 +283,7 @@ static void test_unconnected(void) {
     CHECK(cq != NULL);
     stomp_options_free(o);
 
-    memset(&l, 0, sizeof l);
+    stomp_listener_init(&l);
     l.on_message = noop_message;
     /* listeners */
     CHECK_RC(stomp_set_listener(c, NULL, &l), STOMP_ERR_INVALID_ARGUMENT);

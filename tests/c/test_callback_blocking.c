@@ -110,7 +110,7 @@ int main(int argc, char **argv) {
     t_unique_queue(s.queue, sizeof s.queue, "blocking");
 
     t_section("%s: blocking calls inside callbacks", b.name);
-    memset(&l, 0, sizeof l);
+    stomp_listener_init(&l);
     l.user_data = &s;
     l.on_connected = on_connected;
     l.on_message = on_message;

@@ -177,7 +177,7 @@ static void test_broker_closes(void) {
     pthread_condattr_init(&a);
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
     pthread_cond_init(&s.cv, &a);
-    memset(&l, 0, sizeof l);
+    stomp_listener_init(&l);
     l.user_data = &s;
     l.on_error = drop_on_error;
     l.on_disconnected = drop_on_disconnected;

@@ -108,10 +108,10 @@ int main(int argc, char **argv) {
     pthread_condattr_init(&a);
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
     pthread_cond_init(&g.cv, &a);
-    memset(&bl, 0, sizeof bl);
+    stomp_listener_init(&bl);
     bl.user_data = &g;
     bl.on_message = blocked_on_message;
-    memset(&pl, 0, sizeof pl);
+    stomp_listener_init(&pl);
     pl.user_data = &g;
     pl.on_message = probe_on_message;
 

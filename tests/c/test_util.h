@@ -477,8 +477,7 @@ static inline void rec_on_loop_completed(void *ud) {
 
 /* A listener feeding `r` with every callback. */
 static inline stomp_listener rec_listener(recorder *r) {
-    stomp_listener l;
-    memset(&l, 0, sizeof l);
+    stomp_listener l = STOMP_LISTENER_INIT;
     l.user_data = r;
     l.on_connecting = rec_on_connecting;
     l.on_connected = rec_on_connected;

@@ -23,6 +23,7 @@ module LibStomp
   ffi_lib ENV['LIBSTOMP'] || File.expand_path('../../target/release/libstomp.so', __dir__)
 
   OK = 0
+  ERR_INVALID_ARGUMENT = 1
   VERSION_1_2 = 12
   ACK_CLIENT_INDIVIDUAL = 2
   ERR_TIMEOUT = 5
@@ -31,9 +32,10 @@ module LibStomp
     layout :name, :pointer, :value, :pointer
   end
 
-  # stomp_listener: user_data, then 12 function pointers in the order of stomp.h.
+  # stomp_listener: size (set to Listener.size, as STOMP_LISTENER_INIT does in C), user_data, then
+  # 12 function pointers in the order of stomp.h.
   class Listener < FFI::Struct
-    layout :user_data, :pointer,
+    layout :size, :size_t, :user_data, :pointer,
            :on_connecting, :pointer, :on_connected, :pointer, :on_disconnecting, :pointer,
            :on_disconnected, :pointer, :on_heartbeat_timeout, :pointer, :on_before_message, :pointer,
            :on_message, :pointer, :on_receipt, :pointer, :on_error, :pointer, :on_send, :pointer,
@@ -170,11 +172,14 @@ on_error = FFI::Function.new(:void, %i[pointer pointer]) do |_ud, frame|
 end
 $conn_for_callbacks = conn
 
-listener = LibStomp::Listener.new
+listener = LibStomp::Listener.new # zeroed
+listener[:size] = LibStomp::Listener.size
 listener[:user_data] = marker
 listener[:on_message] = on_message
 listener[:on_error] = on_error
 check_rc('stomp_set_listener with an FFI::Function on_message', LibStomp.stomp_set_listener(conn, 'mco', listener))
+check('stomp_set_listener refuses a listener whose size is 0',
+      LibStomp.stomp_set_listener(conn, 'unsized', LibStomp::Listener.new) == LibStomp::ERR_INVALID_ARGUMENT)
 
 check_rc('stomp_connect guest@127.0.0.1 (wait)', LibStomp.stomp_connect(conn, 'guest', 'guest', nil, 0, true)) or begin
   LibStomp.stomp_connection_free(conn)
