@@ -167,8 +167,7 @@ int main(int argc, char **argv) {
         atomic_init(&marks[i], false);
         conns[i] = stomp_connection_new(o);
         if (conns[i] == NULL) die(stomp_last_error());
-        stomp_listener l;
-        memset(&l, 0, sizeof l);
+        stomp_listener l = STOMP_LISTENER_INIT;
         l.user_data = &marks[i];
         l.on_connected = on_connected_mark;
         l.on_disconnected = on_disconnected;

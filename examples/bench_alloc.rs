@@ -78,6 +78,8 @@ type VoidCb = Option<unsafe extern "C" fn(*mut c_void)>;
 
 #[repr(C)]
 struct StompListener {
+    /// `sizeof` the struct, as STOMP_LISTENER_INIT sets it.
+    size: usize,
     user_data: *mut c_void,
     on_connecting: Option<unsafe extern "C" fn(*mut c_void, *const c_char, u16)>,
     on_connected: FrameCb,
@@ -345,6 +347,7 @@ fn receive_callback(port: u16, warmup: u64, count: u64) {
         cv: Condvar::new(),
     });
     let listener = StompListener {
+        size: std::mem::size_of::<StompListener>(),
         user_data: &*w as *const Window as *mut c_void,
         on_connecting: None,
         on_connected: None,
