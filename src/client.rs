@@ -287,11 +287,19 @@ impl Connection {
             return err(ErrorKind::NotConnected, "not connected");
         }
         let limit = shared.opts.max_out_bytes;
-        if core.session.pending_out() >= limit {
+        // A body as large as the limit goes alone: no more than one such copy waits for the socket.
+        let room = |pending: usize| {
+            if body.len() >= limit {
+                pending == 0
+            } else {
+                pending < limit
+            }
+        };
+        if !room(core.session.pending_out()) {
             let deadline = Instant::now() + shared.opts.send_timeout;
             core.out_waiters += 1;
             core = wait_until(core, &shared.cv, deadline, |c| {
-                c.session.pending_out() < limit || c.session.state() != State::Connected
+                room(c.session.pending_out()) || c.session.state() != State::Connected
             })
             .0;
             core.out_waiters -= 1;
@@ -301,7 +309,7 @@ impl Connection {
                     "the connection closed while the send waited for room",
                 );
             }
-            if core.session.pending_out() >= limit {
+            if !room(core.session.pending_out()) {
                 return err(
                     ErrorKind::QueueFull,
                     format!(
