@@ -252,3 +252,31 @@ void raw_handshake(int fd) {
         scanner_feed(&s, buf, (size_t)n, on_handshake_frame, &h);
     }
 }
+
+void fixture_answer(int fd, const scan_frame *f) {
+    if (strcmp(f->command, "CONNECT") == 0 || strcmp(f->command, "STOMP") == 0) {
+        static const char connected[] = "CONNECTED\nversion:1.2\nheart-beat:0,0\nserver:fixture\n\n";
+        write_all(fd, connected, sizeof connected);
+    }
+    if (f->receipt[0] != '\0') {
+        char buf[SCAN_VAL_MAX + 64];
+        int n = snprintf(buf, sizeof buf, "RECEIPT\nreceipt-id:%s\n\n", f->receipt);
+        write_all(fd, buf, (size_t)n + 1);
+    }
+}
+
+long proc_status_kib(const char *name) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL) die_errno("/proc/self/status");
+    char line[256];
+    long v = -1;
+    size_t len = strlen(name);
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, name, len) == 0 && line[len] == ':') {
+            v = strtol(line + len + 1, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return v;
+}

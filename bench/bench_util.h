@@ -68,6 +68,12 @@ void scanner_init(frame_scanner *s);
 /* Feeds len bytes; calls on_frame for each frame completed. */
 void scanner_feed(frame_scanner *s, const char *data, size_t len, on_frame_fn on_frame, void *ctx);
 
+/* What both fixtures answer: CONNECTED to CONNECT/STOMP, RECEIPT to any frame with a receipt. */
+void fixture_answer(int fd, const scan_frame *f);
+
+/* A field of /proc/self/status in KiB (VmRSS, VmHWM, ...), or -1. */
+long proc_status_kib(const char *name);
+
 /* The CONNECT a raw client sends: 1.2, host "/", guest/guest (what RabbitMQ wants), then waits for
  * CONNECTED (exits on ERROR or EOF). Bytes read past the CONNECTED frame are discarded: the callers
  * send nothing the server would answer before this returns. */

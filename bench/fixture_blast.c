@@ -38,19 +38,12 @@ typedef struct {
 
 static void on_frame(void *ctx, const scan_frame *f) {
     client_ctx *c = ctx;
-    if (strcmp(f->command, "CONNECT") == 0 || strcmp(f->command, "STOMP") == 0) {
-        static const char connected[] = "CONNECTED\nversion:1.2\nheart-beat:0,0\nserver:fixture\n\n";
-        write_all(c->fd, connected, sizeof connected);
-    } else if (strcmp(f->command, "SUBSCRIBE") == 0 && !c->subscribed) {
+    if (strcmp(f->command, "SUBSCRIBE") == 0 && !c->subscribed) {
         c->subscribed = 1;
         strcpy(c->sub_id, f->id);
         strcpy(c->destination, f->destination[0] ? f->destination : "/queue/bench");
     }
-    if (f->receipt[0] != '\0') {
-        char buf[SCAN_VAL_MAX + 64];
-        int n = snprintf(buf, sizeof buf, "RECEIPT\nreceipt-id:%s\n\n", f->receipt);
-        write_all(c->fd, buf, (size_t)n + 1);
-    }
+    fixture_answer(c->fd, f);
 }
 
 /* Reads and handles frames until `stop` is set (stop == NULL: until EOF). Returns 0 at EOF. */

@@ -74,21 +74,6 @@ static void on_connected_mark(void *ud, const stomp_frame *f) {
 }
 
 /* A "Name:   value kB" line of /proc/self/status, in KiB. */
-static long status_kib(const char *name) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f == NULL) die_errno("/proc/self/status");
-    char line[256];
-    long v = -1;
-    size_t len = strlen(name);
-    while (fgets(line, sizeof line, f) != NULL) {
-        if (strncmp(line, name, len) == 0 && line[len] == ':') {
-            v = strtol(line + len + 1, NULL, 10);
-            break;
-        }
-    }
-    fclose(f);
-    return v;
-}
 
 static int thread_count(void) {
     DIR *d = opendir("/proc/self/task");
@@ -161,7 +146,7 @@ int main(int argc, char **argv) {
         stomp_options_set_connect_timeout(o, 60000) != STOMP_OK)
         die("options");
 
-    long rss0 = status_kib("VmRSS");
+    long rss0 = proc_status_kib("VmRSS");
     double t0 = now_s();
     for (uint64_t i = 0; i < n; i++) {
         atomic_init(&marks[i], false);
@@ -205,7 +190,7 @@ int main(int argc, char **argv) {
     uint64_t ok = connected, bad = failed;
     pthread_mutex_unlock(&mu);
     double connect_s = now_s() - t0;
-    long rss1 = status_kib("VmRSS");
+    long rss1 = proc_status_kib("VmRSS");
     fprintf(stderr, "idle_conns: %llu connected, %llu failed in %.2f s; RSS %ld -> %ld KiB\n",
             (unsigned long long)ok, (unsigned long long)bad, connect_s, rss0, rss1);
     if (ok < n) {

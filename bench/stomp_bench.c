@@ -222,21 +222,6 @@ static void run_broker_pubsub(uint16_t port, uint64_t n, size_t body_bytes) {
 }
 
 /* A "Name:   value kB" line of /proc/self/status, in KiB. */
-static long status_kib(const char *name) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f == NULL) die_errno("/proc/self/status");
-    char line[256];
-    long v = -1;
-    size_t len = strlen(name);
-    while (fgets(line, sizeof line, f) != NULL) {
-        if (strncmp(line, name, len) == 0 && line[len] == ':') {
-            v = strtol(line + len + 1, NULL, 10);
-            break;
-        }
-    }
-    fclose(f);
-    return v;
-}
 
 static void run_large(uint16_t port, uint64_t n, size_t body_bytes, int publish) {
     static counter_t counter;
@@ -244,7 +229,7 @@ static void run_large(uint16_t port, uint64_t n, size_t body_bytes, int publish)
     counter.post_at = n;
     sem_init(&counter.sem, 0, 0);
     max_body = (size_t)1 << 30;
-    long rss0 = status_kib("VmRSS");
+    long rss0 = proc_status_kib("VmRSS");
     char *body = publish ? make_body(body_bytes) : NULL; /* the application's copy counts */
     stomp_connection *conn = open_connection(port, 0, publish ? NULL : &counter);
     double t0 = now_s(), c0 = cpu_s();
@@ -261,7 +246,7 @@ static void run_large(uint16_t port, uint64_t n, size_t body_bytes, int publish)
     }
     double t1 = now_s(), c1 = cpu_s();
     if (!publish) close_connection(conn);
-    long peak = status_kib("VmHWM") - rss0;
+    long peak = proc_status_kib("VmHWM") - rss0;
     /* body_bytes is the receive side's too: bench.sh passes it for the copies figure. */
     printf("libstomp %s %llu %.6f %.3f %.6f %ld %.2f\n", publish ? "large-publish" : "large-receive",
            (unsigned long long)n, t1 - t0, (double)n / (t1 - t0), c1 - c0, peak,
