@@ -97,6 +97,8 @@ pub struct DispatchQueue {
     pub sends: usize,
     /// Threads waiting on `dispatch_idle`: the dispatcher signals it only when there are some.
     pub idle_waiters: usize,
+    /// An empty queue whose allocation the dispatcher reuses to take a batch of events.
+    pub spare: VecDeque<Dispatch>,
 }
 
 impl Dispatch {

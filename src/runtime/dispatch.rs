@@ -330,7 +330,7 @@ impl Job for Arc<Shared> {
 /// Runs up to `BATCH` of the connection's events, taken under one lock and accounted for under
 /// one more; true when more are left.
 fn run(shared: &Arc<Shared>) -> bool {
-    let batch: Vec<Dispatch> = {
+    let mut batch = {
         let mut d = lock(&shared.dispatch);
         if d.events.is_empty() {
             d.scheduled = false;
@@ -343,12 +343,18 @@ fn run(shared: &Arc<Shared>) -> bool {
             return false;
         }
         d.running_on = Some(std::thread::current().id());
-        let n = d.events.len().min(BATCH);
-        d.events.drain(..n).collect()
+        // Into the spare queue (allocated once): the whole queue by a swap when it fits a batch.
+        let mut batch = std::mem::take(&mut d.spare);
+        if d.events.len() <= BATCH {
+            std::mem::swap(&mut d.events, &mut batch);
+        } else {
+            batch.extend(d.events.drain(..BATCH));
+        }
+        batch
     };
     let (mut reads, mut sends) = (0, 0);
     let mut listeners: Option<(usize, ListenerList)> = None;
-    for ev in batch {
+    while let Some(ev) = batch.pop_front() {
         if ev.is_read_event() {
             reads += 1;
         } else if matches!(ev, Dispatch::Send(_)) {
@@ -371,6 +377,9 @@ fn run(shared: &Arc<Shared>) -> bool {
         d.read_events -= reads;
         d.sends -= sends;
         d.running_on = None;
+        if d.spare.capacity() < batch.capacity() {
+            d.spare = batch;
+        }
         // Resume reading at the low-water mark, not at the first free slot, so that a full queue
         // is refilled in batches rather than one message per wake-up.
         let low_water = shared.opts.max_pending_messages.max(1) / 2;

@@ -104,6 +104,8 @@ struct Conn {
     scheduled: Option<Instant>,
     /// Bytes taken from the session and being written (from `wpos` on), with no lock held.
     wbuf: Vec<u8>,
+    /// The messages of one turn on their way to the listeners (empty between turns; reused).
+    inbox: Vec<Frame>,
     wpos: usize,
 }
 
@@ -228,6 +230,7 @@ impl Loop {
                     walk: None,
                     scheduled: None,
                     wbuf: Vec::new(),
+                    inbox: Vec::new(),
                     wpos: 0,
                 });
                 if matches!(conn.link, Link::None) {
@@ -849,7 +852,7 @@ impl Loop {
     /// disconnect) acts after its callbacks are queued: on_connected always comes before the
     /// on_disconnecting of a disconnect made right after connect.
     fn events_step(conn: &mut Conn, shared: &Arc<Shared>, core: &mut Core, turn: &mut Turn) {
-        let mut messages = Vec::new();
+        let mut messages = std::mem::take(&mut conn.inbox);
         while let Some(ev) = core.session.poll_event() {
             match ev {
                 Event::Connected(f) => {
@@ -891,6 +894,7 @@ impl Loop {
             }
         }
         Self::deliver_messages(conn, shared, &mut messages);
+        conn.inbox = messages;
         if std::mem::take(&mut turn.resubscribe) {
             let _ = core.session.resubscribe();
             // Then what was sent while the link was down, in order.
