@@ -335,10 +335,10 @@ impl Decoder {
                     if flags & NUL != 0 {
                         return err(ErrorKind::Protocol, "a NUL octet inside the headers");
                     }
-                    if flags & HIGH != 0 {
-                        if let Err(e) = std::str::from_utf8(block) {
-                            return err(ErrorKind::Protocol, format!("header is not UTF-8: {}", e));
-                        }
+                    if flags & HIGH != 0
+                        && let Err(e) = std::str::from_utf8(block)
+                    {
+                        return err(ErrorKind::Protocol, format!("header is not UTF-8: {}", e));
                     }
                     let p = std::mem::take(&mut self.partial);
                     self.scan = next;

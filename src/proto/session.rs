@@ -649,14 +649,14 @@ impl Session {
     }
 
     fn finish_receipt(&mut self, id: &str, status: ReceiptStatus) {
-        if let Some(s) = self.receipts.get_mut(id) {
-            if *s == ReceiptStatus::Pending {
-                *s = status;
-                self.receipts_done.push_back(id.to_owned());
-                while self.receipts_done.len() > self.config.receipt_memory {
-                    if let Some(old) = self.receipts_done.pop_front() {
-                        self.receipts.remove(&old);
-                    }
+        if let Some(s) = self.receipts.get_mut(id)
+            && *s == ReceiptStatus::Pending
+        {
+            *s = status;
+            self.receipts_done.push_back(id.to_owned());
+            while self.receipts_done.len() > self.config.receipt_memory {
+                if let Some(old) = self.receipts_done.pop_front() {
+                    self.receipts.remove(&old);
                 }
             }
         }
@@ -724,24 +724,25 @@ impl Session {
                 }
             }
             State::Connected | State::Disconnecting => {
-                if let Some(d) = self.recv_deadline() {
-                    if now >= d {
-                        self.events.push_back(Event::HeartbeatTimeout);
-                        let ms = (now - self.last_read).as_millis();
-                        self.close(Some(Error::new(
-                            ErrorKind::Timeout,
-                            format!(
-                                "heart-beat timeout: nothing heard from the broker for {} ms",
-                                ms
-                            ),
-                        )));
-                        return;
-                    }
+                if let Some(d) = self.recv_deadline()
+                    && now >= d
+                {
+                    self.events.push_back(Event::HeartbeatTimeout);
+                    let ms = (now - self.last_read).as_millis();
+                    self.close(Some(Error::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "heart-beat timeout: nothing heard from the broker for {} ms",
+                            ms
+                        ),
+                    )));
+                    return;
                 }
-                if let Some(d) = self.send_deadline() {
-                    if now >= d && self.pending_out() == 0 {
-                        self.out.push(b'\n');
-                    }
+                if let Some(d) = self.send_deadline()
+                    && now >= d
+                    && self.pending_out() == 0
+                {
+                    self.out.push(b'\n');
                 }
             }
             State::Idle | State::Closed => {}

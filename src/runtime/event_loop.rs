@@ -589,12 +589,11 @@ impl Loop {
             Ok(()) => self.drive(id, false, now),
             Err(e) => {
                 // The CONNECT itself cannot be written (a newline in a passcode): no host will take it.
-                if let Some(c) = self.conns.get_mut(&id) {
-                    if let Link::Handshake { mut stream, .. } =
+                if let Some(c) = self.conns.get_mut(&id)
+                    && let Link::Handshake { mut stream, .. } =
                         std::mem::replace(&mut c.link, Link::None)
-                    {
-                        let _ = self.poll.registry().deregister(&mut stream);
-                    }
+                {
+                    let _ = self.poll.registry().deregister(&mut stream);
                 }
                 self.finish(id, Some(e));
             }
@@ -902,10 +901,10 @@ impl Loop {
             while let Some(f) = core.held.pop_front() {
                 // Checked when held; a failure now (a tx aborted by the drop) is the frame's own.
                 let receipt = f.header("receipt").map(str::to_owned);
-                if core.session.send(f).is_err() {
-                    if let Some(r) = receipt {
-                        core.session.receipt_lost(&r);
-                    }
+                if core.session.send(f).is_err()
+                    && let Some(r) = receipt
+                {
+                    core.session.receipt_lost(&r);
                 }
             }
             if core.session.has_transmit() {

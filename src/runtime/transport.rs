@@ -243,12 +243,14 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let s = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let s = mio::net::TcpStream::from_std(s);
-        let mut o = Options::default();
-        o.keepalive = Keepalive {
-            enabled: true,
-            idle: Some(Duration::from_secs(30)),
-            interval: Some(Duration::from_secs(5)),
-            count: Some(4),
+        let mut o = Options {
+            keepalive: Keepalive {
+                enabled: true,
+                idle: Some(Duration::from_secs(30)),
+                interval: Some(Duration::from_secs(5)),
+                count: Some(4),
+            },
+            ..Options::default()
         };
         configure(&s, &o).unwrap();
         let fd = s.as_raw_fd();
