@@ -749,6 +749,13 @@ impl Session {
         }
     }
 
+    /// The broker's silence is due to be judged now: the driver reads the socket first, so that
+    /// bytes already waiting in the kernel (whose readiness it has not processed yet, with many
+    /// connections ready at once) count as heard.
+    pub fn silence_overdue(&self, now: Instant) -> bool {
+        self.recv_deadline().is_some_and(|d| now >= d)
+    }
+
     fn recv_deadline(&self) -> Option<Instant> {
         if self.recv_interval.is_zero() || self.read_paused {
             return None;

@@ -180,7 +180,12 @@ fn silence_past_interval_times_scale_is_a_timeout() {
     assert_eq!(s.poll_timeout(), Some(now + ms(2400)));
     s.handle_timeout(now + ms(2399));
     assert_eq!(s.state(), State::Connected);
-    s.handle_timeout(now + ms(2400));
+    // The driver reads before the timeout is judged (silence_overdue): a byte waiting then counts.
+    assert!(!s.silence_overdue(now + ms(2399)));
+    assert!(s.silence_overdue(now + ms(2400)));
+    s.handle_bytes(b"\n", now + ms(2400));
+    assert!(!s.silence_overdue(now + ms(2400)));
+    s.handle_timeout(now + ms(3900));
     assert_eq!(s.state(), State::Closed);
     let ev = events(&mut s);
     assert!(matches!(ev[0], Event::HeartbeatTimeout), "{ev:?}");

@@ -729,7 +729,8 @@ impl Loop {
         // Read only when every complete frame buffered has been taken: otherwise the buffer would
         // grow while the application is the bottleneck.
         let room = core.session.message_budget() > 0;
-        if (read || was_paused) && !paused && room {
+        let overdue = core.session.silence_overdue(now);
+        if (read || was_paused || overdue) && !paused && room {
             let mut budget = READ_BUDGET;
             loop {
                 match stream.read(core.session.read_buf()) {
