@@ -6,7 +6,7 @@
 
 use std::any::Any;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -26,6 +26,11 @@ pub const WAKER: Token = Token(usize::MAX);
 
 /// Bytes read from one connection before others get a turn.
 const READ_BUDGET: usize = 256 << 10;
+/// Connects (TCP dial and STOMP handshake) in progress at once, process-wide; the others wait their
+/// turn in `Loop::waiting`. Ten thousand connects at once overflow a broker's accept queue (seen
+/// here: RabbitMQ's listener dropped SYNs by the hundred thousand), and every dropped SYN costs its
+/// connection a TCP retry 1, 3, 7, 15 s later; waiting in line here is far shorter.
+const MAX_CONNECTING: usize = 128;
 /// How late a timer may fire, so that one wake-up serves every timer due within it: thousands of
 /// idle connections each have heart-beat deadlines every second, and waking once per deadline cost
 /// more than the heart-beats themselves. Small against any heart-beat interval or connect timeout.
@@ -77,6 +82,10 @@ enum Link {
     Open {
         stream: mio::net::TcpStream,
     },
+    /// Waiting for one of the `MAX_CONNECTING` slots to dial `target`.
+    Queued {
+        target: Target,
+    },
 }
 
 struct Walk {
@@ -106,6 +115,9 @@ struct Conn {
     wbuf: Vec<u8>,
     /// The messages of one turn on their way to the listeners (empty between turns; reused).
     inbox: Vec<Frame>,
+    /// Holds one of the `MAX_CONNECTING` slots (from its dial until the link is up or the walk
+    /// pauses or ends).
+    slot: bool,
     wpos: usize,
 }
 
@@ -116,6 +128,9 @@ struct Loop {
     jitter: Jitter,
     /// Connections with bytes left unread after their budget.
     again: Vec<usize>,
+    /// Connections holding a connect slot, and those waiting for one, in order.
+    connecting: usize,
+    waiting: VecDeque<usize>,
 }
 
 pub fn run(poll: Poll) {
@@ -125,6 +140,8 @@ pub fn run(poll: Poll) {
         timers: BinaryHeap::new(),
         jitter: Jitter::from_entropy(),
         again: Vec::new(),
+        connecting: 0,
+        waiting: VecDeque::new(),
     };
     let mut events = Events::with_capacity(1024);
     let mut cmds = Vec::new();
@@ -160,6 +177,7 @@ pub fn run(poll: Poll) {
             lp.guarded(id, |lp| lp.drive(id, true, now));
         }
         lp.run_timers(now);
+        lp.start_waiting(now);
     }
 }
 
@@ -178,6 +196,46 @@ impl Loop {
     fn guarded(&mut self, id: usize, f: impl FnOnce(&mut Loop)) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(self))) {
             self.abandon(id, &*payload);
+        }
+        self.settle_slot(id);
+    }
+
+    /// Gives back the connect slot of a connection that is no longer dialing or in its handshake.
+    fn settle_slot(&mut self, id: usize) {
+        if let Some(c) = self.conns.get_mut(&id)
+            && c.slot
+            && !matches!(c.link, Link::Dialing { .. } | Link::Handshake { .. })
+        {
+            c.slot = false;
+            self.connecting -= 1;
+        }
+    }
+
+    /// Forgets connection `id`, giving back its connect slot.
+    fn remove_conn(&mut self, id: usize) {
+        if self.conns.remove(&id).is_some_and(|c| c.slot) {
+            self.connecting -= 1;
+        }
+    }
+
+    /// Dials for the connections waiting in line, while slots are free.
+    fn start_waiting(&mut self, now: Instant) {
+        while self.connecting < MAX_CONNECTING {
+            let Some(id) = self.waiting.pop_front() else {
+                return;
+            };
+            // Closed, or moved on, while it waited: nothing to do.
+            let Some(conn) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            let Link::Queued { target } = std::mem::replace(&mut conn.link, Link::None) else {
+                continue;
+            };
+            self.guarded(id, |lp| {
+                if !lp.dial(id, target, now) {
+                    lp.try_next(id, now);
+                }
+            });
         }
     }
 
@@ -214,7 +272,7 @@ impl Loop {
             self.finish_link(id, Some(err), was_open);
         }));
         if ended.is_err() {
-            self.conns.remove(&id);
+            self.remove_conn(id);
             shared.set_phase(Phase::Closed);
             shared.cv.notify_all();
         }
@@ -231,6 +289,7 @@ impl Loop {
                     scheduled: None,
                     wbuf: Vec::new(),
                     inbox: Vec::new(),
+                    slot: false,
                     wpos: 0,
                 });
                 if matches!(conn.link, Link::None) {
@@ -249,7 +308,7 @@ impl Loop {
             }
             Cmd::Release(id) => {
                 self.force_close(id, now);
-                self.conns.remove(&id);
+                self.remove_conn(id);
             }
         }
     }
@@ -322,7 +381,7 @@ impl Loop {
                     }
                 }
                 Link::Handshake { .. } | Link::Open { .. } => self.drive(id, false, now),
-                Link::None => {}
+                Link::Queued { .. } | Link::None => {}
             }
         }
     }
@@ -402,8 +461,6 @@ impl Loop {
             let Some(conn) = self.conns.get_mut(&id) else {
                 return;
             };
-            let shared = conn.shared.clone();
-            let opts = &shared.opts;
             let Some(walk) = conn.walk.as_mut() else {
                 return;
             };
@@ -417,34 +474,58 @@ impl Loop {
                 }
                 Step::GiveUp => return self.give_up(id),
             };
-            if shared.listener_count.load(Ordering::Acquire) > 0 {
-                runtime().pool.push(
-                    &shared,
-                    Dispatch::Connecting(target.host.clone(), target.port),
-                );
+            if !conn.slot && self.connecting >= MAX_CONNECTING {
+                conn.link = Link::Queued { target };
+                self.waiting.push_back(id);
+                return;
             }
-            match transport::dial(target.addr, opts.bind) {
-                Ok(mut stream) => {
-                    if let Err(e) = self.poll.registry().register(
-                        &mut stream,
-                        Token(id),
-                        Interest::READABLE | Interest::WRITABLE,
-                    ) {
-                        walk.failed(format!("{}: {}", target.label(), e));
-                        continue;
+            if self.dial(id, target, now) {
+                return;
+            }
+        }
+    }
+
+    /// Starts a TCP connect to `target`, taking a connect slot; false (the failure noted in the
+    /// walk) if it could not even start.
+    fn dial(&mut self, id: usize, target: Target, now: Instant) -> bool {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return true;
+        };
+        let shared = conn.shared.clone();
+        if shared.listener_count.load(Ordering::Acquire) > 0 {
+            runtime().pool.push(
+                &shared,
+                Dispatch::Connecting(target.host.clone(), target.port),
+            );
+        }
+        let failed = match transport::dial(target.addr, shared.opts.bind) {
+            Ok(mut stream) => match self.poll.registry().register(
+                &mut stream,
+                Token(id),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                Ok(()) => {
+                    let deadline = now + shared.opts.connect_timeout;
+                    if !conn.slot {
+                        conn.slot = true;
+                        self.connecting += 1;
                     }
-                    let deadline = now + opts.connect_timeout;
                     conn.link = Link::Dialing {
                         stream,
                         deadline,
                         target,
                     };
                     self.schedule(id, Some(deadline), now);
-                    return;
+                    return true;
                 }
-                Err(e) => walk.failed(format!("{}: {}", target.label(), e)),
-            }
+                Err(e) => e,
+            },
+            Err(e) => e,
+        };
+        if let Some(w) = conn.walk.as_mut() {
+            w.failed(format!("{}: {}", target.label(), failed));
         }
+        false
     }
 
     /// The walk failed for good: report every host's failure.
@@ -615,7 +696,7 @@ impl Loop {
                 )));
                 self.drive(id, false, now);
             }
-            Link::Dialing { .. } | Link::Sleeping { .. } => {
+            Link::Dialing { .. } | Link::Sleeping { .. } | Link::Queued { .. } => {
                 if let Link::Dialing { mut stream, .. } =
                     std::mem::replace(&mut conn.link, Link::None)
                 {
