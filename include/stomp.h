@@ -54,6 +54,11 @@ typedef struct stomp_frame stomp_frame;
 
 
 /*
+ Bytes decoded past a spent message budget (see `Session::ahead`): about one read.
+ */
+#define LOOKAHEAD (64 << 10)
+
+/*
  The result of every fallible call. `STOMP_OK` is 0; every other value is a failure, whose detail
  `stomp_last_error()` gives on the same thread.
  */

@@ -12,6 +12,9 @@ use super::codec::{Decoded, Decoder, Limits, encode_parts};
 use super::frame::{Command, Frame, Version};
 use crate::error::{Error, ErrorKind, Result, err};
 
+/// Bytes decoded past a spent message budget (see `Session::ahead`): about one read.
+pub const LOOKAHEAD: usize = 64 << 10;
+
 /// What the session is told once, when it is made.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -145,9 +148,17 @@ pub struct Session {
     transactions: HashSet<String>,
     /// Transactions that were open when a link dropped: the broker aborted them.
     dropped_transactions: VecDeque<String>,
-    /// How many more MESSAGE frames may be decoded before the application makes room; bytes past that
-    /// stay buffered (and the driver stops reading), so the application's queues stay bounded.
+    /// How many more MESSAGE frames may be handed on before the application makes room; frames past
+    /// that wait in `ahead`, so the application's queues stay bounded.
     message_budget: usize,
+    /// Frames decoded past the message budget, in order, not yet handled: the bytes behind a full
+    /// queue are still decoded (up to `LOOKAHEAD` bytes) so that what ends the link (malformed bytes,
+    /// an oversized frame, the broker closing) is seen while the application's queues are full,
+    /// rather than only once they are drained, which an application consuming through its listener
+    /// alone never does.
+    ahead: VecDeque<Decoded>,
+    /// Bytes of the stream that `ahead` took up.
+    ahead_bytes: usize,
     /// Emit `Event::Sent` for each frame queued (costs a clone; on only when someone listens).
     pub emit_sent: bool,
     /// `Event::Sent` events not yet polled (each holds a copy of a frame).
@@ -185,17 +196,30 @@ impl Session {
             transactions: HashSet::new(),
             dropped_transactions: VecDeque::new(),
             message_budget: usize::MAX,
+            ahead: VecDeque::new(),
+            ahead_bytes: 0,
             emit_sent: false,
             sent_events: 0,
             emit_heartbeat: false,
         }
     }
 
+    /// How many more MESSAGEs may be handed on; zero while frames wait in `ahead`.
     pub fn message_budget(&self) -> usize {
-        self.message_budget
+        if self.ahead.is_empty() {
+            self.message_budget
+        } else {
+            0
+        }
     }
 
-    /// Sets how many more MESSAGE frames may be decoded (see `message_budget`).
+    /// Whether the driver should read more: yes while the budget lasts, and past it until `LOOKAHEAD`
+    /// bytes wait behind it (so memory stays bounded while errors behind a full queue are still seen).
+    pub fn wants_read(&self) -> bool {
+        self.message_budget() > 0 || self.ahead_bytes + self.decoder.buffered() < LOOKAHEAD
+    }
+
+    /// Sets how many more MESSAGE frames may be handed on (see `message_budget`).
     pub fn set_message_budget(&mut self, n: usize) {
         self.message_budget = n;
     }
@@ -278,6 +302,8 @@ impl Session {
             f.set_header(n, v);
         }
         self.decoder.reset();
+        self.ahead.clear();
+        self.ahead_bytes = 0;
         self.out.clear();
         self.in_flight = 0;
         self.requested = requested;
@@ -535,24 +561,26 @@ impl Session {
     }
 
     fn decode(&mut self, now: Instant) {
+        self.release_ahead(false, now);
         loop {
-            if self.message_budget == 0 {
+            if self.state == State::Closed || !self.wants_read_ahead() {
                 return;
             }
+            let before = self.decoder.buffered();
             match self.decoder.next() {
-                Ok(Some(Decoded::Heartbeat)) => {
-                    if self.emit_heartbeat {
-                        self.events.push_back(Event::Heartbeat);
-                    }
-                }
-                Ok(Some(Decoded::Frame(f))) => {
-                    self.handle_frame(f, now);
-                    if self.state == State::Closed {
-                        return;
+                Ok(Some(d)) => {
+                    if self.message_budget() == 0 {
+                        self.ahead_bytes += before - self.decoder.buffered();
+                        self.ahead.push_back(d);
+                    } else {
+                        self.handle_decoded(d, now);
                     }
                 }
                 Ok(None) => return,
                 Err(e) => {
+                    // What was decoded before the error still reaches the application, past its
+                    // budget (at most `LOOKAHEAD` bytes of it): the link is ending anyway.
+                    self.release_ahead(true, now);
                     self.close(Some(Error::new(
                         e.kind,
                         format!("the broker sent a malformed frame: {}", e.message),
@@ -560,6 +588,37 @@ impl Session {
                     return;
                 }
             }
+        }
+    }
+
+    /// Decoding on past a spent budget stops at `LOOKAHEAD` bytes.
+    fn wants_read_ahead(&self) -> bool {
+        self.message_budget() > 0 || self.ahead_bytes < LOOKAHEAD
+    }
+
+    /// Hands on the frames decoded ahead, while the budget allows (`all`: regardless, the link ends).
+    fn release_ahead(&mut self, all: bool, now: Instant) {
+        while self.state != State::Closed {
+            let is_message = matches!(self.ahead.front(), Some(Decoded::Frame(f)) if f.command == Command::Message);
+            if is_message && self.message_budget == 0 && !all {
+                return;
+            }
+            let Some(d) = self.ahead.pop_front() else {
+                self.ahead_bytes = 0;
+                return;
+            };
+            self.handle_decoded(d, now);
+        }
+    }
+
+    fn handle_decoded(&mut self, d: Decoded, now: Instant) {
+        match d {
+            Decoded::Heartbeat => {
+                if self.emit_heartbeat {
+                    self.events.push_back(Event::Heartbeat);
+                }
+            }
+            Decoded::Frame(f) => self.handle_frame(f, now),
         }
     }
 
@@ -809,6 +868,12 @@ impl Session {
     /// The transport ended (EOF or error) without the session asking.
     pub fn transport_closed(&mut self, reason: Error) {
         if matches!(self.state, State::Idle | State::Closed) {
+            return;
+        }
+        // Frames read before the end still reach the application, in order, before it hears the end.
+        let now = self.last_read;
+        self.release_ahead(true, now);
+        if self.state == State::Closed {
             return;
         }
         // A DISCONNECT whose receipt raced with the broker's close still ended cleanly.

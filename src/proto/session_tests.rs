@@ -636,3 +636,43 @@ fn under_10_escaping_follows_what_rabbitmq_and_activemq_do() {
     let mut s = connected_to("ActiveMQ/5.17.2", Version::V1_1, (0, 0), "0,0", now);
     assert_eq!(receive(&mut s), "x:y");
 }
+
+#[test]
+fn what_ends_the_link_is_seen_behind_a_spent_budget() {
+    let now = t0();
+    let msg = |i: u32| format!("MESSAGE\ndestination:/q\nmessage-id:{i}\n\n{i}\0").into_bytes();
+    // Malformed bytes behind the budget: the held messages come first, then the end.
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    s.set_message_budget(1);
+    s.handle_bytes(&[msg(0), msg(1), b"GARBAGE\n\n\0".to_vec()].concat(), now);
+    let ev = events(&mut s);
+    assert_eq!(ev.len(), 3, "{ev:?}");
+    assert!(matches!(&ev[1], Event::Message(f) if f.body() == b"1"));
+    assert!(
+        matches!(&ev[2], Event::Closed(Some(e)) if e.kind == ErrorKind::Protocol),
+        "{ev:?}"
+    );
+
+    // The broker closing behind it: the same.
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    s.set_message_budget(1);
+    s.handle_bytes(&[msg(0), msg(1)].concat(), now);
+    assert_eq!(events(&mut s).len(), 1);
+    assert_eq!(s.message_budget(), 0);
+    assert!(s.wants_read(), "a look-ahead is read past the budget");
+    s.transport_closed(Error::new(ErrorKind::Closed, "eof"));
+    let ev = events(&mut s);
+    assert!(matches!(&ev[0], Event::Message(f) if f.body() == b"1"));
+    assert!(matches!(&ev[1], Event::Closed(Some(_))), "{ev:?}");
+
+    // The look-ahead is bounded: past it the driver stops reading.
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    s.set_message_budget(0);
+    let big = format!(
+        "MESSAGE\ndestination:/q\n\n{}\0",
+        "x".repeat(super::LOOKAHEAD)
+    );
+    s.handle_bytes(big.as_bytes(), now);
+    assert!(events(&mut s).is_empty());
+    assert!(!s.wants_read());
+}
