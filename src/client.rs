@@ -72,6 +72,8 @@ impl Connection {
             auto_content_length: opts.auto_content_length,
             heartbeat_receive_scale: opts.heartbeat_receive_scale,
             max_out_bytes: opts.max_out_bytes,
+            frame_timeout: opts.frame_timeout,
+            frame_min_rate: opts.frame_min_rate,
             ..SessionConfig::default()
         };
         let rt = runtime();

@@ -401,3 +401,34 @@ fn a_broker_closing_behind_a_full_receive_queue_reaches_on_disconnected() {
     let script = b"MESSAGE\ndestination:/q\nmessage-id:1\n\nok\0MESSAGE\ndestination:/q\nmessage-id:2\n\nok\0";
     link_end_with_listener_and_queue(1, script, true, ErrorKind::Closed);
 }
+
+#[test]
+fn a_body_that_stops_arriving_ends_the_link_within_the_frame_timeout() {
+    // Heart-beats off, so only the frame's own time limit can catch the stall.
+    let fake = FakeBroker::new();
+    let rec = Recorder::new();
+    let mut o = fake.options();
+    o.frame_timeout = Duration::from_millis(300);
+    let c = connection(o, &rec);
+    let mut s = fake.connect(&c, "0,0");
+    s.write_all(b"MESSAGE\ndestination:/q\nmessage-id:1\ncontent-length:100\n\n0123456789")
+        .unwrap();
+    let start = Instant::now();
+    rec.wait_for(Duration::from_secs(5), "disconnected", |r| {
+        r.events.iter().any(|e| e == "disconnected")
+    });
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(1000),
+        "ended after {took:?}"
+    );
+    let e = c.last_error().unwrap();
+    assert_eq!(e.kind, ErrorKind::Timeout, "{}", e.message);
+    assert!(
+        e.message.contains("body came too slowly") && e.message.contains("300 ms"),
+        "{}",
+        e.message
+    );
+    assert!(rec.messages().is_empty());
+    drop(s);
+}

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::codec::{Decoded, Decoder, Limits, encode_parts};
+use super::codec::{Decoded, Decoder, Limits, Progress, encode_parts};
 use super::frame::{Command, Frame, Version};
 use crate::error::{Error, ErrorKind, Result, err};
 
@@ -26,6 +26,11 @@ pub struct SessionConfig {
     pub max_out_bytes: usize,
     /// Completed receipts remembered for `receipt_status` after they arrive.
     pub receipt_memory: usize,
+    /// A frame's head must arrive whole within this of its first byte; and it is the window over
+    /// which a body's rate is judged. Zero: no time limits on frames.
+    pub frame_timeout: Duration,
+    /// Bytes per second a body must keep up, judged over each `frame_timeout` window; 0: no limit.
+    pub frame_min_rate: u32,
 }
 
 impl Default for SessionConfig {
@@ -36,6 +41,8 @@ impl Default for SessionConfig {
             heartbeat_receive_scale: 1.5,
             max_out_bytes: 8 << 20,
             receipt_memory: 4096,
+            frame_timeout: Duration::from_secs(10),
+            frame_min_rate: 1024,
         }
     }
 }
@@ -110,8 +117,19 @@ impl Subscription {
     }
 }
 
+/// The time limits' view of the frame being read.
+#[derive(Debug, Clone, Copy)]
+struct FrameClock {
+    /// When its first byte was seen.
+    started: Instant,
+    /// Once the head is read: when the current rate window began, and the body bytes then.
+    window: Option<(Instant, usize)>,
+}
+
 pub struct Session {
     config: SessionConfig,
+    /// The frame being read, for its time limits; `None` between frames.
+    frame_clock: Option<FrameClock>,
     state: State,
     decoder: Decoder,
     version: Version,
@@ -170,6 +188,7 @@ pub struct Session {
 impl Session {
     pub fn new(config: SessionConfig, now: Instant) -> Session {
         Session {
+            frame_clock: None,
             decoder: Decoder::new(config.limits),
             config,
             state: State::Idle,
@@ -304,6 +323,7 @@ impl Session {
         self.decoder.reset();
         self.ahead.clear();
         self.ahead_bytes = 0;
+        self.frame_clock = None;
         self.out.clear();
         self.in_flight = 0;
         self.requested = requested;
@@ -519,6 +539,13 @@ impl Session {
     pub fn set_read_paused(&mut self, paused: bool, now: Instant) {
         if self.read_paused && !paused {
             self.last_read = now;
+            // Nor can a frame that stopped arriving while we did not read.
+            if let Some(c) = self.frame_clock.as_mut() {
+                c.started = now;
+                if let Some(w) = c.window.as_mut() {
+                    w.0 = now;
+                }
+            }
         }
         self.read_paused = paused;
     }
@@ -569,6 +596,7 @@ impl Session {
             let before = self.decoder.buffered();
             match self.decoder.next() {
                 Ok(Some(d)) => {
+                    self.frame_clock = None;
                     if self.message_budget() == 0 {
                         self.ahead_bytes += before - self.decoder.buffered();
                         self.ahead.push_back(d);
@@ -576,7 +604,7 @@ impl Session {
                         self.handle_decoded(d, now);
                     }
                 }
-                Ok(None) => return,
+                Ok(None) => return self.track_frame(now),
                 Err(e) => {
                     // What was decoded before the error still reaches the application, past its
                     // budget (at most `LOOKAHEAD` bytes of it): the link is ending anyway.
@@ -588,6 +616,85 @@ impl Session {
                     return;
                 }
             }
+        }
+    }
+
+    /// Notes how far the frame being read has come: when it began, and whether its body met the
+    /// rate of the current window (which then starts again).
+    fn track_frame(&mut self, now: Instant) {
+        let progress = self.decoder.progress();
+        let quota = self.body_quota();
+        let clock = match (progress, self.frame_clock.as_mut()) {
+            (Progress::Idle, _) => {
+                self.frame_clock = None;
+                return;
+            }
+            (_, Some(c)) => c,
+            (_, None) => self.frame_clock.insert(FrameClock {
+                started: now,
+                window: None,
+            }),
+        };
+        if let Progress::Body(received) = progress {
+            let (_, at) = *clock.window.get_or_insert((now, 0));
+            if received.saturating_sub(at) >= quota.max(1) {
+                clock.window = Some((now, received));
+            }
+        }
+    }
+
+    /// Body bytes each `frame_timeout` window must bring.
+    fn body_quota(&self) -> usize {
+        (self.config.frame_min_rate as f64 * self.config.frame_timeout.as_secs_f64()).ceil()
+            as usize
+    }
+
+    /// When the frame being read breaks a time limit, unless more of it comes first.
+    fn frame_deadline(&self) -> Option<Instant> {
+        let c = self.frame_clock.as_ref()?;
+        if self.read_paused || self.config.frame_timeout.is_zero() {
+            return None;
+        }
+        match c.window {
+            None => Some(c.started + self.config.frame_timeout),
+            Some(_) if self.config.frame_min_rate == 0 => None,
+            Some((since, _)) => Some(since + self.config.frame_timeout),
+        }
+    }
+
+    /// The error for a frame past its deadline (see `frame_deadline`).
+    fn frame_too_slow(&self, now: Instant) -> Error {
+        let ms = self.config.frame_timeout.as_millis();
+        match (
+            self.frame_clock.and_then(|c| c.window),
+            self.decoder.progress(),
+        ) {
+            (Some((since, at)), Progress::Body(received)) => Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "a frame's body came too slowly: {} bytes in {} ms ({} so far), under the minimum \
+                     rate of {} bytes/s over {} ms (frame_min_rate, frame_timeout)",
+                    received.saturating_sub(at),
+                    (now - since).as_millis(),
+                    received,
+                    self.config.frame_min_rate,
+                    ms
+                ),
+            ),
+            (_, progress) => Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "a frame's head did not arrive whole within the frame timeout of {} ms of its \
+                     first byte ({} bytes of it after {} ms)",
+                    ms,
+                    match progress {
+                        Progress::Head(n) => n,
+                        _ => 0,
+                    },
+                    self.frame_clock
+                        .map_or(0, |c| (now - c.started).as_millis())
+                ),
+            ),
         }
     }
 
@@ -773,6 +880,14 @@ impl Session {
 
     /// Time has passed: heart-beats to send, silence to judge, a CONNECTED that never came.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if matches!(
+            self.state,
+            State::Connecting | State::Connected | State::Disconnecting
+        ) && self.frame_deadline().is_some_and(|d| now >= d)
+        {
+            let e = self.frame_too_slow(now);
+            return self.close(Some(e));
+        }
         match self.state {
             State::Connecting => {
                 if self.connected_deadline.is_some_and(|d| now >= d) {
@@ -835,14 +950,16 @@ impl Session {
 
     /// When `handle_timeout` must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let earliest = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         match self.state {
-            State::Connecting => self.connected_deadline,
-            State::Connected | State::Disconnecting => {
-                match (self.recv_deadline(), self.send_deadline()) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
-            }
+            State::Connecting => earliest(self.connected_deadline, self.frame_deadline()),
+            State::Connected | State::Disconnecting => earliest(
+                earliest(self.recv_deadline(), self.send_deadline()),
+                self.frame_deadline(),
+            ),
             _ => None,
         }
     }

@@ -676,3 +676,108 @@ fn what_ends_the_link_is_seen_behind_a_spent_budget() {
     assert!(events(&mut s).is_empty());
     assert!(!s.wants_read());
 }
+
+/// A session with frame limits of 10 s and 1024 bytes/s (the defaults), heart-beats off.
+fn with_frame_limits(now: Instant) -> Session {
+    let s = connected(Version::V1_2, (0, 0), "0,0", now);
+    assert_eq!(s.config.frame_timeout, Duration::from_secs(10));
+    assert_eq!(s.config.frame_min_rate, 1024);
+    s
+}
+
+fn closed_with(s: &mut Session) -> Error {
+    match events(s).pop() {
+        Some(Event::Closed(Some(e))) => e,
+        other => panic!("expected a close, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_head_trickled_a_byte_a_second_times_out() {
+    let now = t0();
+    let mut s = with_frame_limits(now);
+    assert_eq!(s.poll_timeout(), None, "nothing to wait for between frames");
+    let head = b"MESSAGE\ndestination:/q\n\n";
+    let mut t = now;
+    for (i, b) in head.iter().take(12).enumerate() {
+        t = now + ms(1000 * i as u64);
+        s.handle_bytes(&[*b], t);
+        s.handle_timeout(t);
+        if i < 10 {
+            assert_eq!(s.poll_timeout(), Some(now + ms(10_000)), "byte {i}");
+            assert_eq!(s.state(), State::Connected, "byte {i}");
+        }
+    }
+    assert_eq!(s.state(), State::Closed, "closed by {t:?}");
+    let e = closed_with(&mut s);
+    assert_eq!(e.kind, ErrorKind::Timeout);
+    assert!(
+        e.message.contains("head") && e.message.contains("10000 ms"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn a_body_that_stops_times_out() {
+    let now = t0();
+    let mut s = with_frame_limits(now);
+    s.handle_bytes(
+        b"MESSAGE\ndestination:/q\ncontent-length:100\n\n0123456789",
+        now,
+    );
+    assert_eq!(s.poll_timeout(), Some(now + ms(10_000)));
+    s.handle_timeout(now + ms(9_999));
+    assert_eq!(s.state(), State::Connected);
+    s.handle_timeout(now + ms(10_000));
+    let e = closed_with(&mut s);
+    assert_eq!(e.kind, ErrorKind::Timeout);
+    assert!(
+        e.message.contains("10 bytes in 10000 ms") && e.message.contains("1024 bytes/s"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn a_large_body_arriving_steadily_above_the_rate_is_fine() {
+    let now = t0();
+    let mut s = with_frame_limits(now);
+    let len = 1 << 20;
+    s.handle_bytes(
+        format!("MESSAGE\ndestination:/q\ncontent-length:{len}\n\n").as_bytes(),
+        now,
+    );
+    // 2 KiB a second, twice the minimum, for 512 s (over 50 windows).
+    let chunk = vec![b'x'; 2048];
+    let mut t = now;
+    for _ in 0..len / chunk.len() {
+        t += ms(1000);
+        s.handle_timeout(t);
+        s.handle_bytes(&chunk, t);
+        assert_eq!(s.state(), State::Connected);
+        assert!(s.poll_timeout().is_some_and(|d| d > t));
+    }
+    s.handle_bytes(b"\0", t);
+    assert!(matches!(&events(&mut s)[..], [Event::Message(f)] if f.body().len() == len));
+    assert_eq!(s.poll_timeout(), None);
+
+    // A body arriving whole at once is never timed, however slow the rate setting.
+    s.handle_bytes(b"MESSAGE\ndestination:/q\n\nbody\0", t);
+    assert_eq!(s.poll_timeout(), None);
+    s.handle_timeout(t + ms(3_600_000));
+    assert_eq!(s.state(), State::Connected);
+}
+
+#[test]
+fn a_frame_held_while_reading_is_paused_is_not_timed() {
+    let now = t0();
+    let mut s = with_frame_limits(now);
+    s.handle_bytes(b"MESSAGE\ndestination:/q\ncontent-length:100\n\n01", now);
+    s.set_read_paused(true, now + ms(1000));
+    assert_eq!(s.poll_timeout(), None);
+    s.handle_timeout(now + ms(60_000));
+    assert_eq!(s.state(), State::Connected);
+    s.set_read_paused(false, now + ms(60_000));
+    assert_eq!(s.poll_timeout(), Some(now + ms(70_000)));
+}
