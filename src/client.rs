@@ -12,7 +12,20 @@ use crate::proto::{
     Command, ConnectParams, Frame, ReceiptStatus, Session, SessionConfig, State, Version,
 };
 use crate::runtime::command::{Cmd, runtime};
-use crate::runtime::conn::{Core, Dispatch, DispatchQueue, Phase, Shared, lock, wait_until};
+use crate::runtime::conn::{
+    Core, Dispatch, DispatchQueue, Phase, Shared, lock, wait_progressing, wait_until,
+};
+
+/// Added to the longest step of a host-list walk before a waiting `connect` calls the loop stuck:
+/// timers fire a little late, and a loaded machine schedules the I/O thread late.
+const CONNECT_STALL_MARGIN: Duration = Duration::from_secs(2);
+
+/// Longest `Drop` waits for a callback of this connection that is running on another thread. A
+/// callback blocked in this library returns within the send timeout or the timeout it passed; one
+/// still running after this is stuck on something else, and the dropping thread is let go. No
+/// further callback starts after `Drop` (the handle is marked released); only that one may still
+/// finish afterwards. The send timeout when it is longer.
+const DROP_CALLBACK_WAIT: Duration = Duration::from_secs(60);
 
 pub use crate::runtime::conn::Phase as ConnectionPhase;
 
@@ -92,6 +105,7 @@ impl Connection {
                 held: VecDeque::new(),
                 held_bytes: 0,
                 generation: 0,
+                walk_steps: 0,
             }),
             opts,
             cv: Condvar::new(),
@@ -223,16 +237,44 @@ impl Connection {
         if !wait {
             return Ok(());
         }
-        let mut core = self.shared.lock_core();
-        loop {
-            match self.shared.phase() {
-                Phase::Open => return Ok(()),
-                Phase::Closed => {
-                    return Err(core.error.clone().unwrap_or_else(|| {
-                        Error::new(ErrorKind::ConnectFailed, "the connection ended")
-                    }));
-                }
-                _ => core = self.shared.cv.wait(core).unwrap_or_else(|p| p.into_inner()),
+        self.wait_connected()
+    }
+
+    /// Waits for the walk `connect` started to end. Its whole length is unbounded when the policy
+    /// retries forever, but each of its steps is bounded: a dial and handshake by the connect
+    /// timeout, a back-off sleep by the policy's longest. So the wait goes on while the I/O loop
+    /// takes steps, and ends with `Timeout` when none comes for the longest step plus a margin:
+    /// the loop is then wedged, and the caller gets its thread back.
+    fn wait_connected(&self) -> Result<()> {
+        let o = &self.shared.opts;
+        let p = &o.reconnect;
+        let longest_sleep =
+            Duration::from_secs_f64((p.sleep_max * (1.0 + p.sleep_jitter)).clamp(0.0, 86_400.0));
+        let stall = o.connect_timeout.max(longest_sleep) + CONNECT_STALL_MARGIN;
+        let core = self.shared.lock_core();
+        let (core, ended) = wait_progressing(
+            core,
+            &self.shared.cv,
+            stall,
+            |_| matches!(self.shared.phase(), Phase::Open | Phase::Closed),
+            |c| c.walk_steps,
+        );
+        match self.shared.phase() {
+            Phase::Open => Ok(()),
+            Phase::Closed => Err(core
+                .error
+                .clone()
+                .unwrap_or_else(|| Error::new(ErrorKind::ConnectFailed, "the connection ended"))),
+            _ => {
+                debug_assert!(!ended);
+                err(
+                    ErrorKind::Timeout,
+                    format!(
+                        "connecting made no progress for {} ms (longer than any step of the \
+                         walk: connect timeout, back-off sleep): the I/O loop is stuck",
+                        stall.as_millis()
+                    ),
+                )
             }
         }
     }
@@ -764,7 +806,8 @@ impl Connection {
 
 impl Drop for Connection {
     /// Closes the link without DISCONNECT, and makes sure no callback runs after this returns (unless
-    /// dropped from inside one of its own callbacks, which then finishes normally).
+    /// dropped from inside one of its own callbacks, which then finishes normally, or a callback is
+    /// stuck past `DROP_CALLBACK_WAIT`: that one may finish later, and none follows it).
     fn drop(&mut self) {
         let shared = &self.shared;
         {
@@ -777,14 +820,12 @@ impl Drop for Connection {
         shared.listener_generation.fetch_add(1, Ordering::Release);
         runtime().command(Cmd::Release(shared.id));
         let me = std::thread::current().id();
+        let deadline = Instant::now() + DROP_CALLBACK_WAIT.max(shared.opts.send_timeout);
         let mut d = lock(&shared.dispatch);
         d.idle_waiters += 1;
-        while d.running_on.is_some() && d.running_on != Some(me) {
-            d = shared
-                .dispatch_idle
-                .wait(d)
-                .unwrap_or_else(|p| p.into_inner());
-        }
+        let (mut d, _) = wait_until(d, &shared.dispatch_idle, deadline, |d| {
+            d.running_on.is_none() || d.running_on == Some(me)
+        });
         d.idle_waiters -= 1;
     }
 }

@@ -407,6 +407,8 @@ impl Loop {
             let Some(walk) = conn.walk.as_mut() else {
                 return;
             };
+            // A step of the walk: what a `connect` waiting on it watches to tell slow from stuck.
+            shared.lock_core().walk_steps += 1;
             let target = match walk.plan.next(self.jitter.next_f64()) {
                 Step::Dial(i) => walk.targets[i].clone(),
                 Step::Sleep(pause) => {
