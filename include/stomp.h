@@ -54,6 +54,11 @@ typedef struct stomp_frame stomp_frame;
 
 
 /*
+ Bytes decoded past a spent message budget (see `Session::ahead`): about one read.
+ */
+#define LOOKAHEAD (64 << 10)
+
+/*
  The result of every fallible call. `STOMP_OK` is 0; every other value is a failure, whose detail
  `stomp_last_error()` gives on the same thread.
  */
@@ -600,6 +605,17 @@ stomp_result stomp_options_set_frame_limits(stomp_options *opts, size_t max_body
  disconnect still closes the link).
  */
 stomp_result stomp_options_set_queue_limits(stomp_options *opts, size_t max_out_bytes, uint32_t send_timeout_ms, size_t max_pending_messages);
+
+/*
+ Time limits on one received frame, which hold with heart-beats off: its command and headers must
+ arrive whole within `header_timeout_ms` of its first byte, and its body must bring at least
+ `min_body_bytes_per_s` x `header_timeout_ms` / 1000 bytes within each such window (from the end
+ of the headers, or the last window met) unless it completes first, so a body that arrives whole
+ sooner is never affected. Crossing either closes the link with STOMP_ERR_TIMEOUT (the detail in
+ stomp_last_error names the limit and the figures) and on_disconnected. 0 keeps the current
+ value. Defaults 10000 ms and 1024 bytes/s. Any thread, before stomp_connection_new.
+ */
+stomp_result stomp_options_set_frame_timeouts(stomp_options *opts, uint32_t header_timeout_ms, uint32_t min_body_bytes_per_s);
 
 /*
  A fixed English description of `code`; never NULL, also for codes this library does not define.

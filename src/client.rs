@@ -12,7 +12,13 @@ use crate::proto::{
     Command, ConnectParams, Frame, ReceiptStatus, Session, SessionConfig, State, Version,
 };
 use crate::runtime::command::{Cmd, runtime};
-use crate::runtime::conn::{Core, Dispatch, DispatchQueue, Phase, Shared, lock, wait_until};
+use crate::runtime::conn::{
+    Core, Dispatch, DispatchQueue, Phase, Shared, lock, wait_progressing, wait_until,
+};
+
+/// Added to the longest step of a host-list walk before a waiting `connect` calls the loop stuck:
+/// timers fire a little late, and a loaded machine schedules the I/O thread late.
+const CONNECT_STALL_MARGIN: Duration = Duration::from_secs(2);
 
 pub use crate::runtime::conn::Phase as ConnectionPhase;
 
@@ -72,6 +78,8 @@ impl Connection {
             auto_content_length: opts.auto_content_length,
             heartbeat_receive_scale: opts.heartbeat_receive_scale,
             max_out_bytes: opts.max_out_bytes,
+            frame_timeout: opts.frame_timeout,
+            frame_min_rate: opts.frame_min_rate,
             ..SessionConfig::default()
         };
         let rt = runtime();
@@ -90,6 +98,7 @@ impl Connection {
                 held: VecDeque::new(),
                 held_bytes: 0,
                 generation: 0,
+                walk_steps: 0,
             }),
             opts,
             cv: Condvar::new(),
@@ -221,16 +230,45 @@ impl Connection {
         if !wait {
             return Ok(());
         }
-        let mut core = self.shared.lock_core();
-        loop {
-            match self.shared.phase() {
-                Phase::Open => return Ok(()),
-                Phase::Closed => {
-                    return Err(core.error.clone().unwrap_or_else(|| {
-                        Error::new(ErrorKind::ConnectFailed, "the connection ended")
-                    }));
-                }
-                _ => core = self.shared.cv.wait(core).unwrap_or_else(|p| p.into_inner()),
+        self.wait_connected()
+    }
+
+    /// Waits for the walk `connect` started to end. Its whole length is unbounded when the policy
+    /// retries forever, but each of its steps is bounded: a dial and handshake by the connect
+    /// timeout, a back-off sleep by the policy's longest. So the wait goes on while the I/O loop
+    /// takes steps, and ends with `Timeout` when none comes for the longest step plus a margin:
+    /// the loop is then wedged, and the caller gets its thread back.
+    fn wait_connected(&self) -> Result<()> {
+        let o = &self.shared.opts;
+        let p = &o.reconnect;
+        let longest_sleep =
+            Duration::from_secs_f64((p.sleep_max * (1.0 + p.sleep_jitter)).clamp(0.0, 86_400.0));
+        let stall = o.connect_timeout.max(longest_sleep) + CONNECT_STALL_MARGIN;
+        let core = self.shared.lock_core();
+        let (core, ended) = wait_progressing(
+            core,
+            &self.shared.cv,
+            stall,
+            |_| matches!(self.shared.phase(), Phase::Open | Phase::Closed),
+            // Its own steps, or (waiting for a connect slot) those of the connections ahead of it.
+            |c| (c.walk_steps, runtime().dials.load(Ordering::Relaxed)),
+        );
+        match self.shared.phase() {
+            Phase::Open => Ok(()),
+            Phase::Closed => Err(core
+                .error
+                .clone()
+                .unwrap_or_else(|| Error::new(ErrorKind::ConnectFailed, "the connection ended"))),
+            _ => {
+                debug_assert!(!ended);
+                err(
+                    ErrorKind::Timeout,
+                    format!(
+                        "connecting made no progress for {} ms (longer than any step of the \
+                         walk: connect timeout, back-off sleep): the I/O loop is stuck",
+                        stall.as_millis()
+                    ),
+                )
             }
         }
     }
@@ -762,7 +800,10 @@ impl Connection {
 
 impl Drop for Connection {
     /// Closes the link without DISCONNECT, and makes sure no callback runs after this returns (unless
-    /// dropped from inside one of its own callbacks, which then finishes normally).
+    /// dropped from inside one of its own callbacks, which then finishes normally). It waits for a
+    /// callback running on another thread however long that takes: returning earlier would let that
+    /// callback use `user_data` after `stomp_connection_free` said it was safe to free. The library's
+    /// own state cannot hold it: the dispatcher clears `running_on` when the callback returns.
     fn drop(&mut self) {
         let shared = &self.shared;
         {

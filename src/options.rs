@@ -52,6 +52,15 @@ pub struct Options {
     pub send_timeout: Duration,
     /// Most messages waiting for the listeners before the library stops reading the socket.
     pub max_pending_messages: usize,
+    /// Time limit on one received frame, heart-beats or not (default 10 s): its command and headers
+    /// must arrive whole within this of its first byte, and it is the window over which the body's
+    /// rate is judged. Crossing a limit closes the link with `ErrorKind::Timeout`. Zero: no limits.
+    pub frame_timeout: Duration,
+    /// Least rate a body must keep, in bytes per second (default 1024): within each `frame_timeout`
+    /// window from the end of the headers (or the last window met), `frame_min_rate` x
+    /// `frame_timeout` bytes of it must come, unless it completes first, so a body that arrives
+    /// whole sooner is never affected. 0: no rate limit (the head's limit stays).
+    pub frame_min_rate: u32,
 }
 
 impl Default for Options {
@@ -76,6 +85,8 @@ impl Default for Options {
             max_out_bytes: 8 << 20,
             send_timeout: Duration::from_secs(30),
             max_pending_messages: 1024,
+            frame_timeout: Duration::from_secs(10),
+            frame_min_rate: 1024,
         }
     }
 }

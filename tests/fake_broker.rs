@@ -331,3 +331,104 @@ fn disconnect_during_the_handshake_ends_the_walk() {
         ErrorKind::NotConnected
     );
 }
+
+/// A fake server's bytes after CONNECTED that make the library close the link (a real broker sends
+/// neither): with a listener and a receive queue both on, the listener must hear on_disconnected,
+/// and `receive` must end with Closed (not wait out its timeout), whatever the queue holds.
+fn protocol_error_with_listener_and_queue(queue: usize, script: &[u8], kind: ErrorKind) {
+    link_end_with_listener_and_queue(queue, script, false, kind)
+}
+
+fn link_end_with_listener_and_queue(queue: usize, script: &[u8], close: bool, kind: ErrorKind) {
+    let fake = FakeBroker::new();
+    let rec = Recorder::new();
+    let mut o = fake.options();
+    o.receive_queue = queue;
+    let c = connection(o, &rec);
+    let mut s = fake.connect(&c, "0,0");
+    // A writer thread: the million-header script is larger than the socket buffers, and the client
+    // stops reading once it has seen enough to refuse the frame.
+    let script = script.to_vec();
+    std::thread::spawn(move || {
+        let _ = s.write_all(&script);
+        if !close {
+            std::thread::sleep(Duration::from_secs(30)); // keep the socket open: the client must close
+        }
+    });
+    rec.wait_for(Duration::from_secs(10), "disconnected", |r| {
+        r.events.iter().any(|e| e == "disconnected")
+    });
+    let start = Instant::now();
+    loop {
+        match c.receive(Duration::from_secs(10)) {
+            Ok(_) => continue, // messages before the bad bytes are still delivered
+            Err(e) => {
+                assert_eq!(e.kind, ErrorKind::Closed, "{}", e.message);
+                break;
+            }
+        }
+    }
+    assert!(start.elapsed() < Duration::from_secs(5), "receive hung");
+    assert_eq!(c.last_error().unwrap().kind, kind);
+    assert!(!c.is_connected());
+}
+
+#[test]
+fn garbage_after_connected_reaches_on_disconnected_with_a_receive_queue() {
+    protocol_error_with_listener_and_queue(4, b"HELLO WORLD\n\n\0", ErrorKind::Protocol);
+}
+
+#[test]
+fn a_million_headers_reach_on_disconnected_with_a_receive_queue() {
+    let mut script = b"MESSAGE\ndestination:/q\n".to_vec();
+    for i in 0..1_000_000 {
+        script.extend_from_slice(format!("h{}:v\n", i).as_bytes());
+    }
+    script.extend_from_slice(b"\n\0");
+    protocol_error_with_listener_and_queue(4, &script, ErrorKind::TooLarge);
+}
+
+#[test]
+fn garbage_behind_a_full_receive_queue_reaches_on_disconnected() {
+    // The queue holds one message and the application does not take it: the bad bytes behind it
+    // must still end the link, and the listener must hear it.
+    let script = b"MESSAGE\ndestination:/q\nmessage-id:1\n\nok\0MESSAGE\ndestination:/q\nmessage-id:2\n\nok\0HELLO\n\n\0";
+    protocol_error_with_listener_and_queue(1, script, ErrorKind::Protocol);
+}
+
+#[test]
+fn a_broker_closing_behind_a_full_receive_queue_reaches_on_disconnected() {
+    let script = b"MESSAGE\ndestination:/q\nmessage-id:1\n\nok\0MESSAGE\ndestination:/q\nmessage-id:2\n\nok\0";
+    link_end_with_listener_and_queue(1, script, true, ErrorKind::Closed);
+}
+
+#[test]
+fn a_body_that_stops_arriving_ends_the_link_within_the_frame_timeout() {
+    // Heart-beats off, so only the frame's own time limit can catch the stall.
+    let fake = FakeBroker::new();
+    let rec = Recorder::new();
+    let mut o = fake.options();
+    o.frame_timeout = Duration::from_millis(300);
+    let c = connection(o, &rec);
+    let mut s = fake.connect(&c, "0,0");
+    s.write_all(b"MESSAGE\ndestination:/q\nmessage-id:1\ncontent-length:100\n\n0123456789")
+        .unwrap();
+    let start = Instant::now();
+    rec.wait_for(Duration::from_secs(5), "disconnected", |r| {
+        r.events.iter().any(|e| e == "disconnected")
+    });
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(1000),
+        "ended after {took:?}"
+    );
+    let e = c.last_error().unwrap();
+    assert_eq!(e.kind, ErrorKind::Timeout, "{}", e.message);
+    assert!(
+        e.message.contains("body came too slowly") && e.message.contains("300 ms"),
+        "{}",
+        e.message
+    );
+    assert!(rec.messages().is_empty());
+    drop(s);
+}

@@ -429,3 +429,27 @@ pub(crate) fn options_ref<'a>(opts: *const stomp_options) -> Result<&'a Options>
     // SAFETY: NULL or a live handle (the caller's contract).
     unsafe { arg(opts, "opts") }.map(|o| &o.opts)
 }
+
+/// Time limits on one received frame, which hold with heart-beats off: its command and headers must
+/// arrive whole within `header_timeout_ms` of its first byte, and its body must bring at least
+/// `min_body_bytes_per_s` x `header_timeout_ms` / 1000 bytes within each such window (from the end
+/// of the headers, or the last window met) unless it completes first, so a body that arrives whole
+/// sooner is never affected. Crossing either closes the link with STOMP_ERR_TIMEOUT (the detail in
+/// stomp_last_error names the limit and the figures) and on_disconnected. 0 keeps the current
+/// value. Defaults 10000 ms and 1024 bytes/s. Any thread, before stomp_connection_new.
+#[unsafe(no_mangle)]
+pub extern "C" fn stomp_options_set_frame_timeouts(
+    opts: *mut stomp_options,
+    header_timeout_ms: u32,
+    min_body_bytes_per_s: u32,
+) -> stomp_result {
+    with_opts(opts, |o| {
+        if header_timeout_ms > 0 {
+            o.frame_timeout = Duration::from_millis(header_timeout_ms as u64);
+        }
+        if min_body_bytes_per_s > 0 {
+            o.frame_min_rate = min_body_bytes_per_s;
+        }
+        Ok(())
+    })
+}

@@ -34,6 +34,17 @@ impl Default for Limits {
     }
 }
 
+/// How far the frame being read has come (for the time limits on a frame, kept by the session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Between frames.
+    Idle,
+    /// Part of a frame's command and headers is buffered: this many bytes.
+    Head(usize),
+    /// The head is read; this many bytes of the body (and its NUL) have arrived.
+    Body(usize),
+}
+
 /// What the decoder found next in the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decoded {
@@ -142,6 +153,18 @@ impl Decoder {
     /// Bytes received and not yet decoded into a frame.
     pub fn buffered(&self) -> usize {
         self.end - self.pos
+    }
+
+    /// How far the frame being read has come, after `next` returned `None`.
+    pub fn progress(&self) -> Progress {
+        match &self.head {
+            Some(head) => Progress::Body((self.end - self.pos).saturating_sub(head.body_start)),
+            // A lone CR waits for its LF: between frames still.
+            None => match &self.buf[self.pos..self.end] {
+                [] | [b'\r'] => Progress::Idle,
+                partial => Progress::Head(partial.len()),
+            },
+        }
     }
 
     /// Where the next read from the socket goes: `read_size` bytes or more. Report what was read

@@ -7,6 +7,6 @@ pub mod frame;
 pub mod session;
 mod swar;
 
-pub use codec::{Decoded, Decoder, Limits, encode, encode_parts};
+pub use codec::{Decoded, Decoder, Limits, Progress, encode, encode_parts};
 pub use frame::{Command, Frame, Version};
 pub use session::{ConnectParams, Event, ReceiptStatus, Session, SessionConfig, State};

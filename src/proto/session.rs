@@ -8,9 +8,12 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::codec::{Decoded, Decoder, Limits, encode_parts};
+use super::codec::{Decoded, Decoder, Limits, Progress, encode_parts};
 use super::frame::{Command, Frame, Version};
 use crate::error::{Error, ErrorKind, Result, err};
+
+/// Bytes decoded past a spent message budget (see `Session::ahead`): about one read.
+pub const LOOKAHEAD: usize = 64 << 10;
 
 /// What the session is told once, when it is made.
 #[derive(Debug, Clone)]
@@ -23,6 +26,11 @@ pub struct SessionConfig {
     pub max_out_bytes: usize,
     /// Completed receipts remembered for `receipt_status` after they arrive.
     pub receipt_memory: usize,
+    /// A frame's head must arrive whole within this of its first byte; and it is the window over
+    /// which a body's rate is judged. Zero: no time limits on frames.
+    pub frame_timeout: Duration,
+    /// Bytes per second a body must keep up, judged over each `frame_timeout` window; 0: no limit.
+    pub frame_min_rate: u32,
 }
 
 impl Default for SessionConfig {
@@ -33,6 +41,8 @@ impl Default for SessionConfig {
             heartbeat_receive_scale: 1.5,
             max_out_bytes: 8 << 20,
             receipt_memory: 4096,
+            frame_timeout: Duration::from_secs(10),
+            frame_min_rate: 1024,
         }
     }
 }
@@ -107,8 +117,19 @@ impl Subscription {
     }
 }
 
+/// The time limits' view of the frame being read.
+#[derive(Debug, Clone, Copy)]
+struct FrameClock {
+    /// When its first byte was seen.
+    started: Instant,
+    /// Once the head is read: when the current rate window began, and the body bytes then.
+    window: Option<(Instant, usize)>,
+}
+
 pub struct Session {
     config: SessionConfig,
+    /// The frame being read, for its time limits; `None` between frames.
+    frame_clock: Option<FrameClock>,
     state: State,
     decoder: Decoder,
     version: Version,
@@ -145,9 +166,17 @@ pub struct Session {
     transactions: HashSet<String>,
     /// Transactions that were open when a link dropped: the broker aborted them.
     dropped_transactions: VecDeque<String>,
-    /// How many more MESSAGE frames may be decoded before the application makes room; bytes past that
-    /// stay buffered (and the driver stops reading), so the application's queues stay bounded.
+    /// How many more MESSAGE frames may be handed on before the application makes room; frames past
+    /// that wait in `ahead`, so the application's queues stay bounded.
     message_budget: usize,
+    /// Frames decoded past the message budget, in order, not yet handled: the bytes behind a full
+    /// queue are still decoded (up to `LOOKAHEAD` bytes) so that what ends the link (malformed bytes,
+    /// an oversized frame, the broker closing) is seen while the application's queues are full,
+    /// rather than only once they are drained, which an application consuming through its listener
+    /// alone never does.
+    ahead: VecDeque<Decoded>,
+    /// Bytes of the stream that `ahead` took up.
+    ahead_bytes: usize,
     /// Emit `Event::Sent` for each frame queued (costs a clone; on only when someone listens).
     pub emit_sent: bool,
     /// `Event::Sent` events not yet polled (each holds a copy of a frame).
@@ -159,6 +188,7 @@ pub struct Session {
 impl Session {
     pub fn new(config: SessionConfig, now: Instant) -> Session {
         Session {
+            frame_clock: None,
             decoder: Decoder::new(config.limits),
             config,
             state: State::Idle,
@@ -185,17 +215,30 @@ impl Session {
             transactions: HashSet::new(),
             dropped_transactions: VecDeque::new(),
             message_budget: usize::MAX,
+            ahead: VecDeque::new(),
+            ahead_bytes: 0,
             emit_sent: false,
             sent_events: 0,
             emit_heartbeat: false,
         }
     }
 
+    /// How many more MESSAGEs may be handed on; zero while frames wait in `ahead`.
     pub fn message_budget(&self) -> usize {
-        self.message_budget
+        if self.ahead.is_empty() {
+            self.message_budget
+        } else {
+            0
+        }
     }
 
-    /// Sets how many more MESSAGE frames may be decoded (see `message_budget`).
+    /// Whether the driver should read more: yes while the budget lasts, and past it until `LOOKAHEAD`
+    /// bytes wait behind it (so memory stays bounded while errors behind a full queue are still seen).
+    pub fn wants_read(&self) -> bool {
+        self.message_budget() > 0 || self.ahead_bytes + self.decoder.buffered() < LOOKAHEAD
+    }
+
+    /// Sets how many more MESSAGE frames may be handed on (see `message_budget`).
     pub fn set_message_budget(&mut self, n: usize) {
         self.message_budget = n;
     }
@@ -278,6 +321,9 @@ impl Session {
             f.set_header(n, v);
         }
         self.decoder.reset();
+        self.ahead.clear();
+        self.ahead_bytes = 0;
+        self.frame_clock = None;
         self.out.clear();
         self.in_flight = 0;
         self.requested = requested;
@@ -493,6 +539,13 @@ impl Session {
     pub fn set_read_paused(&mut self, paused: bool, now: Instant) {
         if self.read_paused && !paused {
             self.last_read = now;
+            // Nor can a frame that stopped arriving while we did not read.
+            if let Some(c) = self.frame_clock.as_mut() {
+                c.started = now;
+                if let Some(w) = c.window.as_mut() {
+                    w.0 = now;
+                }
+            }
         }
         self.read_paused = paused;
     }
@@ -535,24 +588,27 @@ impl Session {
     }
 
     fn decode(&mut self, now: Instant) {
+        self.release_ahead(false, now);
         loop {
-            if self.message_budget == 0 {
+            if self.state == State::Closed || !self.wants_read_ahead() {
                 return;
             }
+            let before = self.decoder.buffered();
             match self.decoder.next() {
-                Ok(Some(Decoded::Heartbeat)) => {
-                    if self.emit_heartbeat {
-                        self.events.push_back(Event::Heartbeat);
+                Ok(Some(d)) => {
+                    self.frame_clock = None;
+                    if self.message_budget() == 0 {
+                        self.ahead_bytes += before - self.decoder.buffered();
+                        self.ahead.push_back(d);
+                    } else {
+                        self.handle_decoded(d, now);
                     }
                 }
-                Ok(Some(Decoded::Frame(f))) => {
-                    self.handle_frame(f, now);
-                    if self.state == State::Closed {
-                        return;
-                    }
-                }
-                Ok(None) => return,
+                Ok(None) => return self.track_frame(now),
                 Err(e) => {
+                    // What was decoded before the error still reaches the application, past its
+                    // budget (at most `LOOKAHEAD` bytes of it): the link is ending anyway.
+                    self.release_ahead(true, now);
                     self.close(Some(Error::new(
                         e.kind,
                         format!("the broker sent a malformed frame: {}", e.message),
@@ -560,6 +616,116 @@ impl Session {
                     return;
                 }
             }
+        }
+    }
+
+    /// Notes how far the frame being read has come: when it began, and whether its body met the
+    /// rate of the current window (which then starts again).
+    fn track_frame(&mut self, now: Instant) {
+        let progress = self.decoder.progress();
+        let quota = self.body_quota();
+        let clock = match (progress, self.frame_clock.as_mut()) {
+            (Progress::Idle, _) => {
+                self.frame_clock = None;
+                return;
+            }
+            (_, Some(c)) => c,
+            (_, None) => self.frame_clock.insert(FrameClock {
+                started: now,
+                window: None,
+            }),
+        };
+        if let Progress::Body(received) = progress {
+            let (_, at) = *clock.window.get_or_insert((now, 0));
+            if received.saturating_sub(at) >= quota.max(1) {
+                clock.window = Some((now, received));
+            }
+        }
+    }
+
+    /// Body bytes each `frame_timeout` window must bring.
+    fn body_quota(&self) -> usize {
+        (self.config.frame_min_rate as f64 * self.config.frame_timeout.as_secs_f64()).ceil()
+            as usize
+    }
+
+    /// When the frame being read breaks a time limit, unless more of it comes first.
+    fn frame_deadline(&self) -> Option<Instant> {
+        let c = self.frame_clock.as_ref()?;
+        if self.read_paused || self.config.frame_timeout.is_zero() {
+            return None;
+        }
+        match c.window {
+            None => Some(c.started + self.config.frame_timeout),
+            Some(_) if self.config.frame_min_rate == 0 => None,
+            Some((since, _)) => Some(since + self.config.frame_timeout),
+        }
+    }
+
+    /// The error for a frame past its deadline (see `frame_deadline`).
+    fn frame_too_slow(&self, now: Instant) -> Error {
+        let ms = self.config.frame_timeout.as_millis();
+        match (
+            self.frame_clock.and_then(|c| c.window),
+            self.decoder.progress(),
+        ) {
+            (Some((since, at)), Progress::Body(received)) => Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "a frame's body came too slowly: {} bytes in {} ms ({} so far), under the minimum \
+                     rate of {} bytes/s over {} ms (frame_min_rate, frame_timeout)",
+                    received.saturating_sub(at),
+                    (now - since).as_millis(),
+                    received,
+                    self.config.frame_min_rate,
+                    ms
+                ),
+            ),
+            (_, progress) => Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "a frame's head did not arrive whole within the frame timeout of {} ms of its \
+                     first byte ({} bytes of it after {} ms)",
+                    ms,
+                    match progress {
+                        Progress::Head(n) => n,
+                        _ => 0,
+                    },
+                    self.frame_clock
+                        .map_or(0, |c| (now - c.started).as_millis())
+                ),
+            ),
+        }
+    }
+
+    /// Decoding on past a spent budget stops at `LOOKAHEAD` bytes.
+    fn wants_read_ahead(&self) -> bool {
+        self.message_budget() > 0 || self.ahead_bytes < LOOKAHEAD
+    }
+
+    /// Hands on the frames decoded ahead, while the budget allows (`all`: regardless, the link ends).
+    fn release_ahead(&mut self, all: bool, now: Instant) {
+        while self.state != State::Closed {
+            let is_message = matches!(self.ahead.front(), Some(Decoded::Frame(f)) if f.command == Command::Message);
+            if is_message && self.message_budget == 0 && !all {
+                return;
+            }
+            let Some(d) = self.ahead.pop_front() else {
+                self.ahead_bytes = 0;
+                return;
+            };
+            self.handle_decoded(d, now);
+        }
+    }
+
+    fn handle_decoded(&mut self, d: Decoded, now: Instant) {
+        match d {
+            Decoded::Heartbeat => {
+                if self.emit_heartbeat {
+                    self.events.push_back(Event::Heartbeat);
+                }
+            }
+            Decoded::Frame(f) => self.handle_frame(f, now),
         }
     }
 
@@ -714,6 +880,14 @@ impl Session {
 
     /// Time has passed: heart-beats to send, silence to judge, a CONNECTED that never came.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if matches!(
+            self.state,
+            State::Connecting | State::Connected | State::Disconnecting
+        ) && self.frame_deadline().is_some_and(|d| now >= d)
+        {
+            let e = self.frame_too_slow(now);
+            return self.close(Some(e));
+        }
         match self.state {
             State::Connecting => {
                 if self.connected_deadline.is_some_and(|d| now >= d) {
@@ -783,14 +957,16 @@ impl Session {
 
     /// When `handle_timeout` must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let earliest = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         match self.state {
-            State::Connecting => self.connected_deadline,
-            State::Connected | State::Disconnecting => {
-                match (self.recv_deadline(), self.send_deadline()) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
-            }
+            State::Connecting => earliest(self.connected_deadline, self.frame_deadline()),
+            State::Connected | State::Disconnecting => earliest(
+                earliest(self.recv_deadline(), self.send_deadline()),
+                self.frame_deadline(),
+            ),
             _ => None,
         }
     }
@@ -816,6 +992,12 @@ impl Session {
     /// The transport ended (EOF or error) without the session asking.
     pub fn transport_closed(&mut self, reason: Error) {
         if matches!(self.state, State::Idle | State::Closed) {
+            return;
+        }
+        // Frames read before the end still reach the application, in order, before it hears the end.
+        let now = self.last_read;
+        self.release_ahead(true, now);
+        if self.state == State::Closed {
             return;
         }
         // A DISCONNECT whose receipt raced with the broker's close still ended cleanly.

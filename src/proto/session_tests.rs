@@ -641,3 +641,148 @@ fn under_10_escaping_follows_what_rabbitmq_and_activemq_do() {
     let mut s = connected_to("ActiveMQ/5.17.2", Version::V1_1, (0, 0), "0,0", now);
     assert_eq!(receive(&mut s), "x:y");
 }
+
+#[test]
+fn what_ends_the_link_is_seen_behind_a_spent_budget() {
+    let now = t0();
+    let msg = |i: u32| format!("MESSAGE\ndestination:/q\nmessage-id:{i}\n\n{i}\0").into_bytes();
+    // Malformed bytes behind the budget: the held messages come first, then the end.
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    s.set_message_budget(1);
+    s.handle_bytes(&[msg(0), msg(1), b"GARBAGE\n\n\0".to_vec()].concat(), now);
+    let ev = events(&mut s);
+    assert_eq!(ev.len(), 3, "{ev:?}");
+    assert!(matches!(&ev[1], Event::Message(f) if f.body() == b"1"));
+    assert!(
+        matches!(&ev[2], Event::Closed(Some(e)) if e.kind == ErrorKind::Protocol),
+        "{ev:?}"
+    );
+
+    // The broker closing behind it: the same.
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    s.set_message_budget(1);
+    s.handle_bytes(&[msg(0), msg(1)].concat(), now);
+    assert_eq!(events(&mut s).len(), 1);
+    assert_eq!(s.message_budget(), 0);
+    assert!(s.wants_read(), "a look-ahead is read past the budget");
+    s.transport_closed(Error::new(ErrorKind::Closed, "eof"));
+    let ev = events(&mut s);
+    assert!(matches!(&ev[0], Event::Message(f) if f.body() == b"1"));
+    assert!(matches!(&ev[1], Event::Closed(Some(_))), "{ev:?}");
+
+    // The look-ahead is bounded: past it the driver stops reading.
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    s.set_message_budget(0);
+    let big = format!(
+        "MESSAGE\ndestination:/q\n\n{}\0",
+        "x".repeat(super::LOOKAHEAD)
+    );
+    s.handle_bytes(big.as_bytes(), now);
+    assert!(events(&mut s).is_empty());
+    assert!(!s.wants_read());
+}
+
+/// A session with frame limits of 10 s and 1024 bytes/s (the defaults), heart-beats off.
+fn with_frame_limits(now: Instant) -> Session {
+    let s = connected(Version::V1_2, (0, 0), "0,0", now);
+    assert_eq!(s.config.frame_timeout, Duration::from_secs(10));
+    assert_eq!(s.config.frame_min_rate, 1024);
+    s
+}
+
+fn closed_with(s: &mut Session) -> Error {
+    match events(s).pop() {
+        Some(Event::Closed(Some(e))) => e,
+        other => panic!("expected a close, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_head_trickled_a_byte_a_second_times_out() {
+    let now = t0();
+    let mut s = with_frame_limits(now);
+    assert_eq!(s.poll_timeout(), None, "nothing to wait for between frames");
+    let head = b"MESSAGE\ndestination:/q\n\n";
+    let mut t = now;
+    for (i, b) in head.iter().take(12).enumerate() {
+        t = now + ms(1000 * i as u64);
+        s.handle_bytes(&[*b], t);
+        s.handle_timeout(t);
+        if i < 10 {
+            assert_eq!(s.poll_timeout(), Some(now + ms(10_000)), "byte {i}");
+            assert_eq!(s.state(), State::Connected, "byte {i}");
+        }
+    }
+    assert_eq!(s.state(), State::Closed, "closed by {t:?}");
+    let e = closed_with(&mut s);
+    assert_eq!(e.kind, ErrorKind::Timeout);
+    assert!(
+        e.message.contains("head") && e.message.contains("10000 ms"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn a_body_that_stops_times_out() {
+    let now = t0();
+    let mut s = with_frame_limits(now);
+    s.handle_bytes(
+        b"MESSAGE\ndestination:/q\ncontent-length:100\n\n0123456789",
+        now,
+    );
+    assert_eq!(s.poll_timeout(), Some(now + ms(10_000)));
+    s.handle_timeout(now + ms(9_999));
+    assert_eq!(s.state(), State::Connected);
+    s.handle_timeout(now + ms(10_000));
+    let e = closed_with(&mut s);
+    assert_eq!(e.kind, ErrorKind::Timeout);
+    assert!(
+        e.message.contains("10 bytes in 10000 ms") && e.message.contains("1024 bytes/s"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn a_large_body_arriving_steadily_above_the_rate_is_fine() {
+    let now = t0();
+    let mut s = with_frame_limits(now);
+    let len = 1 << 20;
+    s.handle_bytes(
+        format!("MESSAGE\ndestination:/q\ncontent-length:{len}\n\n").as_bytes(),
+        now,
+    );
+    // 2 KiB a second, twice the minimum, for 512 s (over 50 windows).
+    let chunk = vec![b'x'; 2048];
+    let mut t = now;
+    for _ in 0..len / chunk.len() {
+        t += ms(1000);
+        s.handle_timeout(t);
+        s.handle_bytes(&chunk, t);
+        assert_eq!(s.state(), State::Connected);
+        assert!(s.poll_timeout().is_some_and(|d| d > t));
+    }
+    s.handle_bytes(b"\0", t);
+    assert!(matches!(&events(&mut s)[..], [Event::Message(f)] if f.body().len() == len));
+    assert_eq!(s.poll_timeout(), None);
+
+    // A body arriving whole at once is never timed, however slow the rate setting.
+    s.handle_bytes(b"MESSAGE\ndestination:/q\n\nbody\0", t);
+    assert_eq!(s.poll_timeout(), None);
+    s.handle_timeout(t + ms(3_600_000));
+    assert_eq!(s.state(), State::Connected);
+}
+
+#[test]
+fn a_frame_held_while_reading_is_paused_is_not_timed() {
+    let now = t0();
+    let mut s = with_frame_limits(now);
+    s.handle_bytes(b"MESSAGE\ndestination:/q\ncontent-length:100\n\n01", now);
+    s.set_read_paused(true, now + ms(1000));
+    assert_eq!(s.poll_timeout(), None);
+    s.handle_timeout(now + ms(60_000));
+    assert_eq!(s.state(), State::Connected);
+    s.set_read_paused(false, now + ms(60_000));
+    assert_eq!(s.poll_timeout(), Some(now + ms(70_000)));
+}

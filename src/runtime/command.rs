@@ -2,7 +2,7 @@
 //! The loop and the (empty) dispatch pool are made once, lazily, with the first connection; the pool's
 //! threads start with the first event.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mio::Waker;
@@ -39,6 +39,9 @@ pub struct Runtime {
     waker: Waker,
     pub(crate) pool: Arc<Pool>,
     next_id: AtomicUsize,
+    /// Dials started by the loop, all connections together: a connection waiting for a connect
+    /// slot takes no step of its own while others go ahead, and this shows that they do.
+    pub dials: AtomicU64,
 }
 
 static RUNTIME: OnceCell<Runtime> = OnceCell::new();
@@ -59,6 +62,7 @@ pub fn runtime() -> &'static Runtime {
             waker,
             pool,
             next_id: AtomicUsize::new(1),
+            dials: AtomicU64::new(0),
         }
     })
 }

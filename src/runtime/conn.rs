@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::ThreadId;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::listener::Listener;
@@ -66,6 +66,9 @@ pub struct Core {
     pub held_bytes: usize,
     /// Counts `connect` calls: a `Close` queued for one connect must not end a later one.
     pub generation: u64,
+    /// Counts the steps of host-list walks (a dial, a back-off sleep, giving up), so that a
+    /// `connect` waiting for the walk can tell a slow walk from a wedged I/O loop.
+    pub walk_steps: u64,
 }
 
 /// An event for the listeners, in the order it happened.
@@ -170,6 +173,32 @@ pub fn wait_until<'a, T>(
     }
 }
 
+/// Waits on `cv` until `done` holds, for as long as `progress` keeps changing: gives up (returns
+/// false) once it has stood still for `stall`. For waits whose whole length is unbounded (a walk
+/// retrying forever) but whose every step is bounded: a wait that outlives a step has found a
+/// wedge, not slowness.
+pub fn wait_progressing<'a, T, P: PartialEq>(
+    mut guard: MutexGuard<'a, T>,
+    cv: &Condvar,
+    stall: Duration,
+    mut done: impl FnMut(&T) -> bool,
+    mut progress: impl FnMut(&T) -> P,
+) -> (MutexGuard<'a, T>, bool) {
+    let mut last = progress(&guard);
+    loop {
+        let (g, ok) = wait_until(guard, cv, Instant::now() + stall, &mut done);
+        guard = g;
+        if ok {
+            return (guard, true);
+        }
+        let now = progress(&guard);
+        if now == last {
+            return (guard, false);
+        }
+        last = now;
+    }
+}
+
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -208,5 +237,44 @@ impl Shared {
 
     pub fn listeners(&self) -> ListenerList {
         lock(&self.listeners).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state some thread may or may not move on: a count and whether the work is done.
+    fn board() -> Arc<(Mutex<(u64, bool)>, Condvar)> {
+        Arc::new((Mutex::new((0, false)), Condvar::new()))
+    }
+
+    #[test]
+    fn a_wedged_wait_gives_up_after_the_stall_and_a_progressing_one_does_not() {
+        let stall = Duration::from_millis(100);
+        // Wedged: nothing ever moves (no other thread).
+        let b = board();
+        let start = Instant::now();
+        let (_g, ok) = wait_progressing(lock(&b.0), &b.1, stall, |s| s.1, |s| s.0);
+        assert!(!ok);
+        let took = start.elapsed();
+        assert!(took >= stall && took < stall * 10, "{took:?}");
+
+        // Progressing: steps come every 40 ms for 10 steps (4x the stall in all), then done.
+        let b = board();
+        let b2 = b.clone();
+        let worker = std::thread::spawn(move || {
+            for i in 1..=10 {
+                std::thread::sleep(Duration::from_millis(40));
+                let mut g = lock(&b2.0);
+                g.0 = i;
+                g.1 = i == 10;
+                b2.1.notify_all();
+            }
+        });
+        let (g, ok) = wait_progressing(lock(&b.0), &b.1, stall, |s| s.1, |s| s.0);
+        assert!(ok, "gave up at step {}", g.0);
+        drop(g);
+        worker.join().unwrap();
     }
 }

@@ -464,6 +464,8 @@ impl Loop {
             let Some(walk) = conn.walk.as_mut() else {
                 return;
             };
+            // A step of the walk: what a `connect` waiting on it watches to tell slow from stuck.
+            conn.shared.lock_core().walk_steps += 1;
             let target = match walk.plan.next(self.jitter.next_f64()) {
                 Step::Dial(i) => walk.targets[i].clone(),
                 Step::Sleep(pause) => {
@@ -505,6 +507,8 @@ impl Loop {
                 Interest::READABLE | Interest::WRITABLE,
             ) {
                 Ok(()) => {
+                    // Progress of the whole loop, for a `connect` waiting in line (Link::Queued).
+                    runtime().dials.fetch_add(1, Ordering::Relaxed);
                     let deadline = now + shared.opts.connect_timeout;
                     if !conn.slot {
                         conn.slot = true;
@@ -798,20 +802,19 @@ impl Loop {
             _ => return,
         };
         let was_paused = shared.paused.load(Ordering::SeqCst);
-        let budget = shared.message_budget();
-        let paused = budget == 0;
-        shared.paused.store(paused, Ordering::SeqCst);
-        core.session.set_read_paused(paused, now);
-        core.session.set_message_budget(budget);
-        if !paused {
-            // Frames held back while the application was full.
-            core.session.handle_bytes(&[], now);
-        }
-        // Read only when every complete frame buffered has been taken: otherwise the buffer would
-        // grow while the application is the bottleneck.
-        let room = core.session.message_budget() > 0;
+        core.session.set_message_budget(shared.message_budget());
+        // Frames held back while the application was full (and whatever is buffered behind them).
+        core.session.handle_bytes(&[], now);
+        // `paused`: messages wait for room (a consumer making room sends Resume). Reading goes on
+        // past that for a bounded look-ahead, so that a link ending behind a full queue is seen.
+        shared
+            .paused
+            .store(core.session.message_budget() == 0, Ordering::SeqCst);
+        let reading = core.session.wants_read();
+        core.session.set_read_paused(!reading, now);
+        // Bytes already in the kernel count as heard before silence is judged (see silence_overdue).
         let overdue = core.session.silence_overdue(now);
-        if (read || was_paused || overdue) && !paused && room {
+        if (read || was_paused || overdue) && reading {
             let mut budget = READ_BUDGET;
             loop {
                 match stream.read(core.session.read_buf()) {
@@ -827,9 +830,9 @@ impl Loop {
                         if core.session.state() == State::Closed {
                             break;
                         }
-                        if core.session.message_budget() == 0 {
-                            // Full: leave the rest in the kernel; Resume reads on.
-                            shared.paused.store(true, Ordering::SeqCst);
+                        if !core.session.wants_read() {
+                            // Full, and the look-ahead too: leave the rest in the kernel; Resume reads on.
+                            core.session.set_read_paused(true, now);
                             break;
                         }
                         budget = budget.saturating_sub(n);

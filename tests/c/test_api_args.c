@@ -95,6 +95,7 @@ static void test_options(void) {
     CHECK_RC(stomp_options_set_vhost(NULL, "/"), STOMP_ERR_INVALID_ARGUMENT);
     CHECK_RC(stomp_options_set_heartbeats(NULL, 1000, 1000), STOMP_ERR_INVALID_ARGUMENT);
     CHECK_RC(stomp_options_set_receive_queue(NULL, 10), STOMP_ERR_INVALID_ARGUMENT);
+    CHECK_RC(stomp_options_set_frame_timeouts(NULL, 300, 0), STOMP_ERR_INVALID_ARGUMENT);
     CHECK_RC(stomp_options_set_auto_content_length(NULL, false), STOMP_ERR_INVALID_ARGUMENT);
     CHECK_RC(stomp_options_set_stomp_command(NULL, true), STOMP_ERR_INVALID_ARGUMENT);
     CHECK_RC(stomp_options_set_reconnect(NULL, 0.1, 0.5, 0.1, 60.0, 3), STOMP_ERR_INVALID_ARGUMENT);
@@ -180,6 +181,8 @@ static void test_options(void) {
     CHECK_OK(stomp_options_set_heartbeats(o, 1000, 2000));
     CHECK_OK(stomp_options_set_receive_queue(o, 0));
     CHECK_OK(stomp_options_set_receive_queue(o, 100));
+    CHECK_OK(stomp_options_set_frame_timeouts(o, 300, 0));
+    CHECK_OK(stomp_options_set_frame_timeouts(o, 0, 512));
     CHECK_OK(stomp_options_set_auto_content_length(o, false));
     CHECK_OK(stomp_options_set_stomp_command(o, true));
     CHECK_OK(stomp_options_set_auto_reconnect(o, false));
