@@ -367,4 +367,41 @@ mod tests {
         .join()
         .expect("no panic in TLS teardown");
     }
+
+    /// Every export's body enters the boundary: through `ffi_boundary!` or a helper built on it.
+    #[test]
+    fn every_export_goes_through_the_boundary() {
+        let sources = [
+            ("connection.rs", include_str!("connection.rs")),
+            ("frame.rs", include_str!("frame.rs")),
+            ("options.rs", include_str!("options.rs")),
+            ("result.rs", include_str!("result.rs")),
+            ("listener.rs", include_str!("listener.rs")),
+        ];
+        let entries = [
+            "ffi_boundary!",
+            "with_handle(",
+            "with_handle_mut(",
+            "free(",
+            // Helpers of one file, each a with_handle(_mut) call, and one export calling another.
+            "update(",
+            "set(",
+            "ack_like(",
+            "ack_frame_like(",
+            "stomp_subscribe_out(",
+        ];
+        let mut exports = 0;
+        for (file, src) in sources {
+            for item in src.split("#[unsafe(no_mangle)]").skip(1) {
+                let body = &item[..item.find("\n}\n").expect("a function ends")];
+                let name = body.split("fn ").nth(1).and_then(|s| s.split('(').next());
+                assert!(
+                    entries.iter().any(|e| body.contains(e)),
+                    "{file}: {name:?} does not go through the boundary"
+                );
+                exports += 1;
+            }
+        }
+        assert!(exports >= 50, "only {exports} exports found");
+    }
 }
