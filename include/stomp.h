@@ -285,6 +285,9 @@ const char *stomp_lib_version(void);
  A new, unconnected connection. `opts` is copied (free it whenever you like). NULL, with
  `stomp_last_error()` set, if the options are unusable (no host, say). Free with
  `stomp_connection_free`. Any thread.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread changes during the call.
  */
 stomp_connection *stomp_connection_new(const stomp_options *opts);
 
@@ -293,6 +296,9 @@ stomp_connection *stomp_connection_new(const stomp_options *opts);
  frees the handle; NULL is a no-op. When it returns no callback of this connection is running or
  will run, so `user_data` may be freed, except when called from inside one of this connection's
  callbacks, where that callback finishes normally and no other follows.
+
+ # Safety
+ `conn` is NULL or from `stomp_connection_new`, not freed before; no call on it follows.
  */
 void stomp_connection_free(stomp_connection *conn);
 
@@ -305,7 +311,8 @@ void stomp_connection_free(stomp_connection *conn);
  callbacks included.
 
  # Safety
- `listener` is NULL or points to a stomp_listener whose first `listener->size` bytes are readable.
+ `conn` is NULL or a live stomp_connection; `name` is NULL or NUL-terminated; `listener` is NULL
+ or points to a stomp_listener whose first `listener->size` bytes are readable.
  */
 stomp_result stomp_set_listener(stomp_connection *conn, const char *name, const stomp_listener *listener);
 
@@ -314,12 +321,18 @@ stomp_result stomp_set_listener(stomp_connection *conn, const char *name, const 
  callback of it already running finishes, and the event being delivered at the moment of the call
  may still reach it; events after that do not. Free its `user_data` only once the connection is
  disconnected or freed (stomp_connection_free waits for running callbacks).
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; `name` is NULL or NUL-terminated.
  */
 stomp_result stomp_remove_listener(stomp_connection *conn, const char *name);
 
 /*
  Installs stomp.py's PrintingListener under `name`: every event and frame printed to standard output
  (`on_send STOMP {"accept-version": "1.2", ...}`), with the passcode masked.
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; `name` is NULL or NUL-terminated.
  */
 stomp_result stomp_set_printing_listener(stomp_connection *conn, const char *name);
 
@@ -329,6 +342,10 @@ stomp_result stomp_set_printing_listener(stomp_connection *conn, const char *nam
  once CONNECTED has arrived, or the error that ended the attempt (STOMP_ERR_REFUSED with the broker's
  message in `stomp_last_error()`, STOMP_ERR_CONNECT_FAILED naming each host's failure); it never
  waits longer than the policy allows. Without `wait`, returns at once; `on_connected` tells.
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated; `headers` is
+ NULL or points to `header_count` stomp_header.
  */
 stomp_result stomp_connect(stomp_connection *conn, const char *login, const char *passcode, const stomp_header *headers, size_t header_count, bool wait);
 
@@ -337,29 +354,49 @@ stomp_result stomp_connect(stomp_connection *conn, const char *login, const char
  `destination`, with `content_type` (NULL: none) and extra headers (a `transaction`, a `receipt`,
  ...). Queued for the I/O thread; returns when queued. Blocks (up to the send timeout) only while
  the outgoing buffer is full.
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated; `body` is NULL
+ or points to `body_len` readable bytes; `headers` is NULL or points to `header_count`
+ stomp_header.
  */
 stomp_result stomp_send(stomp_connection *conn, const char *destination, const void *body, size_t body_len, const char *content_type, const stomp_header *headers, size_t header_count);
 
 /*
  Sends any frame (stomp.py's `send_frame`): `command` ("SEND", "BEGIN", ...), headers and body are
  escaped and framed for the negotiated version. CONNECT/STOMP cannot be sent this way.
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; `command` is NULL or NUL-terminated; `headers` is NULL
+ or points to `header_count` stomp_header; `body` is NULL or points to `body_len` readable bytes.
  */
 stomp_result stomp_send_frame(stomp_connection *conn, const char *command, const stomp_header *headers, size_t header_count, const void *body, size_t body_len);
 
 /*
  Subscribes to `destination` with `id` (NULL: a generated one; use `stomp_subscribe_out` to learn
  it) and `ack` mode; extra headers (a `selector`, ...) are added, replacing defaults of the same name.
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated; `headers` is
+ NULL or points to `header_count` stomp_header.
  */
 stomp_result stomp_subscribe(stomp_connection *conn, const char *destination, const char *id, stomp_ack_mode ack, const stomp_header *headers, size_t header_count);
 
 /*
  `stomp_subscribe`, writing the subscription id (with its NUL) to `id_out` (`id_out_len` bytes;
  37 hold a generated one). STOMP_ERR_BUFFER_TOO_SMALL, before anything is sent, if it does not fit.
+
+ # Safety
+ As `stomp_subscribe`; and `id_out` is NULL or points to `id_out_len` writable bytes.
  */
 stomp_result stomp_subscribe_out(stomp_connection *conn, const char *destination, const char *id, stomp_ack_mode ack, const stomp_header *headers, size_t header_count, char *id_out, size_t id_out_len);
 
 /*
  Unsubscribes the subscription `id`.
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; `id` is NULL or NUL-terminated; `headers` is NULL or
+ points to `header_count` stomp_header.
  */
 stomp_result stomp_unsubscribe(stomp_connection *conn, const char *id, const stomp_header *headers, size_t header_count);
 
@@ -367,21 +404,34 @@ stomp_result stomp_unsubscribe(stomp_connection *conn, const char *id, const sto
  Acknowledges a message. `id` is what the MESSAGE carried: its `ack` header under 1.2, its
  `message-id` under 1.0/1.1; `subscription` is needed under 1.1; `transaction` may be NULL.
  `stomp_ack_frame` picks these for you.
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated.
  */
 stomp_result stomp_ack(stomp_connection *conn, const char *id, const char *subscription, const char *transaction);
 
 /*
  Negative acknowledgement (1.1 and later; STOMP_ERR_UNSUPPORTED under 1.0). Arguments as `stomp_ack`.
+
+ # Safety
+ As `stomp_ack`.
  */
 stomp_result stomp_nack(stomp_connection *conn, const char *id, const char *subscription, const char *transaction);
 
 /*
  Acknowledges a received MESSAGE frame, taking its id and subscription as the negotiated version needs.
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; `frame` is NULL or a live stomp_frame; `transaction`
+ is NULL or NUL-terminated.
  */
 stomp_result stomp_ack_frame(stomp_connection *conn, const stomp_frame *frame, const char *transaction);
 
 /*
  Negatively acknowledges a received MESSAGE frame (1.1 and later).
+
+ # Safety
+ As `stomp_ack_frame`.
  */
 stomp_result stomp_nack_frame(stomp_connection *conn, const stomp_frame *frame, const char *transaction);
 
@@ -389,16 +439,26 @@ stomp_result stomp_nack_frame(stomp_connection *conn, const stomp_frame *frame, 
  Begins a transaction called `transaction` (NULL: a generated UUID). Its id, with a NUL, is written
  to `id_out` (`id_out_len` bytes; 37 hold a generated one) unless `id_out` is NULL;
  STOMP_ERR_BUFFER_TOO_SMALL, before anything is sent, if it does not fit.
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; `transaction` is NULL or NUL-terminated; `id_out` is
+ NULL or points to `id_out_len` writable bytes.
  */
 stomp_result stomp_begin(stomp_connection *conn, const char *transaction, char *id_out, size_t id_out_len);
 
 /*
  Commits a transaction.
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; `transaction` is NULL or NUL-terminated.
  */
 stomp_result stomp_commit(stomp_connection *conn, const char *transaction);
 
 /*
  Aborts a transaction.
+
+ # Safety
+ As `stomp_commit`.
  */
 stomp_result stomp_abort(stomp_connection *conn, const char *transaction);
 
@@ -407,6 +467,9 @@ stomp_result stomp_abort(stomp_connection *conn, const char *transaction);
  to `timeout_ms` for the RECEIPT, closes the link, and `on_disconnected` follows. Stops any
  reconnecting. STOMP_ERR_TIMEOUT if the receipt did not come (the link is closed all the same);
  STOMP_ERR_NOT_CONNECTED if there was no connection.
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; `receipt` is NULL or NUL-terminated.
  */
 stomp_result stomp_disconnect(stomp_connection *conn, const char *receipt, uint32_t timeout_ms);
 
@@ -415,6 +478,9 @@ stomp_result stomp_disconnect(stomp_connection *conn, const char *receipt, uint3
  frame the caller owns (free it with `stomp_frame_free`); it is not written otherwise.
  STOMP_ERR_TIMEOUT when none came, STOMP_ERR_QUEUE_OFF when the queue is off, STOMP_ERR_CLOSED when
  the connection is gone and the queue drained.
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; `frame_out` is NULL or writable.
  */
 stomp_result stomp_receive(stomp_connection *conn, uint32_t timeout_ms, stomp_frame **frame_out);
 
@@ -422,62 +488,95 @@ stomp_result stomp_receive(stomp_connection *conn, uint32_t timeout_ms, stomp_fr
  Waits up to `timeout_ms` for the RECEIPT of a frame sent with a `receipt` header `receipt_id`.
  STOMP_ERR_DISCONNECTED if the link dropped before it came (the frame may not have been processed:
  resend it), STOMP_ERR_NOT_FOUND if no frame asked for it, STOMP_ERR_TIMEOUT.
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; `receipt_id` is NULL or NUL-terminated.
  */
 stomp_result stomp_wait_receipt(stomp_connection *conn, const char *receipt_id, uint32_t timeout_ms);
 
 /*
- Whether CONNECTED has arrived and the link is up.
+ Whether CONNECTED has arrived and the link is up (false for a NULL `conn`).
+
+ # Safety
+ `conn` is NULL or a live stomp_connection.
  */
 bool stomp_is_connected(const stomp_connection *conn);
 
 /*
  The negotiated protocol version, written to `*version_out` once connected (STOMP_ERR_NOT_CONNECTED
  before the first CONNECTED).
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; `version_out` is NULL or writable.
  */
 stomp_result stomp_connection_version(const stomp_connection *conn, stomp_version *version_out);
 
 /*
  A copy of the CONNECTED frame of the current (or last) connection, for its `server`, `session`,
  `version` and `heart-beat` headers. The caller owns it: free with `stomp_frame_free`.
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; `frame_out` is NULL or writable.
  */
 stomp_result stomp_connected_frame(const stomp_connection *conn, stomp_frame **frame_out);
 
 /*
  The frame's command ("MESSAGE", "RECEIPT", ...): a static string, or NULL if `frame` is NULL.
+
+ # Safety
+ `frame` is NULL or a live stomp_frame.
  */
 const char *stomp_frame_command(const stomp_frame *frame);
 
 /*
  The value of the first header called `name` (STOMP: the first of repeated headers wins), or NULL
  if absent (or if an argument is NULL). The string lives as long as the frame.
+
+ # Safety
+ `frame` is NULL or a live stomp_frame; `name` is NULL or NUL-terminated.
  */
 const char *stomp_frame_header(const stomp_frame *frame, const char *name);
 
 /*
  How many headers the frame has, repeats included (0 if `frame` is NULL).
+
+ # Safety
+ `frame` is NULL or a live stomp_frame.
  */
 size_t stomp_frame_header_count(const stomp_frame *frame);
 
 /*
  The `index`-th header, in the order received. `name` and `value` (either may be NULL) receive
  strings that live as long as the frame; they are written only on success.
+
+ # Safety
+ `frame` is NULL or a live stomp_frame; `name` and `value` are each NULL or writable.
  */
 stomp_result stomp_frame_header_at(const stomp_frame *frame, size_t index, const char **name, const char **value);
 
 /*
  The body and its length (which may include NUL bytes). The pointer lives as long as the frame; it
  is not NUL-terminated. `len` may be NULL. NULL (and length 0) for a NULL frame.
+
+ # Safety
+ `frame` is NULL or a live stomp_frame; `len` is NULL or writable.
  */
 const uint8_t *stomp_frame_body(const stomp_frame *frame, size_t *len);
 
 /*
  A copy the caller owns (free with `stomp_frame_free`); NULL if `frame` is NULL.
+
+ # Safety
+ `frame` is NULL or a live stomp_frame.
  */
 stomp_frame *stomp_frame_clone(const stomp_frame *frame);
 
 /*
  Frees a frame from `stomp_frame_clone`, `stomp_receive` or `stomp_connected_frame`; NULL is a
  no-op. Never free a frame lent to a callback.
+
+ # Safety
+ `frame` is NULL or a frame this library gave the caller, not freed before.
  */
 void stomp_frame_free(stomp_frame *frame);
 
@@ -490,52 +589,82 @@ stomp_options *stomp_options_new(void);
 
 /*
  Frees options; NULL is a no-op. Connections made from them are unaffected (they hold a copy).
+
+ # Safety
+ `opts` is NULL or from `stomp_options_new`, not freed before.
  */
 void stomp_options_free(stomp_options *opts);
 
 /*
  Appends a broker to the failover list, tried in order. `host` is a name or an IPv4/IPv6 literal
  (brackets optional); copied.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call; `host` is NULL or a
+ NUL-terminated string.
  */
 stomp_result stomp_options_add_host(stomp_options *opts, const char *host, uint16_t port);
 
 /*
  Appends a broker with its own credentials, which replace those given to `stomp_connect` when
  this host is the one connected to. All strings are copied.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call; each string is NULL
+ or NUL-terminated.
  */
 stomp_result stomp_options_add_host_login(stomp_options *opts, const char *host, uint16_t port, const char *login, const char *passcode);
 
 /*
  The highest protocol version to ask for (lower ones are offered too). Default 1.2.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_version(stomp_options *opts, stomp_version version);
 
 /*
  The `host` header (RabbitMQ's vhost, e.g. "/"). Without it the header is sent under 1.2 only, with
  the name of the host connected to. NULL removes it. Copied.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call; `vhost` is NULL or a
+ NUL-terminated string.
  */
 stomp_result stomp_options_set_vhost(stomp_options *opts, const char *vhost);
 
 /*
  Heart-beats offered, in milliseconds: how often we can send, and how often we want to hear from the
  broker; 0 is none. The negotiated intervals follow the STOMP 1.1 rules. Default 0, 0.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_heartbeats(stomp_options *opts, uint32_t send_ms, uint32_t receive_ms);
 
 /*
  How many messages `stomp_receive` can have waiting; 0 (the default) turns the queue off. When it is
  full the library stops reading the socket, so the broker holds the rest.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_receive_queue(stomp_options *opts, size_t capacity);
 
 /*
  stomp.py's `auto_content_length` (default on). Off lets ActiveMQ make TextMessages of text bodies;
  a body holding NUL still gets a content-length, as it could not be framed otherwise.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_auto_content_length(stomp_options *opts, bool enabled);
 
 /*
  Open with the `STOMP` command instead of `CONNECT` (1.1 and later). Default off.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_stomp_command(stomp_options *opts, bool enabled);
 
@@ -546,6 +675,9 @@ stomp_result stomp_options_set_stomp_command(stomp_options *opts, bool enabled);
  forever. The Ruby gem's (MCollective's) pool settings map as: initial_reconnect_delay ->
  sleep_initial; back_off_multiplier m -> sleep_increase m-1 (0 without exponential back-off);
  max_reconnect_delay -> sleep_max; jitter 0; max_reconnect_attempts 0 -> -1.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_reconnect(stomp_options *opts, double sleep_initial, double sleep_increase, double sleep_jitter, double sleep_max, int attempts_max);
 
@@ -553,37 +685,59 @@ stomp_result stomp_options_set_reconnect(stomp_options *opts, double sleep_initi
  Incoming silence tolerated, as a multiple of the negotiated receive interval. Default 1.5; at least 1.
  Until the first byte after CONNECTED, one interval more is allowed (ActiveMQ sends its first
  heart-beat two intervals after CONNECTED).
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_heartbeat_receive_scale(stomp_options *opts, double scale);
 
 /*
  The longest wait for one host, TCP connect and CONNECTED together. Default 10000 ms; 0 is refused.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_connect_timeout(stomp_options *opts, uint32_t timeout_ms);
 
 /*
  Reconnect by the reconnect policy after an established link drops. Default off.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_auto_reconnect(stomp_options *opts, bool enabled);
 
 /*
  Try the hosts in a random order on each pass. Default off.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_randomize_hosts(stomp_options *opts, bool enabled);
 
 /*
  TCP_NODELAY. Default on.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_tcp_nodelay(stomp_options *opts, bool enabled);
 
 /*
  TCP keepalive: on/off, idle and interval in seconds and probe count (0 keeps the kernel's value).
  Default off.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_keepalive(stomp_options *opts, bool enabled, uint32_t idle_s, uint32_t interval_s, uint32_t count);
 
 /*
  The local address (an IP literal) and port (0: any) to connect from, stomp.py's `bind_host_port`.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call; `host` is NULL or a
+ NUL-terminated string.
  */
 stomp_result stomp_options_set_bind(stomp_options *opts, const char *host, uint16_t port);
 
@@ -591,6 +745,9 @@ stomp_result stomp_options_set_bind(stomp_options *opts, const char *host, uint1
  Limits on received frames: the largest body in bytes, the most headers, the longest header line in
  bytes (0 keeps the current value). Defaults 64 MiB, 1000, 64 KiB. A frame over a limit closes the
  connection with STOMP_ERR_TOO_LARGE.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_frame_limits(stomp_options *opts, size_t max_body, size_t max_headers, size_t max_line);
 
@@ -603,6 +760,9 @@ stomp_result stomp_options_set_frame_limits(stomp_options *opts, size_t max_body
  While reading is stopped a RECEIPT cannot be read either: a stomp_wait_receipt or a
  stomp_disconnect made while the listeners are that far behind returns STOMP_ERR_TIMEOUT (the
  disconnect still closes the link).
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_queue_limits(stomp_options *opts, size_t max_out_bytes, uint32_t send_timeout_ms, size_t max_pending_messages);
 

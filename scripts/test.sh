@@ -22,6 +22,9 @@ if ! git diff --quiet -- include/stomp.h 2>/dev/null; then
   exit 1
 fi
 
+step "clippy: no warnings"
+cargo clippy --release --all-targets -- -D warnings
+
 step "Rust tests: codec, session, policy (simulated time), real brokers, fake broker"
 cargo test --release -- --show-output 2>&1 | tee target/rust-tests.log   # --show-output: the figures tests print
 if grep -q "test result: FAILED" target/rust-tests.log; then exit 1; fi

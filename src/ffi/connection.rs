@@ -6,10 +6,13 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::boundary::{arg, bytes_arg, call, call_or, call_ptr, opt_str_arg, str_arg};
+use super::boundary::{
+    Handle, borrow, bytes_arg, ffi_boundary, free, into_raw, opt_str_arg, out_arg, str_arg,
+    with_handle,
+};
 use super::frame::stomp_frame;
 use super::listener::{CListener, stomp_listener};
-use super::options::{StompVersionArg, options_ref, stomp_options, version_code};
+use super::options::{StompVersionArg, stomp_options, version_code};
 use super::result::stomp_result;
 use crate::client::{AckMode, Connection};
 use crate::error::{ErrorKind, Result, err};
@@ -56,9 +59,18 @@ impl StompAckModeArg {
     }
 }
 
-fn handle<'a>(conn: *const stomp_connection) -> Result<&'a Connection> {
-    // SAFETY: NULL or a live handle (the caller's contract).
-    unsafe { arg(conn, "conn") }.map(|c| &c.conn)
+impl Handle for stomp_connection {
+    type Inner = Connection;
+    const ARG: &'static str = "conn";
+    fn wrap(conn: Connection) -> Self {
+        stomp_connection { conn }
+    }
+    fn inner(&self) -> &Connection {
+        &self.conn
+    }
+    fn inner_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
 }
 
 /// Header pairs borrowed from C; the usual handful stay on the stack.
@@ -66,7 +78,10 @@ type Headers<'a> = smallvec::SmallVec<[(&'a str, &'a str); 8]>;
 
 /// Borrows a C header array as (name, value) pairs. Nothing is allocated unless a header is bad
 /// (then the message names it) or there are more than 8.
-fn parse_headers<'a>(h: *const stomp_header, n: usize) -> Result<Headers<'a>> {
+///
+/// # Safety
+/// `h` is NULL or points to `n` headers whose strings are NULL or NUL-terminated, live for `'a`.
+unsafe fn parse_headers<'a>(h: *const stomp_header, n: usize) -> Result<Headers<'a>> {
     if n == 0 {
         return Ok(Headers::new());
     }
@@ -84,27 +99,16 @@ fn parse_headers<'a>(h: *const stomp_header, n: usize) -> Result<Headers<'a>> {
     }
     // SAFETY: `h` points to `n` headers (the caller's contract; checked non-NULL above).
     let hs = unsafe { std::slice::from_raw_parts(h, n) };
-    let one = |p: *const c_char, i: usize, part: &str| -> Result<&'a str> {
-        if p.is_null() {
-            return err(
-                ErrorKind::InvalidArgument,
-                format!("headers[{}].{} is NULL", i, part),
-            );
-        }
-        // SAFETY: a NUL-terminated string live for the call (the caller's contract), non-NULL.
-        unsafe { std::ffi::CStr::from_ptr(p) }
-            .to_str()
-            .or_else(|_| {
-                err(
-                    ErrorKind::InvalidArgument,
-                    format!("headers[{}].{} is not UTF-8", i, part),
-                )
-            })
-    };
     let mut out = Headers::with_capacity(n);
     for (i, h) in hs.iter().enumerate() {
-        let name = one(h.name, i, "name")?;
-        let value = one(h.value, i, "value")?;
+        // SAFETY: NULL or NUL-terminated strings live for 'a (the caller's contract). The
+        // arguments' names are formatted only on failure.
+        let (name, value) = unsafe {
+            (
+                str_arg(h.name, format_args!("headers[{}].name", i))?,
+                str_arg(h.value, format_args!("headers[{}].value", i))?,
+            )
+        };
         if name.is_empty() {
             return err(
                 ErrorKind::InvalidHeader,
@@ -117,7 +121,10 @@ fn parse_headers<'a>(h: *const stomp_header, n: usize) -> Result<Headers<'a>> {
 }
 
 /// Writes `s` and a NUL to a caller's buffer, if one is given.
-fn write_out(s: &str, out: *mut c_char, out_len: usize) -> Result<()> {
+///
+/// # Safety
+/// `out` is NULL or points to `out_len` writable bytes.
+unsafe fn write_out(s: &str, out: *mut c_char, out_len: usize) -> Result<()> {
     if out.is_null() {
         return Ok(());
     }
@@ -159,32 +166,35 @@ const GENERATED_ID_LEN: usize = 36;
 /// The library's version, e.g. "0.1.0" (static).
 #[unsafe(no_mangle)]
 pub extern "C" fn stomp_lib_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    ffi_boundary! { Ok(concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()) }
 }
 
 /// A new, unconnected connection. `opts` is copied (free it whenever you like). NULL, with
 /// `stomp_last_error()` set, if the options are unusable (no host, say). Free with
 /// `stomp_connection_free`. Any thread.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread changes during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_connection_new(opts: *const stomp_options) -> *mut stomp_connection {
-    call_ptr(|| {
-        let o = options_ref(opts)?.clone();
-        Ok(Box::into_raw(Box::new(stomp_connection {
-            conn: Connection::new(o)?,
-        })))
-    })
+pub unsafe extern "C" fn stomp_connection_new(opts: *const stomp_options) -> *mut stomp_connection {
+    ffi_boundary! {
+        // SAFETY: the caller's contract.
+        let o = unsafe { borrow(opts) }?.clone();
+        Ok(into_raw(Connection::new(o)?))
+    }
 }
 
 /// Closes the link at once (no DISCONNECT: call `stomp_disconnect` first for a graceful end), and
 /// frees the handle; NULL is a no-op. When it returns no callback of this connection is running or
 /// will run, so `user_data` may be freed, except when called from inside one of this connection's
 /// callbacks, where that callback finishes normally and no other follows.
+///
+/// # Safety
+/// `conn` is NULL or from `stomp_connection_new`, not freed before; no call on it follows.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_connection_free(conn: *mut stomp_connection) {
-    if !conn.is_null() {
-        // SAFETY: a handle from stomp_connection_new, not yet freed (the caller's contract).
-        let _ = std::panic::catch_unwind(|| drop(unsafe { Box::from_raw(conn) }));
-    }
+pub unsafe extern "C" fn stomp_connection_free(conn: *mut stomp_connection) {
+    // SAFETY: the caller's contract.
+    unsafe { free(conn) }
 }
 
 /// Adds (or replaces) the listener called `name` ("" is a fine name). The struct is copied (its first
@@ -195,61 +205,71 @@ pub extern "C" fn stomp_connection_free(conn: *mut stomp_connection) {
 /// callbacks included.
 ///
 /// # Safety
-/// `listener` is NULL or points to a stomp_listener whose first `listener->size` bytes are readable.
+/// `conn` is NULL or a live stomp_connection; `name` is NULL or NUL-terminated; `listener` is NULL
+/// or points to a stomp_listener whose first `listener->size` bytes are readable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stomp_set_listener(
     conn: *mut stomp_connection,
     name: *const c_char,
     listener: *const stomp_listener,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        // SAFETY: C string / struct pointer or NULL (checked).
-        let name = unsafe { str_arg(name, "name") }?;
-        let l = unsafe { stomp_listener::read_sized(listener, "listener") }?;
-        c.set_listener(name, Arc::new(CListener(l)));
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            let name = str_arg(name, "name")?;
+            let l = stomp_listener::read_sized(listener, "listener")?;
+            c.set_listener(name, Arc::new(CListener(l)));
+            Ok(())
+        })
+    }
 }
 
 /// Removes the listener called `name`; STOMP_ERR_NOT_FOUND if there is none. It does not wait: a
 /// callback of it already running finishes, and the event being delivered at the moment of the call
 /// may still reach it; events after that do not. Free its `user_data` only once the connection is
 /// disconnected or freed (stomp_connection_free waits for running callbacks).
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; `name` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_remove_listener(
+pub unsafe extern "C" fn stomp_remove_listener(
     conn: *mut stomp_connection,
     name: *const c_char,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        // SAFETY: C string or NULL.
-        let name = unsafe { str_arg(name, "name") }?;
-        if c.remove_listener(name) {
-            Ok(())
-        } else {
-            err(
-                ErrorKind::NotFound,
-                format!("no listener called {:?}", name),
-            )
-        }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            let name = str_arg(name, "name")?;
+            if c.remove_listener(name) {
+                Ok(())
+            } else {
+                err(
+                    ErrorKind::NotFound,
+                    format!("no listener called {:?}", name),
+                )
+            }
+        })
+    }
 }
 
 /// Installs stomp.py's PrintingListener under `name`: every event and frame printed to standard output
 /// (`on_send STOMP {"accept-version": "1.2", ...}`), with the passcode masked.
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; `name` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_set_printing_listener(
+pub unsafe extern "C" fn stomp_set_printing_listener(
     conn: *mut stomp_connection,
     name: *const c_char,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        // SAFETY: C string or NULL.
-        let name = unsafe { str_arg(name, "name") }?;
-        c.set_listener(name, Arc::new(PrintingListener::new()));
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            let name = str_arg(name, "name")?;
+            c.set_listener(name, Arc::new(PrintingListener::new()));
+            Ok(())
+        })
+    }
 }
 
 /// Connects: tries the hosts in order (by the reconnect policy), sends CONNECT (or STOMP) with
@@ -257,8 +277,12 @@ pub extern "C" fn stomp_set_printing_listener(
 /// once CONNECTED has arrived, or the error that ended the attempt (STOMP_ERR_REFUSED with the broker's
 /// message in `stomp_last_error()`, STOMP_ERR_CONNECT_FAILED naming each host's failure); it never
 /// waits longer than the policy allows. Without `wait`, returns at once; `on_connected` tells.
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated; `headers` is
+/// NULL or points to `header_count` stomp_header.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_connect(
+pub unsafe extern "C" fn stomp_connect(
     conn: *mut stomp_connection,
     login: *const c_char,
     passcode: *const c_char,
@@ -266,26 +290,28 @@ pub extern "C" fn stomp_connect(
     header_count: usize,
     wait: bool,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        // SAFETY: C strings or NULL.
-        let (login, passcode) = unsafe {
-            (
-                opt_str_arg(login, "login")?,
-                opt_str_arg(passcode, "passcode")?,
-            )
-        };
-        let h = parse_headers(headers, header_count)?;
-        c.connect(login, passcode, &h, wait)
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            let login = opt_str_arg(login, "login")?;
+            let passcode = opt_str_arg(passcode, "passcode")?;
+            let h = parse_headers(headers, header_count)?;
+            c.connect(login, passcode, &h, wait)
+        })
+    }
 }
 
 /// Sends `body` (`body_len` bytes, NUL bytes allowed; `body` may be NULL when the length is 0) to
 /// `destination`, with `content_type` (NULL: none) and extra headers (a `transaction`, a `receipt`,
 /// ...). Queued for the I/O thread; returns when queued. Blocks (up to the send timeout) only while
 /// the outgoing buffer is full.
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated; `body` is NULL
+/// or points to `body_len` readable bytes; `headers` is NULL or points to `header_count`
+/// stomp_header.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_send(
+pub unsafe extern "C" fn stomp_send(
     conn: *mut stomp_connection,
     destination: *const c_char,
     body: *const c_void,
@@ -294,21 +320,26 @@ pub extern "C" fn stomp_send(
     headers: *const stomp_header,
     header_count: usize,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        // SAFETY: C strings / buffer or NULL (checked).
-        let dest = unsafe { str_arg(destination, "destination") }?;
-        let body = unsafe { bytes_arg(body, body_len, "body") }?;
-        let ct = unsafe { opt_str_arg(content_type, "content_type") }?;
-        let h = parse_headers(headers, header_count)?;
-        c.send(dest, body, ct, &h)
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            let dest = str_arg(destination, "destination")?;
+            let body = bytes_arg(body, body_len, "body")?;
+            let ct = opt_str_arg(content_type, "content_type")?;
+            let h = parse_headers(headers, header_count)?;
+            c.send(dest, body, ct, &h)
+        })
+    }
 }
 
 /// Sends any frame (stomp.py's `send_frame`): `command` ("SEND", "BEGIN", ...), headers and body are
 /// escaped and framed for the negotiated version. CONNECT/STOMP cannot be sent this way.
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; `command` is NULL or NUL-terminated; `headers` is NULL
+/// or points to `header_count` stomp_header; `body` is NULL or points to `body_len` readable bytes.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_send_frame(
+pub unsafe extern "C" fn stomp_send_frame(
     conn: *mut stomp_connection,
     command: *const c_char,
     headers: *const stomp_header,
@@ -316,27 +347,31 @@ pub extern "C" fn stomp_send_frame(
     body: *const c_void,
     body_len: usize,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        // SAFETY: C strings / buffer or NULL (checked).
-        let cmd = unsafe { str_arg(command, "command") }?;
-        let command = Command::parse(cmd.as_bytes()).ok_or_else(|| {
-            crate::error::Error::new(
-                ErrorKind::InvalidArgument,
-                format!("{:?} is not a STOMP command", cmd),
-            )
-        })?;
-        let body = unsafe { bytes_arg(body, body_len, "body") }?;
-        let h = parse_headers(headers, header_count)?;
-        let f = Frame::from_parts(command, h.iter().copied(), body);
-        c.send_frame(f)
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            let cmd = str_arg(command, "command")?;
+            let Some(command) = Command::parse(cmd.as_bytes()) else {
+                return err(
+                    ErrorKind::InvalidArgument,
+                    format!("{:?} is not a STOMP command", cmd),
+                );
+            };
+            let body = bytes_arg(body, body_len, "body")?;
+            let h = parse_headers(headers, header_count)?;
+            c.send_frame(Frame::from_parts(command, h.iter().copied(), body))
+        })
+    }
 }
 
 /// Subscribes to `destination` with `id` (NULL: a generated one; use `stomp_subscribe_out` to learn
 /// it) and `ack` mode; extra headers (a `selector`, ...) are added, replacing defaults of the same name.
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated; `headers` is
+/// NULL or points to `header_count` stomp_header.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_subscribe(
+pub unsafe extern "C" fn stomp_subscribe(
     conn: *mut stomp_connection,
     destination: *const c_char,
     id: *const c_char,
@@ -344,23 +379,19 @@ pub extern "C" fn stomp_subscribe(
     headers: *const stomp_header,
     header_count: usize,
 ) -> stomp_result {
-    stomp_subscribe_out(
-        conn,
-        destination,
-        id,
-        ack,
-        headers,
-        header_count,
-        std::ptr::null_mut(),
-        0,
-    )
+    let no_out = std::ptr::null_mut();
+    // SAFETY: the caller's contract, and no output buffer.
+    unsafe { stomp_subscribe_out(conn, destination, id, ack, headers, header_count, no_out, 0) }
 }
 
 /// `stomp_subscribe`, writing the subscription id (with its NUL) to `id_out` (`id_out_len` bytes;
 /// 37 hold a generated one). STOMP_ERR_BUFFER_TOO_SMALL, before anything is sent, if it does not fit.
+///
+/// # Safety
+/// As `stomp_subscribe`; and `id_out` is NULL or points to `id_out_len` writable bytes.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
-pub extern "C" fn stomp_subscribe_out(
+pub unsafe extern "C" fn stomp_subscribe_out(
     conn: *mut stomp_connection,
     destination: *const c_char,
     id: *const c_char,
@@ -370,273 +401,320 @@ pub extern "C" fn stomp_subscribe_out(
     id_out: *mut c_char,
     id_out_len: usize,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        // SAFETY: C strings or NULL (checked).
-        let dest = unsafe { str_arg(destination, "destination") }?;
-        let id = unsafe { opt_str_arg(id, "id") }?;
-        let ack = ack.get()?;
-        let h = parse_headers(headers, header_count)?;
-        check_out(id.map_or(GENERATED_ID_LEN, str::len), id_out, id_out_len)?;
-        let id = c.subscribe(dest, id, ack, &h)?;
-        write_out(&id, id_out, id_out_len)
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            let dest = str_arg(destination, "destination")?;
+            let id = opt_str_arg(id, "id")?;
+            let ack = ack.get()?;
+            let h = parse_headers(headers, header_count)?;
+            check_out(id.map_or(GENERATED_ID_LEN, str::len), id_out, id_out_len)?;
+            write_out(&c.subscribe(dest, id, ack, &h)?, id_out, id_out_len)
+        })
+    }
 }
 
 /// Unsubscribes the subscription `id`.
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; `id` is NULL or NUL-terminated; `headers` is NULL or
+/// points to `header_count` stomp_header.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_unsubscribe(
+pub unsafe extern "C" fn stomp_unsubscribe(
     conn: *mut stomp_connection,
     id: *const c_char,
     headers: *const stomp_header,
     header_count: usize,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        // SAFETY: C string or NULL.
-        let id = unsafe { str_arg(id, "id") }?;
-        let h = parse_headers(headers, header_count)?;
-        c.unsubscribe(id, &h)
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            c.unsubscribe(str_arg(id, "id")?, &parse_headers(headers, header_count)?)
+        })
+    }
 }
 
-fn ack_like(
+/// ACK or NACK by id: the body of `stomp_ack` and `stomp_nack`.
+///
+/// # Safety
+/// As theirs.
+unsafe fn ack_like(
     conn: *mut stomp_connection,
     id: *const c_char,
     sub: *const c_char,
     tx: *const c_char,
     nack: bool,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        // SAFETY: C strings or NULL.
-        let (id, sub, tx) = unsafe {
-            (
-                str_arg(id, "id")?,
-                opt_str_arg(sub, "subscription")?,
-                opt_str_arg(tx, "transaction")?,
-            )
-        };
-        if nack {
-            c.nack(id, sub, tx)
-        } else {
-            c.ack(id, sub, tx)
-        }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            let id = str_arg(id, "id")?;
+            let sub = opt_str_arg(sub, "subscription")?;
+            let tx = opt_str_arg(tx, "transaction")?;
+            if nack {
+                c.nack(id, sub, tx)
+            } else {
+                c.ack(id, sub, tx)
+            }
+        })
+    }
 }
 
 /// Acknowledges a message. `id` is what the MESSAGE carried: its `ack` header under 1.2, its
 /// `message-id` under 1.0/1.1; `subscription` is needed under 1.1; `transaction` may be NULL.
 /// `stomp_ack_frame` picks these for you.
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_ack(
+pub unsafe extern "C" fn stomp_ack(
     conn: *mut stomp_connection,
     id: *const c_char,
     subscription: *const c_char,
     transaction: *const c_char,
 ) -> stomp_result {
-    ack_like(conn, id, subscription, transaction, false)
+    // SAFETY: the caller's contract.
+    unsafe { ack_like(conn, id, subscription, transaction, false) }
 }
 
 /// Negative acknowledgement (1.1 and later; STOMP_ERR_UNSUPPORTED under 1.0). Arguments as `stomp_ack`.
+///
+/// # Safety
+/// As `stomp_ack`.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_nack(
+pub unsafe extern "C" fn stomp_nack(
     conn: *mut stomp_connection,
     id: *const c_char,
     subscription: *const c_char,
     transaction: *const c_char,
 ) -> stomp_result {
-    ack_like(conn, id, subscription, transaction, true)
+    // SAFETY: the caller's contract.
+    unsafe { ack_like(conn, id, subscription, transaction, true) }
 }
 
-fn ack_frame_like(
+/// ACK or NACK of a frame: the body of `stomp_ack_frame` and `stomp_nack_frame`.
+///
+/// # Safety
+/// As theirs.
+unsafe fn ack_frame_like(
     conn: *mut stomp_connection,
     frame: *const stomp_frame,
     tx: *const c_char,
     nack: bool,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        // SAFETY: a live frame / C string, or NULL (checked).
-        let f = unsafe { arg(frame, "frame") }?;
-        let tx = unsafe { opt_str_arg(tx, "transaction") }?;
-        if nack {
-            c.nack_message(&f.0, tx)
-        } else {
-            c.ack_message(&f.0, tx)
-        }
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            let f = borrow(frame)?;
+            let tx = opt_str_arg(tx, "transaction")?;
+            if nack {
+                c.nack_message(f, tx)
+            } else {
+                c.ack_message(f, tx)
+            }
+        })
+    }
 }
 
 /// Acknowledges a received MESSAGE frame, taking its id and subscription as the negotiated version needs.
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; `frame` is NULL or a live stomp_frame; `transaction`
+/// is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_ack_frame(
+pub unsafe extern "C" fn stomp_ack_frame(
     conn: *mut stomp_connection,
     frame: *const stomp_frame,
     transaction: *const c_char,
 ) -> stomp_result {
-    ack_frame_like(conn, frame, transaction, false)
+    // SAFETY: the caller's contract.
+    unsafe { ack_frame_like(conn, frame, transaction, false) }
 }
 
 /// Negatively acknowledges a received MESSAGE frame (1.1 and later).
+///
+/// # Safety
+/// As `stomp_ack_frame`.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_nack_frame(
+pub unsafe extern "C" fn stomp_nack_frame(
     conn: *mut stomp_connection,
     frame: *const stomp_frame,
     transaction: *const c_char,
 ) -> stomp_result {
-    ack_frame_like(conn, frame, transaction, true)
+    // SAFETY: the caller's contract.
+    unsafe { ack_frame_like(conn, frame, transaction, true) }
 }
 
 /// Begins a transaction called `transaction` (NULL: a generated UUID). Its id, with a NUL, is written
 /// to `id_out` (`id_out_len` bytes; 37 hold a generated one) unless `id_out` is NULL;
 /// STOMP_ERR_BUFFER_TOO_SMALL, before anything is sent, if it does not fit.
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; `transaction` is NULL or NUL-terminated; `id_out` is
+/// NULL or points to `id_out_len` writable bytes.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_begin(
+pub unsafe extern "C" fn stomp_begin(
     conn: *mut stomp_connection,
     transaction: *const c_char,
     id_out: *mut c_char,
     id_out_len: usize,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        // SAFETY: C string or NULL.
-        let tx = unsafe { opt_str_arg(transaction, "transaction") }?;
-        check_out(tx.map_or(GENERATED_ID_LEN, str::len), id_out, id_out_len)?;
-        let id = c.begin(tx)?;
-        write_out(&id, id_out, id_out_len)
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            let tx = opt_str_arg(transaction, "transaction")?;
+            check_out(tx.map_or(GENERATED_ID_LEN, str::len), id_out, id_out_len)?;
+            write_out(&c.begin(tx)?, id_out, id_out_len)
+        })
+    }
 }
 
 /// Commits a transaction.
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; `transaction` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_commit(
+pub unsafe extern "C" fn stomp_commit(
     conn: *mut stomp_connection,
     transaction: *const c_char,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        // SAFETY: C string or NULL.
-        c.commit(unsafe { str_arg(transaction, "transaction") }?)
-    })
+    // SAFETY: the caller's contract.
+    unsafe { with_handle(conn, |c| c.commit(str_arg(transaction, "transaction")?)) }
 }
 
 /// Aborts a transaction.
+///
+/// # Safety
+/// As `stomp_commit`.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_abort(
+pub unsafe extern "C" fn stomp_abort(
     conn: *mut stomp_connection,
     transaction: *const c_char,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        // SAFETY: C string or NULL.
-        c.abort(unsafe { str_arg(transaction, "transaction") }?)
-    })
+    // SAFETY: the caller's contract.
+    unsafe { with_handle(conn, |c| c.abort(str_arg(transaction, "transaction")?)) }
+}
+
+fn millis(ms: u32) -> Duration {
+    Duration::from_millis(ms.into())
 }
 
 /// Graceful close: fires `on_disconnecting`, sends DISCONNECT with `receipt` (NULL: generated), waits up
 /// to `timeout_ms` for the RECEIPT, closes the link, and `on_disconnected` follows. Stops any
 /// reconnecting. STOMP_ERR_TIMEOUT if the receipt did not come (the link is closed all the same);
 /// STOMP_ERR_NOT_CONNECTED if there was no connection.
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; `receipt` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_disconnect(
+pub unsafe extern "C" fn stomp_disconnect(
     conn: *mut stomp_connection,
     receipt: *const c_char,
     timeout_ms: u32,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        // SAFETY: C string or NULL.
-        let r = unsafe { opt_str_arg(receipt, "receipt") }?;
-        c.disconnect(r, Duration::from_millis(timeout_ms as u64))
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            c.disconnect(opt_str_arg(receipt, "receipt")?, millis(timeout_ms))
+        })
+    }
 }
 
 /// The next MESSAGE from the receive queue, waiting up to `timeout_ms`. On STOMP_OK `*frame_out` is a
 /// frame the caller owns (free it with `stomp_frame_free`); it is not written otherwise.
 /// STOMP_ERR_TIMEOUT when none came, STOMP_ERR_QUEUE_OFF when the queue is off, STOMP_ERR_CLOSED when
 /// the connection is gone and the queue drained.
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; `frame_out` is NULL or writable.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_receive(
+pub unsafe extern "C" fn stomp_receive(
     conn: *mut stomp_connection,
     timeout_ms: u32,
     frame_out: *mut *mut stomp_frame,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        if frame_out.is_null() {
-            return err(ErrorKind::InvalidArgument, "frame_out is NULL");
-        }
-        let f = c.receive(Duration::from_millis(timeout_ms as u64))?;
-        // SAFETY: checked non-NULL; writable (the caller's contract).
-        unsafe { *frame_out = stomp_frame::boxed(f) };
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            let frame_out = out_arg(frame_out, "frame_out")?;
+            frame_out.write(into_raw(c.receive(millis(timeout_ms))?));
+            Ok(())
+        })
+    }
 }
 
 /// Waits up to `timeout_ms` for the RECEIPT of a frame sent with a `receipt` header `receipt_id`.
 /// STOMP_ERR_DISCONNECTED if the link dropped before it came (the frame may not have been processed:
 /// resend it), STOMP_ERR_NOT_FOUND if no frame asked for it, STOMP_ERR_TIMEOUT.
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; `receipt_id` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_wait_receipt(
+pub unsafe extern "C" fn stomp_wait_receipt(
     conn: *mut stomp_connection,
     receipt_id: *const c_char,
     timeout_ms: u32,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        // SAFETY: C string or NULL.
-        let r = unsafe { str_arg(receipt_id, "receipt_id") }?;
-        c.wait_receipt(r, Duration::from_millis(timeout_ms as u64))
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            c.wait_receipt(str_arg(receipt_id, "receipt_id")?, millis(timeout_ms))
+        })
+    }
 }
 
-/// Whether CONNECTED has arrived and the link is up.
+/// Whether CONNECTED has arrived and the link is up (false for a NULL `conn`).
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_is_connected(conn: *const stomp_connection) -> bool {
-    call_or(false, || {
-        handle(conn).map(|c| c.is_connected()).unwrap_or(false)
-    })
+pub unsafe extern "C" fn stomp_is_connected(conn: *const stomp_connection) -> bool {
+    // SAFETY: the caller's contract.
+    unsafe { with_handle(conn, |c| Ok(c.is_connected())) }
+}
+
+fn not_connected<T>() -> Result<T> {
+    err(ErrorKind::NotConnected, "not connected yet")
 }
 
 /// The negotiated protocol version, written to `*version_out` once connected (STOMP_ERR_NOT_CONNECTED
 /// before the first CONNECTED).
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; `version_out` is NULL or writable.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_connection_version(
+pub unsafe extern "C" fn stomp_connection_version(
     conn: *const stomp_connection,
     version_out: *mut StompVersionArg,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        if version_out.is_null() {
-            return err(ErrorKind::InvalidArgument, "version_out is NULL");
-        }
-        let v = c.version().ok_or_else(|| {
-            crate::error::Error::new(ErrorKind::NotConnected, "not connected yet")
-        })?;
-        // SAFETY: checked non-NULL.
-        unsafe { *version_out = StompVersionArg(version_code(v)) };
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            let version_out = out_arg(version_out, "version_out")?;
+            let v = c.version().map_or_else(not_connected, Ok)?;
+            version_out.write(StompVersionArg(version_code(v)));
+            Ok(())
+        })
+    }
 }
 
 /// A copy of the CONNECTED frame of the current (or last) connection, for its `server`, `session`,
 /// `version` and `heart-beat` headers. The caller owns it: free with `stomp_frame_free`.
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; `frame_out` is NULL or writable.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_connected_frame(
+pub unsafe extern "C" fn stomp_connected_frame(
     conn: *const stomp_connection,
     frame_out: *mut *mut stomp_frame,
 ) -> stomp_result {
-    call(|| {
-        let c = handle(conn)?;
-        if frame_out.is_null() {
-            return err(ErrorKind::InvalidArgument, "frame_out is NULL");
-        }
-        let f = c.connected_frame().ok_or_else(|| {
-            crate::error::Error::new(ErrorKind::NotConnected, "not connected yet")
-        })?;
-        // SAFETY: checked non-NULL.
-        unsafe { *frame_out = stomp_frame::boxed(f) };
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            let frame_out = out_arg(frame_out, "frame_out")?;
+            let f = c.connected_frame().map_or_else(not_connected, Ok)?;
+            frame_out.write(into_raw(f));
+            Ok(())
+        })
+    }
 }

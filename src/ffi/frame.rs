@@ -3,7 +3,9 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{arg, call, call_or, str_arg};
+use super::boundary::{
+    Handle, borrow, ffi_boundary, free, into_raw, opt_out, str_arg, with_handle,
+};
 use super::result::stomp_result;
 use crate::error::{ErrorKind, err};
 use crate::proto::{Command, Frame};
@@ -17,18 +19,27 @@ impl stomp_frame {
     pub(crate) fn from_ref(f: &Frame) -> *const stomp_frame {
         (f as *const Frame).cast::<stomp_frame>()
     }
+}
 
-    pub(crate) fn boxed(f: Frame) -> *mut stomp_frame {
-        Box::into_raw(Box::new(stomp_frame(f)))
+impl Handle for stomp_frame {
+    type Inner = Frame;
+    const ARG: &'static str = "frame";
+    fn wrap(f: Frame) -> Self {
+        stomp_frame(f)
     }
+    fn inner(&self) -> &Frame {
+        &self.0
+    }
+    fn inner_mut(&mut self) -> &mut Frame {
+        &mut self.0
+    }
+}
 
-    /// The `i`-th header as C strings: pointers into the frame's own buffer, where each name and
-    /// value is NUL-terminated (nothing is copied).
-    fn c_header_at(&self, i: usize) -> Option<(*const c_char, *const c_char)> {
-        self.0
-            .header_at_with_nul(i)
-            .map(|(n, v)| (n.as_ptr().cast::<c_char>(), v.as_ptr().cast::<c_char>()))
-    }
+/// The `i`-th header as C strings: pointers into the frame's own buffer, where each name and value
+/// is NUL-terminated (nothing is copied).
+fn c_header_at(f: &Frame, i: usize) -> Option<(*const c_char, *const c_char)> {
+    f.header_at_with_nul(i)
+        .map(|(n, v)| (n.as_ptr().cast::<c_char>(), v.as_ptr().cast::<c_char>()))
 }
 
 fn command_cstr(c: Command) -> &'static [u8] {
@@ -52,113 +63,110 @@ fn command_cstr(c: Command) -> &'static [u8] {
 }
 
 /// The frame's command ("MESSAGE", "RECEIPT", ...): a static string, or NULL if `frame` is NULL.
+///
+/// # Safety
+/// `frame` is NULL or a live stomp_frame.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_frame_command(frame: *const stomp_frame) -> *const c_char {
-    call_or(std::ptr::null(), || {
-        // SAFETY: NULL or a live frame.
-        match unsafe { frame.as_ref() } {
-            Some(f) => command_cstr(f.0.command).as_ptr().cast(),
-            None => std::ptr::null(),
-        }
-    })
+pub unsafe extern "C" fn stomp_frame_command(frame: *const stomp_frame) -> *const c_char {
+    // SAFETY: the caller's contract.
+    unsafe { with_handle(frame, |f| Ok(command_cstr(f.command).as_ptr().cast())) }
 }
 
 /// The value of the first header called `name` (STOMP: the first of repeated headers wins), or NULL
 /// if absent (or if an argument is NULL). The string lives as long as the frame.
+///
+/// # Safety
+/// `frame` is NULL or a live stomp_frame; `name` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_frame_header(
+pub unsafe extern "C" fn stomp_frame_header(
     frame: *const stomp_frame,
     name: *const c_char,
 ) -> *const c_char {
-    call_or(std::ptr::null(), || {
-        // SAFETY: NULL or a live frame; NULL or a C string.
-        let (Some(f), Ok(name)) = (unsafe { frame.as_ref() }, unsafe { str_arg(name, "name") })
-        else {
-            return std::ptr::null();
-        };
-        f.0.header_position(name)
-            .and_then(|i| f.c_header_at(i))
-            .map_or(std::ptr::null(), |(_, v)| v)
-    })
+    ffi_boundary! {
+        // SAFETY: the caller's contract.
+        let (f, name) = unsafe { (borrow(frame)?, str_arg(name, "name")?) };
+        Ok(f.header_position(name)
+            .and_then(|i| c_header_at(f, i))
+            .map_or(std::ptr::null(), |(_, v)| v))
+    }
 }
 
 /// How many headers the frame has, repeats included (0 if `frame` is NULL).
+///
+/// # Safety
+/// `frame` is NULL or a live stomp_frame.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_frame_header_count(frame: *const stomp_frame) -> usize {
-    // SAFETY: NULL or a live frame.
-    call_or(0, || {
-        unsafe { frame.as_ref() }.map_or(0, |f| f.0.header_count())
-    })
+pub unsafe extern "C" fn stomp_frame_header_count(frame: *const stomp_frame) -> usize {
+    // SAFETY: the caller's contract.
+    unsafe { with_handle(frame, |f| Ok(f.header_count())) }
 }
 
 /// The `index`-th header, in the order received. `name` and `value` (either may be NULL) receive
 /// strings that live as long as the frame; they are written only on success.
+///
+/// # Safety
+/// `frame` is NULL or a live stomp_frame; `name` and `value` are each NULL or writable.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_frame_header_at(
+pub unsafe extern "C" fn stomp_frame_header_at(
     frame: *const stomp_frame,
     index: usize,
     name: *mut *const c_char,
     value: *mut *const c_char,
 ) -> stomp_result {
-    call(|| {
-        // SAFETY: NULL or a live frame.
-        let f = unsafe { arg(frame, "frame") }?;
-        let Some((n, v)) = f.c_header_at(index) else {
+    ffi_boundary! {
+        // SAFETY: the caller's contract.
+        let f = unsafe { borrow(frame) }?;
+        let Some((n, v)) = c_header_at(f, index) else {
+            let count = f.header_count();
             return err(
                 ErrorKind::NotFound,
-                format!(
-                    "header index {} is past the last of {}",
-                    index,
-                    f.0.header_count()
-                ),
+                format!("header index {} is past the last of {}", index, count),
             );
         };
-        // SAFETY: out-pointers are NULL or writable (the caller's contract).
+        // SAFETY: the caller's contract.
         unsafe {
-            if !name.is_null() {
-                *name = n;
-            }
-            if !value.is_null() {
-                *value = v;
-            }
+            opt_out(name, n);
+            opt_out(value, v);
         }
         Ok(())
-    })
+    }
 }
 
 /// The body and its length (which may include NUL bytes). The pointer lives as long as the frame; it
 /// is not NUL-terminated. `len` may be NULL. NULL (and length 0) for a NULL frame.
+///
+/// # Safety
+/// `frame` is NULL or a live stomp_frame; `len` is NULL or writable.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_frame_body(frame: *const stomp_frame, len: *mut usize) -> *const u8 {
-    call_or(std::ptr::null(), || {
-        // SAFETY: NULL or a live frame; `len` NULL or writable.
-        let f = unsafe { frame.as_ref() };
-        let (p, n) = f.map_or((std::ptr::null(), 0), |f| {
-            (f.0.body().as_ptr(), f.0.body().len())
-        });
-        if !len.is_null() {
-            unsafe { *len = n };
+pub unsafe extern "C" fn stomp_frame_body(frame: *const stomp_frame, len: *mut usize) -> *const u8 {
+    ffi_boundary! {
+        // SAFETY: the caller's contract.
+        unsafe {
+            opt_out(len, 0);
+            let body = borrow(frame)?.body();
+            opt_out(len, body.len());
+            Ok(body.as_ptr())
         }
-        p
-    })
+    }
 }
 
 /// A copy the caller owns (free with `stomp_frame_free`); NULL if `frame` is NULL.
+///
+/// # Safety
+/// `frame` is NULL or a live stomp_frame.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_frame_clone(frame: *const stomp_frame) -> *mut stomp_frame {
-    super::boundary::call_ptr(|| {
-        // SAFETY: NULL or a live frame.
-        let f = unsafe { arg(frame, "frame") }?;
-        Ok(stomp_frame::boxed(f.0.clone()))
-    })
+pub unsafe extern "C" fn stomp_frame_clone(frame: *const stomp_frame) -> *mut stomp_frame {
+    // SAFETY: the caller's contract.
+    unsafe { with_handle(frame, |f| Ok(into_raw(f.clone()))) }
 }
 
 /// Frees a frame from `stomp_frame_clone`, `stomp_receive` or `stomp_connected_frame`; NULL is a
 /// no-op. Never free a frame lent to a callback.
+///
+/// # Safety
+/// `frame` is NULL or a frame this library gave the caller, not freed before.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_frame_free(frame: *mut stomp_frame) {
-    if !frame.is_null() {
-        // SAFETY: a frame this library boxed and gave away (the caller's contract).
-        drop(unsafe { Box::from_raw(frame) });
-    }
+pub unsafe extern "C" fn stomp_frame_free(frame: *mut stomp_frame) {
+    // SAFETY: the caller's contract.
+    unsafe { free(frame) }
 }

@@ -5,7 +5,9 @@ use std::ffi::c_char;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::boundary::{arg, call, call_ptr, str_arg};
+use super::boundary::{
+    Handle, ffi_boundary, free, into_raw, opt_str_arg, str_arg, with_handle_mut,
+};
 use super::result::stomp_result;
 use crate::error::{ErrorKind, Result, err};
 use crate::options::{HostSpec, Options};
@@ -53,13 +55,44 @@ pub fn version_code(v: Version) -> u32 {
     }
 }
 
-fn with_opts(opts: *mut stomp_options, f: impl FnOnce(&mut Options) -> Result<()>) -> stomp_result {
-    call(|| {
-        // SAFETY: `opts` is NULL or a live handle from stomp_options_new, used by one thread at a time.
-        let o = unsafe { opts.as_mut() }
-            .ok_or_else(|| crate::error::Error::new(ErrorKind::InvalidArgument, "opts is NULL"))?;
-        f(&mut o.opts)
-    })
+impl Handle for stomp_options {
+    type Inner = Options;
+    const ARG: &'static str = "opts";
+    fn wrap(opts: Options) -> Self {
+        stomp_options { opts }
+    }
+    fn inner(&self) -> &Options {
+        &self.opts
+    }
+    fn inner_mut(&mut self) -> &mut Options {
+        &mut self.opts
+    }
+}
+
+/// A setter's body: changes the options with `f` (inside the boundary).
+///
+/// # Safety
+/// As the setters': `opts` is NULL or a live stomp_options used by no other thread.
+unsafe fn update(
+    opts: *mut stomp_options,
+    f: impl FnOnce(&mut Options) -> Result<()>,
+) -> stomp_result {
+    // SAFETY: the caller's contract.
+    unsafe { with_handle_mut(opts, f) }
+}
+
+/// A setter's body that cannot fail.
+///
+/// # Safety
+/// As `update`.
+unsafe fn set(opts: *mut stomp_options, f: impl FnOnce(&mut Options)) -> stomp_result {
+    // SAFETY: the caller's contract.
+    unsafe {
+        update(opts, |o| {
+            f(o);
+            Ok(())
+        })
+    }
 }
 
 /// New options with the defaults: STOMP 1.2, no heart-beats, no receive queue, automatic
@@ -67,67 +100,60 @@ fn with_opts(opts: *mut stomp_options, f: impl FnOnce(&mut Options) -> Result<()
 /// Owned by the caller: free with `stomp_options_free`. Any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn stomp_options_new() -> *mut stomp_options {
-    call_ptr(|| {
-        Ok(Box::into_raw(Box::new(stomp_options {
-            opts: Options::default(),
-        })))
-    })
+    ffi_boundary! { Ok(into_raw(Options::default())) }
 }
 
 /// Frees options; NULL is a no-op. Connections made from them are unaffected (they hold a copy).
+///
+/// # Safety
+/// `opts` is NULL or from `stomp_options_new`, not freed before.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_free(opts: *mut stomp_options) {
-    if !opts.is_null() {
-        // SAFETY: made by stomp_options_new and not freed before (the caller's contract).
-        drop(unsafe { Box::from_raw(opts) });
-    }
+pub unsafe extern "C" fn stomp_options_free(opts: *mut stomp_options) {
+    // SAFETY: the caller's contract.
+    unsafe { free(opts) }
 }
 
 /// Appends a broker to the failover list, tried in order. `host` is a name or an IPv4/IPv6 literal
 /// (brackets optional); copied.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call; `host` is NULL or a
+/// NUL-terminated string.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_add_host(
+pub unsafe extern "C" fn stomp_options_add_host(
     opts: *mut stomp_options,
     host: *const c_char,
     port: u16,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        // SAFETY: `host` is NULL or a C string (checked).
-        let host = unsafe { str_arg(host, "host") }?;
-        add_host(o, host, port, None, None)
-    })
+    // SAFETY: the caller's contract.
+    unsafe { update(opts, |o| add_host(o, str_arg(host, "host")?, port, None)) }
 }
 
 /// Appends a broker with its own credentials, which replace those given to `stomp_connect` when
 /// this host is the one connected to. All strings are copied.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call; each string is NULL
+/// or NUL-terminated.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_add_host_login(
+pub unsafe extern "C" fn stomp_options_add_host_login(
     opts: *mut stomp_options,
     host: *const c_char,
     port: u16,
     login: *const c_char,
     passcode: *const c_char,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        // SAFETY: C strings or NULL (checked).
-        let (host, login, passcode) = unsafe {
-            (
-                str_arg(host, "host")?,
-                str_arg(login, "login")?,
-                str_arg(passcode, "passcode")?,
-            )
-        };
-        add_host(o, host, port, Some(login), Some(passcode))
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        update(opts, |o| {
+            let host = str_arg(host, "host")?;
+            let login = (str_arg(login, "login")?, str_arg(passcode, "passcode")?);
+            add_host(o, host, port, Some(login))
+        })
+    }
 }
 
-fn add_host(
-    o: &mut Options,
-    host: &str,
-    port: u16,
-    login: Option<&str>,
-    passcode: Option<&str>,
-) -> Result<()> {
+fn add_host(o: &mut Options, host: &str, port: u16, login: Option<(&str, &str)>) -> Result<()> {
     if host.trim().is_empty() {
         return err(ErrorKind::InvalidArgument, "host is empty");
     }
@@ -137,88 +163,98 @@ fn add_host(
     o.hosts.push(HostSpec {
         host: host.to_owned(),
         port,
-        login: login.map(str::to_owned),
-        passcode: passcode.map(str::to_owned),
+        login: login.map(|(l, _)| l.to_owned()),
+        passcode: login.map(|(_, p)| p.to_owned()),
     });
     Ok(())
 }
 
 /// The highest protocol version to ask for (lower ones are offered too). Default 1.2.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_version(
+pub unsafe extern "C" fn stomp_options_set_version(
     opts: *mut stomp_options,
     version: StompVersionArg,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        o.version = version.get()?;
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe { update(opts, |o| version.get().map(|v| o.version = v)) }
 }
 
 /// The `host` header (RabbitMQ's vhost, e.g. "/"). Without it the header is sent under 1.2 only, with
 /// the name of the host connected to. NULL removes it. Copied.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call; `vhost` is NULL or a
+/// NUL-terminated string.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_vhost(
+pub unsafe extern "C" fn stomp_options_set_vhost(
     opts: *mut stomp_options,
     vhost: *const c_char,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        // SAFETY: C string or NULL.
-        o.vhost = unsafe { super::boundary::opt_str_arg(vhost, "vhost") }?.map(str::to_owned);
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        update(opts, |o| {
+            opt_str_arg(vhost, "vhost").map(|v| o.vhost = v.map(str::to_owned))
+        })
+    }
 }
 
 /// Heart-beats offered, in milliseconds: how often we can send, and how often we want to hear from the
 /// broker; 0 is none. The negotiated intervals follow the STOMP 1.1 rules. Default 0, 0.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_heartbeats(
+pub unsafe extern "C" fn stomp_options_set_heartbeats(
     opts: *mut stomp_options,
     send_ms: u32,
     receive_ms: u32,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        o.heartbeats = (send_ms, receive_ms);
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe { set(opts, |o| o.heartbeats = (send_ms, receive_ms)) }
 }
 
 /// How many messages `stomp_receive` can have waiting; 0 (the default) turns the queue off. When it is
 /// full the library stops reading the socket, so the broker holds the rest.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_receive_queue(
+pub unsafe extern "C" fn stomp_options_set_receive_queue(
     opts: *mut stomp_options,
     capacity: usize,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        o.receive_queue = capacity;
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe { set(opts, |o| o.receive_queue = capacity) }
 }
 
 /// stomp.py's `auto_content_length` (default on). Off lets ActiveMQ make TextMessages of text bodies;
 /// a body holding NUL still gets a content-length, as it could not be framed otherwise.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_auto_content_length(
+pub unsafe extern "C" fn stomp_options_set_auto_content_length(
     opts: *mut stomp_options,
     enabled: bool,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        o.auto_content_length = enabled;
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe { set(opts, |o| o.auto_content_length = enabled) }
 }
 
 /// Open with the `STOMP` command instead of `CONNECT` (1.1 and later). Default off.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_stomp_command(
+pub unsafe extern "C" fn stomp_options_set_stomp_command(
     opts: *mut stomp_options,
     enabled: bool,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        o.use_stomp_command = enabled;
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe { set(opts, |o| o.use_stomp_command = enabled) }
 }
 
 /// stomp.py's reconnect parameters, same meaning and defaults: 0.1 s, 0.5, 0.1, 60 s, 3. The sleep
@@ -227,8 +263,11 @@ pub extern "C" fn stomp_options_set_stomp_command(
 /// forever. The Ruby gem's (MCollective's) pool settings map as: initial_reconnect_delay ->
 /// sleep_initial; back_off_multiplier m -> sleep_increase m-1 (0 without exponential back-off);
 /// max_reconnect_delay -> sleep_max; jitter 0; max_reconnect_attempts 0 -> -1.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_reconnect(
+pub unsafe extern "C" fn stomp_options_set_reconnect(
     opts: *mut stomp_options,
     sleep_initial: f64,
     sleep_increase: f64,
@@ -236,164 +275,202 @@ pub extern "C" fn stomp_options_set_reconnect(
     sleep_max: f64,
     attempts_max: std::ffi::c_int,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        let p = ReconnectPolicy {
-            sleep_initial,
-            sleep_increase,
-            sleep_jitter,
-            sleep_max,
-            attempts_max,
-        };
-        p.validate()
-            .or_else(|e| err(ErrorKind::InvalidArgument, e))?;
-        o.reconnect = p;
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        update(opts, |o| {
+            let p = ReconnectPolicy {
+                sleep_initial,
+                sleep_increase,
+                sleep_jitter,
+                sleep_max,
+                attempts_max,
+            };
+            p.validate()
+                .or_else(|e| err(ErrorKind::InvalidArgument, e))?;
+            o.reconnect = p;
+            Ok(())
+        })
+    }
 }
 
 /// Incoming silence tolerated, as a multiple of the negotiated receive interval. Default 1.5; at least 1.
 /// Until the first byte after CONNECTED, one interval more is allowed (ActiveMQ sends its first
 /// heart-beat two intervals after CONNECTED).
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_heartbeat_receive_scale(
+pub unsafe extern "C" fn stomp_options_set_heartbeat_receive_scale(
     opts: *mut stomp_options,
     scale: f64,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        if !(scale.is_finite() && scale >= 1.0) {
-            return err(
-                ErrorKind::InvalidArgument,
-                "the heart-beat receive scale must be a number of at least 1.0",
-            );
-        }
-        o.heartbeat_receive_scale = scale;
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        update(opts, |o| {
+            if !(scale.is_finite() && scale >= 1.0) {
+                return err(
+                    ErrorKind::InvalidArgument,
+                    "the heart-beat receive scale must be a number of at least 1.0",
+                );
+            }
+            o.heartbeat_receive_scale = scale;
+            Ok(())
+        })
+    }
 }
 
 /// The longest wait for one host, TCP connect and CONNECTED together. Default 10000 ms; 0 is refused.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_connect_timeout(
+pub unsafe extern "C" fn stomp_options_set_connect_timeout(
     opts: *mut stomp_options,
     timeout_ms: u32,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        if timeout_ms == 0 {
-            return err(
-                ErrorKind::InvalidArgument,
-                "a connect timeout of 0 ms would never connect",
-            );
-        }
-        o.connect_timeout = Duration::from_millis(timeout_ms as u64);
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        update(opts, |o| {
+            if timeout_ms == 0 {
+                return err(
+                    ErrorKind::InvalidArgument,
+                    "a connect timeout of 0 ms would never connect",
+                );
+            }
+            o.connect_timeout = Duration::from_millis(timeout_ms as u64);
+            Ok(())
+        })
+    }
 }
 
 /// Reconnect by the reconnect policy after an established link drops. Default off.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_auto_reconnect(
+pub unsafe extern "C" fn stomp_options_set_auto_reconnect(
     opts: *mut stomp_options,
     enabled: bool,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        o.auto_reconnect = enabled;
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe { set(opts, |o| o.auto_reconnect = enabled) }
 }
 
 /// Try the hosts in a random order on each pass. Default off.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_randomize_hosts(
+pub unsafe extern "C" fn stomp_options_set_randomize_hosts(
     opts: *mut stomp_options,
     enabled: bool,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        o.randomize_hosts = enabled;
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe { set(opts, |o| o.randomize_hosts = enabled) }
 }
 
 /// TCP_NODELAY. Default on.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_tcp_nodelay(
+pub unsafe extern "C" fn stomp_options_set_tcp_nodelay(
     opts: *mut stomp_options,
     enabled: bool,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        o.tcp_nodelay = enabled;
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe { set(opts, |o| o.tcp_nodelay = enabled) }
 }
 
 /// TCP keepalive: on/off, idle and interval in seconds and probe count (0 keeps the kernel's value).
 /// Default off.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_keepalive(
+pub unsafe extern "C" fn stomp_options_set_keepalive(
     opts: *mut stomp_options,
     enabled: bool,
     idle_s: u32,
     interval_s: u32,
     count: u32,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        let secs = |s: u32| (s > 0).then(|| Duration::from_secs(s as u64));
-        o.keepalive = crate::options::Keepalive {
-            enabled,
-            idle: secs(idle_s),
-            interval: secs(interval_s),
-            count: (count > 0).then_some(count),
-        };
-        Ok(())
-    })
+    let secs = |s: u32| (s > 0).then(|| Duration::from_secs(s as u64));
+    // SAFETY: the caller's contract.
+    unsafe {
+        set(opts, |o| {
+            o.keepalive = crate::options::Keepalive {
+                enabled,
+                idle: secs(idle_s),
+                interval: secs(interval_s),
+                count: (count > 0).then_some(count),
+            }
+        })
+    }
 }
 
 /// The local address (an IP literal) and port (0: any) to connect from, stomp.py's `bind_host_port`.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call; `host` is NULL or a
+/// NUL-terminated string.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_bind(
+pub unsafe extern "C" fn stomp_options_set_bind(
     opts: *mut stomp_options,
     host: *const c_char,
     port: u16,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        // SAFETY: C string or NULL (checked).
-        let host = unsafe { str_arg(host, "host") }?;
-        let bare = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        let ip: IpAddr = bare.parse().or_else(|_| {
-            err(
-                ErrorKind::InvalidArgument,
-                format!("{:?} is not an IP address", host),
-            )
-        })?;
-        o.bind = Some(SocketAddr::new(ip, port));
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        update(opts, |o| {
+            let host = str_arg(host, "host")?;
+            let bare = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host);
+            let ip: IpAddr = bare.parse().or_else(|_| {
+                err(
+                    ErrorKind::InvalidArgument,
+                    format!("{:?} is not an IP address", host),
+                )
+            })?;
+            o.bind = Some(SocketAddr::new(ip, port));
+            Ok(())
+        })
+    }
+}
+
+/// `value`, unless it is 0 ("keep the current value").
+fn nonzero_or<T: Default + PartialEq>(value: T, current: T) -> T {
+    if value == T::default() {
+        current
+    } else {
+        value
+    }
 }
 
 /// Limits on received frames: the largest body in bytes, the most headers, the longest header line in
 /// bytes (0 keeps the current value). Defaults 64 MiB, 1000, 64 KiB. A frame over a limit closes the
 /// connection with STOMP_ERR_TOO_LARGE.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_frame_limits(
+pub unsafe extern "C" fn stomp_options_set_frame_limits(
     opts: *mut stomp_options,
     max_body: usize,
     max_headers: usize,
     max_line: usize,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        if max_body > 0 {
-            o.limits.max_body = max_body;
-        }
-        if max_headers > 0 {
-            o.limits.max_headers = max_headers;
-        }
-        if max_line > 0 {
-            o.limits.max_line = max_line;
-        }
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        set(opts, |o| {
+            let l = &mut o.limits;
+            l.max_body = nonzero_or(max_body, l.max_body);
+            l.max_headers = nonzero_or(max_headers, l.max_headers);
+            l.max_line = nonzero_or(max_line, l.max_line);
+        })
+    }
 }
 
 /// Bounds on what waits inside the library: bytes queued for the socket (a send past it waits up to
@@ -404,30 +481,26 @@ pub extern "C" fn stomp_options_set_frame_limits(
 /// While reading is stopped a RECEIPT cannot be read either: a stomp_wait_receipt or a
 /// stomp_disconnect made while the listeners are that far behind returns STOMP_ERR_TIMEOUT (the
 /// disconnect still closes the link).
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_queue_limits(
+pub unsafe extern "C" fn stomp_options_set_queue_limits(
     opts: *mut stomp_options,
     max_out_bytes: usize,
     send_timeout_ms: u32,
     max_pending_messages: usize,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        if max_out_bytes > 0 {
-            o.max_out_bytes = max_out_bytes;
-        }
-        if send_timeout_ms > 0 {
-            o.send_timeout = Duration::from_millis(send_timeout_ms as u64);
-        }
-        if max_pending_messages > 0 {
-            o.max_pending_messages = max_pending_messages;
-        }
-        Ok(())
-    })
-}
-
-pub(crate) fn options_ref<'a>(opts: *const stomp_options) -> Result<&'a Options> {
-    // SAFETY: NULL or a live handle (the caller's contract).
-    unsafe { arg(opts, "opts") }.map(|o| &o.opts)
+    // SAFETY: the caller's contract.
+    unsafe {
+        set(opts, |o| {
+            o.max_out_bytes = nonzero_or(max_out_bytes, o.max_out_bytes);
+            if send_timeout_ms > 0 {
+                o.send_timeout = Duration::from_millis(send_timeout_ms as u64);
+            }
+            o.max_pending_messages = nonzero_or(max_pending_messages, o.max_pending_messages);
+        })
+    }
 }
 
 /// Time limits on one received frame, which hold with heart-beats off: its command and headers must

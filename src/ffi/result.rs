@@ -2,6 +2,7 @@
 
 use std::ffi::c_char;
 
+use super::boundary::{ffi_boundary, last_error_ptr};
 use crate::error::ErrorKind;
 
 /// The result of every fallible call. `STOMP_OK` is 0; every other value is a failure, whose detail
@@ -118,14 +119,20 @@ fn describe(code: i32) -> &'static [u8] {
 /// The string is static: do not free it.
 #[unsafe(no_mangle)]
 pub extern "C" fn stomp_strerror(code: StompResultArg) -> *const c_char {
-    describe(code.0).as_ptr().cast()
+    let text = ffi_boundary! { Ok(describe(code.0).as_ptr().cast()) };
+    never_null(text)
 }
 
 /// The detail of the calling thread's last failure (never NULL; empty if none yet). Valid until the
 /// next failing call on the same thread; copy it to keep it.
 #[unsafe(no_mangle)]
 pub extern "C" fn stomp_last_error() -> *const c_char {
-    super::boundary::last_error_ptr()
+    never_null(ffi_boundary! { Ok(last_error_ptr()) })
+}
+
+/// `p`, or an empty static string where the boundary gave NULL: these two never return NULL.
+fn never_null(p: *const c_char) -> *const c_char {
+    if p.is_null() { c"".as_ptr() } else { p }
 }
 
 #[cfg(test)]

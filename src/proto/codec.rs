@@ -255,6 +255,8 @@ impl Decoder {
 
     /// The next frame or heart-beat, `None` when more bytes are needed. An error is fatal: the stream
     /// cannot be resynchronised, and the connection must close.
+    // Not an Iterator: it yields a Result of an Option, and after an error there is nothing more.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Decoded>> {
         loop {
             match self.next_raw()? {
