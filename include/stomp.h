@@ -774,6 +774,9 @@ stomp_result stomp_options_set_queue_limits(stomp_options *opts, size_t max_out_
  sooner is never affected. Crossing either closes the link with STOMP_ERR_TIMEOUT (the detail in
  stomp_last_error names the limit and the figures) and on_disconnected. 0 keeps the current
  value. Defaults 10000 ms and 1024 bytes/s. Any thread, before stomp_connection_new.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_frame_timeouts(stomp_options *opts, uint32_t header_timeout_ms, uint32_t min_body_bytes_per_s);
 

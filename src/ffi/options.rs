@@ -510,19 +510,22 @@ pub unsafe extern "C" fn stomp_options_set_queue_limits(
 /// sooner is never affected. Crossing either closes the link with STOMP_ERR_TIMEOUT (the detail in
 /// stomp_last_error names the limit and the figures) and on_disconnected. 0 keeps the current
 /// value. Defaults 10000 ms and 1024 bytes/s. Any thread, before stomp_connection_new.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
 #[unsafe(no_mangle)]
-pub extern "C" fn stomp_options_set_frame_timeouts(
+pub unsafe extern "C" fn stomp_options_set_frame_timeouts(
     opts: *mut stomp_options,
     header_timeout_ms: u32,
     min_body_bytes_per_s: u32,
 ) -> stomp_result {
-    with_opts(opts, |o| {
-        if header_timeout_ms > 0 {
-            o.frame_timeout = Duration::from_millis(header_timeout_ms as u64);
-        }
-        if min_body_bytes_per_s > 0 {
-            o.frame_min_rate = min_body_bytes_per_s;
-        }
-        Ok(())
-    })
+    // SAFETY: the caller's contract.
+    unsafe {
+        set(opts, |o| {
+            if header_timeout_ms > 0 {
+                o.frame_timeout = Duration::from_millis(header_timeout_ms as u64);
+            }
+            o.frame_min_rate = nonzero_or(min_body_bytes_per_s, o.frame_min_rate);
+        })
+    }
 }
