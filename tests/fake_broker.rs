@@ -432,3 +432,58 @@ fn a_body_that_stops_arriving_ends_the_link_within_the_frame_timeout() {
     assert!(rec.messages().is_empty());
     drop(s);
 }
+
+#[test]
+fn a_link_dropped_mid_write_reconnects_and_writes_from_the_start() {
+    let fake = FakeBroker::new();
+    let rec = Recorder::new();
+    let mut o = fake.options();
+    o.auto_reconnect = true;
+    o.reconnect = ReconnectPolicy {
+        sleep_initial: 0.05,
+        attempts_max: 3,
+        ..ReconnectPolicy::default()
+    };
+    o.max_out_bytes = 64 << 20;
+    let c = connection(o, &rec);
+    let s = fake.connect(&c, "0,0");
+    // The fake reads nothing more: 32 MiB fill the socket's buffers, leaving a write part-done.
+    let body = vec![b'x'; 1 << 20];
+    for _ in 0..32 {
+        c.send("/queue/big", &body, None, &[]).unwrap();
+    }
+    // Closing with unread bytes resets the link under the half-written buffer.
+    drop(s);
+    rec.wait_for(Duration::from_secs(10), "disconnected", |r| {
+        r.events.iter().any(|e| e == "disconnected")
+    });
+    let (mut s, connect) = fake.accept();
+    assert!(
+        connect.starts_with("CONNECT\n"),
+        "the new link begins with CONNECT: {connect:?}"
+    );
+    s.write_all(b"CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\0")
+        .unwrap();
+    rec.wait_for(Duration::from_secs(10), "connected again", |r| {
+        r.events.iter().filter(|e| *e == "connected").count() == 2
+    });
+    c.send_frame(
+        Frame::new(Command::Send)
+            .with("destination", "/queue/small")
+            .with("receipt", "r1"),
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut b = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("receipt:r1") {
+        let n = s.read(&mut b).unwrap();
+        assert!(n > 0, "the link closed before the SEND came");
+        got.extend_from_slice(&b[..n]);
+    }
+    assert!(
+        String::from_utf8_lossy(&got).starts_with("SEND\n"),
+        "the first bytes of the new link are a whole frame"
+    );
+    s.write_all(b"RECEIPT\nreceipt-id:r1\n\n\0").unwrap();
+    c.wait_receipt("r1", Duration::from_secs(10)).unwrap();
+}

@@ -121,6 +121,19 @@ struct Conn {
     wpos: usize,
 }
 
+impl Conn {
+    /// Forgets the bytes taken for writing (all written, or the link is gone), offset included: a
+    /// stale offset would be read against the next link's first bytes. A buffer a burst grew goes
+    /// back to its usual size.
+    fn clear_write(&mut self) {
+        self.wbuf.clear();
+        self.wpos = 0;
+        if self.wbuf.capacity() > SHRINK_ABOVE {
+            self.wbuf.shrink_to(READ_BUDGET);
+        }
+    }
+}
+
 struct Loop {
     poll: Poll,
     conns: HashMap<usize, Conn>,
@@ -600,8 +613,7 @@ impl Loop {
             shared.recv_cv.notify_all();
         }
         if let Some(c) = self.conns.get_mut(&id) {
-            c.wbuf.clear();
-            c.wpos = 0;
+            c.clear_write();
         }
     }
 
@@ -781,7 +793,7 @@ impl Loop {
         match turn.closed.take() {
             None => self.schedule(id, turn.deadline, now),
             Some(reason) => {
-                conn.wbuf.clear();
+                conn.clear_write();
                 self.link_ended(id, reason, turn, now)
             }
         }
@@ -905,11 +917,7 @@ impl Loop {
             }
             let done = conn.wpos == conn.wbuf.len();
             if done {
-                conn.wbuf.clear();
-                conn.wpos = 0;
-                if conn.wbuf.capacity() > SHRINK_ABOVE {
-                    conn.wbuf.shrink_to(READ_BUDGET);
-                }
+                conn.clear_write();
             }
             let mut core = shared.lock_core();
             core.session.transmitted(written, now);
