@@ -23,6 +23,9 @@ if ! git diff --quiet -- include/stomp.h 2>/dev/null; then
 fi
 
 step "clippy: no warnings"
+if ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add clippy || { echo "clippy is missing and could not be installed" >&2; exit 1; }
+fi
 cargo clippy --release --all-targets -- -D warnings
 
 step "Rust tests: codec, session, policy (simulated time), real brokers, fake broker"

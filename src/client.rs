@@ -694,13 +694,12 @@ impl Connection {
                 return full;
             }
             drop(core); // the I/O thread needs it to hand the copies on
-            let mut d = d;
-            d.idle_waiters += 1;
-            let (mut d, _) = shared
-                .dispatch_idle
-                .wait_timeout(d, deadline - now)
-                .unwrap_or_else(|p| p.into_inner());
-            d.idle_waiters -= 1;
+            // One wake-up (a callback finished), then the room is counted again under `core`.
+            let mut woken = false;
+            drop(
+                shared
+                    .wait_dispatch_idle(d, Some(deadline), |_| std::mem::replace(&mut woken, true)),
+            );
         }
     }
 
@@ -711,12 +710,10 @@ impl Connection {
         let shared = &self.shared;
         let me = std::thread::current().id();
         let deadline = Instant::now() + timeout;
-        let mut d = lock(&shared.dispatch);
-        d.idle_waiters += 1;
-        let (mut d, _) = wait_until(d, &shared.dispatch_idle, deadline, |d| {
+        let d = lock(&shared.dispatch);
+        drop(shared.wait_dispatch_idle(d, Some(deadline), |d| {
             !d.scheduled || d.running_on == Some(me)
-        });
-        d.idle_waiters -= 1;
+        }));
     }
 
     fn wait_phase_closed(&self, timeout: Duration) -> Result<()> {
@@ -816,14 +813,9 @@ impl Drop for Connection {
         shared.listener_generation.fetch_add(1, Ordering::Release);
         runtime().command(Cmd::Release(shared.id));
         let me = std::thread::current().id();
-        let mut d = lock(&shared.dispatch);
-        d.idle_waiters += 1;
-        while d.running_on.is_some() && d.running_on != Some(me) {
-            d = shared
-                .dispatch_idle
-                .wait(d)
-                .unwrap_or_else(|p| p.into_inner());
-        }
-        d.idle_waiters -= 1;
+        let d = lock(&shared.dispatch);
+        drop(shared.wait_dispatch_idle(d, None, |d| {
+            d.running_on.is_none() || d.running_on == Some(me)
+        }));
     }
 }

@@ -204,6 +204,37 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// Waits on `dispatch_idle` until `done` holds or `deadline` (if any) passes, counted in
+    /// `idle_waiters`: the dispatcher signals only when someone waits.
+    pub fn wait_dispatch_idle<'a>(
+        &self,
+        mut d: MutexGuard<'a, DispatchQueue>,
+        deadline: Option<Instant>,
+        mut done: impl FnMut(&DispatchQueue) -> bool,
+    ) -> MutexGuard<'a, DispatchQueue> {
+        d.idle_waiters += 1;
+        while !done(&d) {
+            d = match deadline {
+                None => self
+                    .dispatch_idle
+                    .wait(d)
+                    .unwrap_or_else(|p| p.into_inner()),
+                Some(t) => {
+                    let now = Instant::now();
+                    if now >= t {
+                        break;
+                    }
+                    self.dispatch_idle
+                        .wait_timeout(d, t - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+        d.idle_waiters -= 1;
+        d
+    }
+
     pub fn phase(&self) -> Phase {
         Phase::from_u8(self.phase.load(Ordering::Acquire))
     }
