@@ -9,10 +9,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#define STOMP_LIB_VERSION "0.1.0"
-#define STOMP_LIB_VERSION_MAJOR 0
-#define STOMP_LIB_VERSION_MINOR 1
-#define STOMP_LIB_VERSION_PATCH 0
+
+/** The major version of this header: libstomp.so.MAJOR is the library it goes with. */
+#define STOMP_VERSION_MAJOR 0
+/** The minor version of this header (functions and struct members added). */
+#define STOMP_VERSION_MINOR 1
+/** The patch version of this header (fixes only). */
+#define STOMP_VERSION_PATCH 0
+/** "MAJOR.MINOR.PATCH" of this header; the library's own is stomp_version_string(). */
+#define STOMP_VERSION_STRING "0.1.0"
+/** The version as one number to compare in `#if`: MAJOR * 10000 + MINOR * 100 + PATCH. */
+#define STOMP_VERSION_NUMBER (0 * 10000 + 1 * 100 + 0)
+/** Former names of STOMP_VERSION_STRING, _MAJOR, _MINOR and _PATCH, kept for older programs. */
+#define STOMP_LIB_VERSION STOMP_VERSION_STRING
+#define STOMP_LIB_VERSION_MAJOR STOMP_VERSION_MAJOR
+#define STOMP_LIB_VERSION_MINOR STOMP_VERSION_MINOR
+#define STOMP_LIB_VERSION_PATCH STOMP_VERSION_PATCH
 
 /*
  * THE MODEL
@@ -275,11 +287,6 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-/*
- The library's version, e.g. "0.1.0" (static).
- */
-const char *stomp_lib_version(void);
 
 /*
  A new, unconnected connection. `opts` is copied (free it whenever you like). NULL, with
@@ -791,6 +798,19 @@ const char *stomp_strerror(stomp_result code);
  next failing call on the same thread; copy it to keep it.
  */
 const char *stomp_last_error(void);
+
+/*
+ The library's version at run time, "MAJOR.MINOR.PATCH" (e.g. "0.1.0"). Compare it with
+ `STOMP_VERSION_STRING`, the version of the header a program was compiled with: a program may
+ run with a newer `libstomp.so.0` than it was built against. Never NULL; a static string (do not
+ free it). Any thread.
+ */
+const char *stomp_version_string(void);
+
+/*
+ The library's version, as `stomp_version_string` (kept for programs written before it).
+ */
+const char *stomp_lib_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"
