@@ -45,10 +45,13 @@ fn version_macros([major, minor, patch]: &[String; 3]) -> String {
 #define STOMP_VERSION_STRING "{major}.{minor}.{patch}"
 /** The version as one number to compare in `#if`: MAJOR * 10000 + MINOR * 100 + PATCH. */
 #define STOMP_VERSION_NUMBER ({major} * 10000 + {minor} * 100 + {patch})
-/** Former names of STOMP_VERSION_STRING, _MAJOR, _MINOR and _PATCH, kept for older programs. */
+/** Former name of STOMP_VERSION_STRING, kept for older programs. */
 #define STOMP_LIB_VERSION STOMP_VERSION_STRING
+/** Former name of STOMP_VERSION_MAJOR. */
 #define STOMP_LIB_VERSION_MAJOR STOMP_VERSION_MAJOR
+/** Former name of STOMP_VERSION_MINOR. */
 #define STOMP_LIB_VERSION_MINOR STOMP_VERSION_MINOR
+/** Former name of STOMP_VERSION_PATCH. */
 #define STOMP_LIB_VERSION_PATCH STOMP_VERSION_PATCH
 "#
     )

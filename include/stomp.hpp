@@ -145,10 +145,15 @@ public:
                                                 !std::is_convertible_v<const C &, std::string_view>>>
     body_view(const C &c) noexcept : body_view(c.data(), c.size()) {}
 
+    /** The first byte (NULL or any pointer when empty). */
     const std::uint8_t *data() const noexcept { return data_; }
+    /** How many bytes. */
     std::size_t size() const noexcept { return size_; }
+    /** Whether there are none. */
     bool empty() const noexcept { return size_ == 0; }
+    /** For range-for: the first byte. */
     const std::uint8_t *begin() const noexcept { return data_; }
+    /** For range-for: past the last byte. */
     const std::uint8_t *end() const noexcept { return data_ + size_; }
     /** The `i`-th byte; `i` < size(). */
     std::uint8_t operator[](std::size_t i) const noexcept { return data_[i]; }
@@ -208,7 +213,7 @@ public:
     const stomp_frame *native_handle() const noexcept { return f_; }
 
 protected:
-    const stomp_frame *f_;
+    const stomp_frame *f_; /**< The frame viewed (owned by stomp::frame, borrowed otherwise). */
 };
 
 /** A frame the program owns (from receive(), connected_frame() or clone()); move-only. */
@@ -216,7 +221,9 @@ class frame : public frame_view {
 public:
     /** Takes ownership of `f` (from stomp_receive, stomp_frame_clone, ...). */
     explicit frame(stomp_frame *f) noexcept : frame_view(f) {}
+    /** Takes over `o`'s frame; `o` is left empty (a view of NULL). */
     frame(frame &&o) noexcept : frame_view(o.f_) { o.f_ = nullptr; }
+    /** Swaps with `o`, whose destructor frees this one's former frame. */
     frame &operator=(frame &&o) noexcept {
         std::swap(f_, o.f_);
         return *this;
@@ -242,7 +249,9 @@ public:
     options() : o_(stomp_options_new()) {
         if (o_ == nullptr) throw std::bad_alloc();
     }
+    /** Takes over `o`'s options; `o` is left empty. */
     options(options &&o) noexcept : o_(std::exchange(o.o_, nullptr)) {}
+    /** Swaps with `o`, whose destructor frees this one's former options. */
     options &operator=(options &&o) noexcept {
         std::swap(o_, o.o_);
         return *this;
@@ -255,6 +264,7 @@ public:
     stomp_result try_add_host(const zstring &host, std::uint16_t port) noexcept {
         return stomp_options_add_host(o_, host.c_str(), port);
     }
+    /** As try_add_host(), but a failure throws stomp::error; returns `*this`. */
     options &add_host(const zstring &host, std::uint16_t port) { return done(try_add_host(host, port)); }
 
     /** stomp_options_add_host_login. */
@@ -262,22 +272,26 @@ public:
                                     const zstring &passcode) noexcept {
         return stomp_options_add_host_login(o_, host.c_str(), port, login.c_str(), passcode.c_str());
     }
+    /** As try_add_host_login(), but a failure throws stomp::error; returns `*this`. */
     options &add_host_login(const zstring &host, std::uint16_t port, const zstring &login, const zstring &passcode) {
         return done(try_add_host_login(host, port, login, passcode));
     }
 
     /** stomp_options_set_version. */
     stomp_result try_set_version(stomp_version v) noexcept { return stomp_options_set_version(o_, v); }
+    /** As try_set_version(), but a failure throws stomp::error; returns `*this`. */
     options &set_version(stomp_version v) { return done(try_set_version(v)); }
 
     /** stomp_options_set_vhost (nullptr removes it). */
     stomp_result try_set_vhost(const zstring &vhost) noexcept { return stomp_options_set_vhost(o_, vhost.c_str()); }
+    /** As try_set_vhost(), but a failure throws stomp::error; returns `*this`. */
     options &set_vhost(const zstring &vhost) { return done(try_set_vhost(vhost)); }
 
     /** stomp_options_set_heartbeats. */
     stomp_result try_set_heartbeats(std::chrono::milliseconds send, std::chrono::milliseconds receive) noexcept {
         return stomp_options_set_heartbeats(o_, detail::c_timeout(send), detail::c_timeout(receive));
     }
+    /** As try_set_heartbeats(), but a failure throws stomp::error; returns `*this`. */
     options &set_heartbeats(std::chrono::milliseconds send, std::chrono::milliseconds receive) {
         return done(try_set_heartbeats(send, receive));
     }
@@ -286,16 +300,19 @@ public:
     stomp_result try_set_receive_queue(std::size_t capacity) noexcept {
         return stomp_options_set_receive_queue(o_, capacity);
     }
+    /** As try_set_receive_queue(), but a failure throws stomp::error; returns `*this`. */
     options &set_receive_queue(std::size_t capacity) { return done(try_set_receive_queue(capacity)); }
 
     /** stomp_options_set_auto_content_length. */
     stomp_result try_set_auto_content_length(bool on) noexcept {
         return stomp_options_set_auto_content_length(o_, on);
     }
+    /** As try_set_auto_content_length(), but a failure throws stomp::error; returns `*this`. */
     options &set_auto_content_length(bool on) { return done(try_set_auto_content_length(on)); }
 
     /** stomp_options_set_stomp_command. */
     stomp_result try_set_stomp_command(bool on) noexcept { return stomp_options_set_stomp_command(o_, on); }
+    /** As try_set_stomp_command(), but a failure throws stomp::error; returns `*this`. */
     options &set_stomp_command(bool on) { return done(try_set_stomp_command(on)); }
 
     /** stomp_options_set_reconnect (stomp.py's reconnect parameters). */
@@ -303,6 +320,7 @@ public:
                                    int attempts_max) noexcept {
         return stomp_options_set_reconnect(o_, sleep_initial, sleep_increase, sleep_jitter, sleep_max, attempts_max);
     }
+    /** As try_set_reconnect(), but a failure throws stomp::error; returns `*this`. */
     options &set_reconnect(double sleep_initial, double sleep_increase, double sleep_jitter, double sleep_max,
                            int attempts_max) {
         return done(try_set_reconnect(sleep_initial, sleep_increase, sleep_jitter, sleep_max, attempts_max));
@@ -312,10 +330,12 @@ public:
     stomp_result try_set_connect_timeout(std::chrono::milliseconds t) noexcept {
         return stomp_options_set_connect_timeout(o_, detail::c_timeout(t));
     }
+    /** As try_set_connect_timeout(), but a failure throws stomp::error; returns `*this`. */
     options &set_connect_timeout(std::chrono::milliseconds t) { return done(try_set_connect_timeout(t)); }
 
     /** stomp_options_set_auto_reconnect. */
     stomp_result try_set_auto_reconnect(bool on) noexcept { return stomp_options_set_auto_reconnect(o_, on); }
+    /** As try_set_auto_reconnect(), but a failure throws stomp::error; returns `*this`. */
     options &set_auto_reconnect(bool on) { return done(try_set_auto_reconnect(on)); }
 
     /** The C options, for the C API calls this wrapper does not cover. */
@@ -341,18 +361,31 @@ private:
  * connection goes on. An exception from `on_exception` itself is printed and dropped.
  */
 struct listener {
+    /** A TCP connection to `host:port` is about to be tried. */
     std::function<void(std::string_view host, std::uint16_t port)> on_connecting;
+    /** CONNECTED arrived. */
     std::function<void(const frame_view &connected)> on_connected;
+    /** disconnect() was called; DISCONNECT is about to be sent. */
     std::function<void()> on_disconnecting;
+    /** The link to the broker is gone, asked for or not. */
     std::function<void()> on_disconnected;
+    /** Nothing heard from the broker in time; the link is closed. */
     std::function<void()> on_heartbeat_timeout;
+    /** A MESSAGE, before on_message (of every listener). */
     std::function<void(const frame_view &message)> on_before_message;
+    /** A MESSAGE. */
     std::function<void(const frame_view &message)> on_message;
+    /** A RECEIPT. */
     std::function<void(const frame_view &receipt)> on_receipt;
+    /** An ERROR frame from the broker. */
     std::function<void(const frame_view &error)> on_error;
+    /** A frame was handed to the socket (CONNECT too: mask its passcode if you print it). */
     std::function<void(const frame_view &sent)> on_send;
+    /** A heart-beat arrived from the broker. */
     std::function<void()> on_heartbeat;
+    /** The connection ended and will not reconnect by itself. */
     std::function<void()> on_receiver_loop_completed;
+    /** Another callback of this listener threw: the exception, and the callback's name. */
     std::function<void(std::exception_ptr e, const char *callback)> on_exception;
 };
 
@@ -498,7 +531,9 @@ public:
         return STOMP_OK;
     }
 
+    /** Takes over `o`'s connection and listeners; `o` is left empty. */
     connection(connection &&o) noexcept : c_(std::exchange(o.c_, nullptr)), state_(std::move(o.state_)) {}
+    /** Frees this connection (as the destructor does), then takes over `o`'s. */
     connection &operator=(connection &&o) noexcept {
         connection old(std::move(*this));
         c_ = std::exchange(o.c_, nullptr);
@@ -536,6 +571,7 @@ public:
         slot = std::move(h);
         return STOMP_OK;
     }
+    /** As try_set_listener(), but a failure throws stomp::error. */
     void set_listener(const std::string &name, listener l) { check(try_set_listener(name, std::move(l))); }
 
     /** Removes the listener called `name` (STOMP_ERR_NOT_FOUND if none). */
@@ -550,12 +586,14 @@ public:
         }
         return rc;
     }
+    /** As try_remove_listener(), but a failure throws stomp::error. */
     void remove_listener(const std::string &name) { check(try_remove_listener(name)); }
 
     /** stomp_set_printing_listener: every event printed to stdout, passcode masked. */
     stomp_result try_set_printing_listener(const zstring &name) noexcept {
         return stomp_set_printing_listener(c_, name.c_str());
     }
+    /** As try_set_printing_listener(), but a failure throws stomp::error. */
     void set_printing_listener(const zstring &name) { check(try_set_printing_listener(name)); }
 
     /** stomp_connect: with `wait`, returns once CONNECTED arrived (or throws what ended the attempt). */
@@ -564,6 +602,7 @@ public:
         const auto hs = detail::c_headers(extra);
         return stomp_connect(c_, login.c_str(), passcode.c_str(), hs.data(), hs.size(), wait);
     }
+    /** As try_connect(), but a failure throws stomp::error. */
     void connect(const zstring &login, const zstring &passcode, const headers &extra = {}, bool wait = true) {
         check(try_connect(login, passcode, extra, wait));
     }
@@ -575,6 +614,7 @@ public:
         return stomp_send(c_, destination.c_str(), body.data(), body.size(), content_type.c_str(), hs.data(),
                           hs.size());
     }
+    /** As try_send(), but a failure throws stomp::error. */
     void send(const zstring &destination, body_view body, const zstring &content_type = nullptr,
               const headers &extra = {}) {
         check(try_send(destination, body, content_type, extra));
@@ -585,6 +625,7 @@ public:
         const auto c = detail::c_headers(hs);
         return stomp_send_frame(c_, command.c_str(), c.data(), c.size(), body.data(), body.size());
     }
+    /** As try_send_frame(), but a failure throws stomp::error. */
     void send_frame(const zstring &command, const headers &hs, body_view body = {}) {
         check(try_send_frame(command, hs, body));
     }
@@ -612,18 +653,21 @@ public:
         const auto hs = detail::c_headers(extra);
         return stomp_unsubscribe(c_, id.c_str(), hs.data(), hs.size());
     }
+    /** As try_unsubscribe(), but a failure throws stomp::error. */
     void unsubscribe(const zstring &id, const headers &extra = {}) { check(try_unsubscribe(id, extra)); }
 
     /** stomp_ack_frame: acknowledges a received MESSAGE. */
     stomp_result try_ack(const frame_view &message, const zstring &transaction = nullptr) noexcept {
         return stomp_ack_frame(c_, message.native_handle(), transaction.c_str());
     }
+    /** As try_ack(), but a failure throws stomp::error. */
     void ack(const frame_view &message, const zstring &transaction = nullptr) { check(try_ack(message, transaction)); }
 
     /** stomp_nack_frame (1.1 and later). */
     stomp_result try_nack(const frame_view &message, const zstring &transaction = nullptr) noexcept {
         return stomp_nack_frame(c_, message.native_handle(), transaction.c_str());
     }
+    /** As try_nack(), but a failure throws stomp::error. */
     void nack(const frame_view &message, const zstring &transaction = nullptr) {
         check(try_nack(message, transaction));
     }
@@ -632,6 +676,7 @@ public:
     stomp_result try_ack(const zstring &id, const zstring &subscription, const zstring &transaction = nullptr) noexcept {
         return stomp_ack(c_, id.c_str(), subscription.c_str(), transaction.c_str());
     }
+    /** As try_ack(), but a failure throws stomp::error. */
     void ack(const zstring &id, const zstring &subscription, const zstring &transaction = nullptr) {
         check(try_ack(id, subscription, transaction));
     }
@@ -640,6 +685,7 @@ public:
     stomp_result try_nack(const zstring &id, const zstring &subscription, const zstring &transaction = nullptr) noexcept {
         return stomp_nack(c_, id.c_str(), subscription.c_str(), transaction.c_str());
     }
+    /** As try_nack(), but a failure throws stomp::error. */
     void nack(const zstring &id, const zstring &subscription, const zstring &transaction = nullptr) {
         check(try_nack(id, subscription, transaction));
     }
@@ -661,10 +707,12 @@ public:
 
     /** stomp_commit. */
     stomp_result try_commit(const zstring &transaction) noexcept { return stomp_commit(c_, transaction.c_str()); }
+    /** As try_commit(), but a failure throws stomp::error. */
     void commit(const zstring &transaction) { check(try_commit(transaction)); }
 
     /** stomp_abort. */
     stomp_result try_abort(const zstring &transaction) noexcept { return stomp_abort(c_, transaction.c_str()); }
+    /** As try_abort(), but a failure throws stomp::error. */
     void abort(const zstring &transaction) { check(try_abort(transaction)); }
 
     /** stomp_disconnect: DISCONNECT with `receipt` (nullptr: generated), waits up to `timeout`. */
@@ -672,6 +720,7 @@ public:
                                 std::chrono::milliseconds timeout = std::chrono::seconds(10)) noexcept {
         return stomp_disconnect(c_, receipt.c_str(), detail::c_timeout(timeout));
     }
+    /** As try_disconnect(), but a failure throws stomp::error. */
     void disconnect(const zstring &receipt = nullptr, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
         check(try_disconnect(receipt, timeout));
     }
@@ -695,6 +744,7 @@ public:
     stomp_result try_wait_receipt(const zstring &receipt_id, std::chrono::milliseconds timeout) noexcept {
         return stomp_wait_receipt(c_, receipt_id.c_str(), detail::c_timeout(timeout));
     }
+    /** As try_wait_receipt(), but a failure throws stomp::error. */
     void wait_receipt(const zstring &receipt_id, std::chrono::milliseconds timeout) {
         check(try_wait_receipt(receipt_id, timeout));
     }
@@ -704,6 +754,7 @@ public:
 
     /** stomp_connection_version: the negotiated version. */
     stomp_result try_version(stomp_version &out) const noexcept { return stomp_connection_version(c_, &out); }
+    /** As try_version(), but a failure throws stomp::error. */
     stomp_version version() const {
         stomp_version v{};
         check(try_version(v));
@@ -717,6 +768,7 @@ public:
         if (rc == STOMP_OK) out.emplace(f);
         return rc;
     }
+    /** As try_connected_frame(), but a failure throws stomp::error. */
     frame connected_frame() const {
         std::optional<frame> out;
         check(try_connected_frame(out));

@@ -27,7 +27,9 @@ pub struct stomp_connection {
 /// One header: name and value, NUL-terminated UTF-8, borrowed for the duration of the call.
 #[repr(C)]
 pub struct stomp_header {
+    /// The header's name.
     pub name: *const c_char,
+    /// The header's value.
     pub value: *const c_char,
 }
 
