@@ -559,7 +559,8 @@ public:
      * run shortly after this returns.
      */
     stomp_result try_set_listener(const std::string &name, listener l) {
-        if (c_ == nullptr) return STOMP_ERR_INVALID_ARGUMENT;
+        // An empty connection: the library's own refusal, with its stomp_last_error().
+        if (c_ == nullptr) return stomp_set_listener(nullptr, name.c_str(), nullptr);
         auto h = std::make_unique<detail::listener_holder>(detail::listener_holder{std::move(l), state_.get()});
         const stomp_listener c = detail::c_listener(h.get());
         std::lock_guard<std::mutex> g(state_->mu);
@@ -576,7 +577,7 @@ public:
 
     /** Removes the listener called `name` (STOMP_ERR_NOT_FOUND if none). */
     stomp_result try_remove_listener(const std::string &name) {
-        if (c_ == nullptr) return STOMP_ERR_INVALID_ARGUMENT;
+        if (c_ == nullptr) return stomp_remove_listener(nullptr, name.c_str());
         std::lock_guard<std::mutex> g(state_->mu);
         stomp_result rc = stomp_remove_listener(c_, name.c_str());
         auto it = state_->current.find(name);

@@ -133,6 +133,7 @@ void test_versions_and_errors() {
     stomp::connection none;  // empty: every call fails cleanly
     std::string id;
     CHECK(none.try_set_listener("x", stomp::listener{}) == STOMP_ERR_INVALID_ARGUMENT);
+    CHECK(std::string(stomp_last_error()).find("conn") != std::string::npos);  // the library's detail
     CHECK(none.try_subscribe("/queue/x", nullptr, STOMP_ACK_AUTO, {}, id) == STOMP_ERR_INVALID_ARGUMENT);
     CHECK(id.empty());
 }
