@@ -138,6 +138,12 @@ static stomp_options *make_options(const cli_settings *cfg, size_t receive_queue
     return o;
 }
 
+/* The end of the session's mutex and condition variable: no callback runs any more. */
+static void destroy_sync(cli_session *s) {
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+}
+
 int cli_session_open(cli_session *s, const cli_settings *cfg, size_t receive_queue, FILE *print_to,
                      cli_format format) {
     stomp_options *o;
@@ -151,11 +157,13 @@ int cli_session_open(cli_session *s, const cli_settings *cfg, size_t receive_que
     s->format = format;
 
     o = make_options(cfg, receive_queue);
-    if (o == NULL) return CLI_EXIT_USAGE;
-    s->conn = stomp_connection_new(o);
-    stomp_options_free(o);
+    if (o != NULL) {
+        s->conn = stomp_connection_new(o);
+        stomp_options_free(o);
+        if (s->conn == NULL) cli_report("connection", STOMP_ERR_INVALID_ARGUMENT);
+    }
     if (s->conn == NULL) {
-        cli_report("connection", STOMP_ERR_INVALID_ARGUMENT);
+        destroy_sync(s);
         return CLI_EXIT_USAGE;
     }
     l.user_data = s;
@@ -176,6 +184,7 @@ int cli_session_open(cli_session *s, const cli_settings *cfg, size_t receive_que
         cli_report("connect", rc);
         stomp_connection_free(s->conn);
         s->conn = NULL;
+        destroy_sync(s);
         return code;
     }
     return CLI_EXIT_OK;
@@ -214,8 +223,7 @@ int cli_session_close(cli_session *s, const cli_settings *cfg) {
     pthread_mutex_lock(&s->mu);
     if (s->error_seen) code = CLI_EXIT_BROKER_ERROR;
     pthread_mutex_unlock(&s->mu);
-    pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->mu);
+    destroy_sync(s);
     return code;
 }
 
