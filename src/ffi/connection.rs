@@ -27,7 +27,9 @@ pub struct stomp_connection {
 /// One header: name and value, NUL-terminated UTF-8, borrowed for the duration of the call.
 #[repr(C)]
 pub struct stomp_header {
+    /// The header's name.
     pub name: *const c_char,
+    /// The header's value.
     pub value: *const c_char,
 }
 
@@ -162,12 +164,6 @@ fn check_out(id_len: usize, out: *mut c_char, out_len: usize) -> Result<()> {
 
 /// Generated ids (UUIDs) are this long; with the NUL, a 37-byte buffer holds one.
 const GENERATED_ID_LEN: usize = 36;
-
-/// The library's version, e.g. "0.1.0" (static).
-#[unsafe(no_mangle)]
-pub extern "C" fn stomp_lib_version() -> *const c_char {
-    ffi_boundary! { Ok(concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()) }
-}
 
 /// A new, unconnected connection. `opts` is copied (free it whenever you like). NULL, with
 /// `stomp_last_error()` set, if the options are unusable (no host, say). Free with

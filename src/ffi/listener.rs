@@ -41,6 +41,7 @@ use crate::proto::Frame;
 pub struct stomp_listener {
     /// `sizeof(stomp_listener)` as the program was compiled (set by `STOMP_LISTENER_INIT`).
     pub size: usize,
+    /// Passed back as the first argument of every callback; the library never reads or frees it.
     pub user_data: *mut c_void,
     /// A TCP connection to `host:port` is about to be tried (once per host per attempt).
     pub on_connecting:
