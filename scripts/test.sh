@@ -28,6 +28,9 @@ if ! cargo clippy --version >/dev/null 2>&1; then
 fi
 cargo clippy --release --all-targets -- -D warnings
 
+step "reference docs: Doxygen over stomp.h and stomp.hpp, no warnings"
+scripts/docs.sh
+
 step "Rust tests: codec, session, policy (simulated time), real brokers, fake broker"
 cargo test --release -- --show-output 2>&1 | tee target/rust-tests.log   # --show-output: the figures tests print
 if grep -q "test result: FAILED" target/rust-tests.log; then exit 1; fi
