@@ -609,9 +609,14 @@ impl Session {
                     // What was decoded before the error still reaches the application, past its
                     // budget (at most `LOOKAHEAD` bytes of it): the link is ending anyway.
                     self.release_ahead(true, now);
+                    let what = if e.kind == ErrorKind::TooLarge {
+                        "a frame over a limit"
+                    } else {
+                        "a malformed frame"
+                    };
                     self.close(Some(Error::new(
                         e.kind,
-                        format!("the broker sent a malformed frame: {}", e.message),
+                        format!("the broker sent {}: {}", what, e.message),
                     )));
                     return;
                 }
