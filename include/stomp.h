@@ -781,6 +781,34 @@ stomp_result stomp_options_set_queue_limits(stomp_options *opts, size_t max_out_
 stomp_result stomp_options_set_frame_timeouts(stomp_options *opts, uint32_t header_timeout_ms, uint32_t min_body_bytes_per_s);
 
 /*
+ The largest whole frame accepted from the broker, in bytes: command, headers, body and NUL
+ together (0 keeps the current value). Default 65 MiB (the largest body, 64 MiB, and 1 MiB of
+ head). A frame over it closes the link with STOMP_ERR_TOO_LARGE, the detail naming max_frame
+ and the figures (stomp_last_disconnect); when its content-length announces it, it is refused with
+ its head, before any memory is set aside for its body. Pairs with stomp_options_set_frame_limits,
+ which bounds the body, the header count and each line. Any thread, before stomp_connection_new.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
+ */
+stomp_result stomp_options_set_max_frame(stomp_options *opts, size_t max_frame);
+
+/*
+ Byte bounds on received frames waiting for the application (0 keeps the current value), beside
+ the count bounds of stomp_options_set_queue_limits and stomp_options_set_receive_queue: the bytes
+ (headers and body) of the events waiting for the listeners, and of the messages in the receive
+ queue (when it is on). Past either the library stops reading the socket, as for the counts, and
+ reads on once the queue is down to half; a frame is handed on while some room is left, so a
+ queue holds at most one frame more than its bound. Nothing is dropped and no error is raised:
+ the broker is slowed down (heart-beats still flow; the silence of a paused link is not counted
+ against the broker). Defaults 64 MiB and 64 MiB. Any thread, before stomp_connection_new.
+
+ # Safety
+ `opts` is NULL or a live stomp_options no other thread uses during the call.
+ */
+stomp_result stomp_options_set_incoming_byte_limits(stomp_options *opts, size_t max_pending_bytes, size_t receive_queue_bytes);
+
+/*
  A fixed English description of `code`; never NULL, also for codes this library does not define.
  The string is static: do not free it.
  */

@@ -225,7 +225,11 @@ impl Connection {
             core.session.clear_dropped_transactions();
             self.shared.set_phase(Phase::Connecting);
         }
-        lock(&self.shared.recv).frames.clear();
+        {
+            let mut q = lock(&self.shared.recv);
+            q.frames.clear();
+            q.bytes = 0;
+        }
         runtime().command(Cmd::Open(self.shared.clone()));
         if !wait {
             return Ok(());
@@ -742,8 +746,10 @@ impl Connection {
         let mut q = lock(&self.shared.recv);
         loop {
             if let Some(f) = q.frames.pop_front() {
+                q.bytes -= f.size();
                 // Reading resumes at the low-water mark, so the queue refills in batches.
-                let low = q.frames.len() <= cap / 2;
+                let low = q.frames.len() <= cap / 2
+                    && q.bytes <= self.shared.opts.receive_queue_bytes.max(1) / 2;
                 drop(q);
                 if low && self.shared.paused.load(Ordering::SeqCst) {
                     runtime().command(Cmd::Resume(self.shared.id));

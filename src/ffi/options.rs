@@ -529,3 +529,47 @@ pub unsafe extern "C" fn stomp_options_set_frame_timeouts(
         })
     }
 }
+
+/// The largest whole frame accepted from the broker, in bytes: command, headers, body and NUL
+/// together (0 keeps the current value). Default 65 MiB (the largest body, 64 MiB, and 1 MiB of
+/// head). A frame over it closes the link with STOMP_ERR_TOO_LARGE, the detail naming max_frame
+/// and the figures (stomp_last_disconnect); when its content-length announces it, it is refused with
+/// its head, before any memory is set aside for its body. Pairs with stomp_options_set_frame_limits,
+/// which bounds the body, the header count and each line. Any thread, before stomp_connection_new.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stomp_options_set_max_frame(
+    opts: *mut stomp_options,
+    max_frame: usize,
+) -> stomp_result {
+    // SAFETY: the caller's contract.
+    unsafe { set(opts, |o| o.limits.max_frame = nonzero_or(max_frame, o.limits.max_frame)) }
+}
+
+/// Byte bounds on received frames waiting for the application (0 keeps the current value), beside
+/// the count bounds of stomp_options_set_queue_limits and stomp_options_set_receive_queue: the bytes
+/// (headers and body) of the events waiting for the listeners, and of the messages in the receive
+/// queue (when it is on). Past either the library stops reading the socket, as for the counts, and
+/// reads on once the queue is down to half; a frame is handed on while some room is left, so a
+/// queue holds at most one frame more than its bound. Nothing is dropped and no error is raised:
+/// the broker is slowed down (heart-beats still flow; the silence of a paused link is not counted
+/// against the broker). Defaults 64 MiB and 64 MiB. Any thread, before stomp_connection_new.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stomp_options_set_incoming_byte_limits(
+    opts: *mut stomp_options,
+    max_pending_bytes: usize,
+    receive_queue_bytes: usize,
+) -> stomp_result {
+    // SAFETY: the caller's contract.
+    unsafe {
+        set(opts, |o| {
+            o.max_pending_bytes = nonzero_or(max_pending_bytes, o.max_pending_bytes);
+            o.receive_queue_bytes = nonzero_or(receive_queue_bytes, o.receive_queue_bytes);
+        })
+    }
+}

@@ -785,7 +785,7 @@ impl Loop {
         // taking a message, so one of the two sides sees the other).
         if turn.closed.is_none()
             && shared.paused.load(Ordering::SeqCst)
-            && shared.message_budget() > 0
+            && shared.has_room()
         {
             shared.paused.store(false, Ordering::SeqCst);
             self.again.push(id);
@@ -814,7 +814,9 @@ impl Loop {
             _ => return,
         };
         let was_paused = shared.paused.load(Ordering::SeqCst);
-        core.session.set_message_budget(shared.message_budget());
+        let (messages, bytes) = shared.message_budget();
+        core.session.set_message_budget(messages);
+        core.session.set_byte_budget(bytes);
         // Frames held back while the application was full (and whatever is buffered behind them).
         core.session.handle_bytes(&[], now);
         // `paused`: messages wait for room (a consumer making room sends Resume). Reading goes on
@@ -1037,6 +1039,7 @@ impl Loop {
         let listeners = shared.listener_count.load(Ordering::Acquire) > 0;
         if shared.opts.receive_queue > 0 {
             let mut q = lock(&shared.recv);
+            q.bytes += messages.iter().map(Frame::size).sum::<usize>();
             if listeners {
                 q.frames.extend(messages.iter().cloned());
             } else {
