@@ -258,6 +258,21 @@ typedef struct {
    The connection ended and will not reconnect by itself.
    */
   void (*on_receiver_loop_completed)(void *user_data);
+  /*
+   Why the connection went down (the first member added after the first layout: a program
+   built before it has a smaller `size`, and this is NULL for it). Called just before
+   `on_disconnected` (every listener's `on_disconnected_reason` before any `on_disconnected`);
+   and, when a connection ends without its link having come up (a CONNECT refused or never
+   answered, a host list given up: no `on_disconnected` then), just before
+   `on_receiver_loop_completed`. `code` is STOMP_OK with "disconnected by the client" when the
+   application asked for the end (stomp_disconnect, a DISCONNECT frame, stomp_connection_free),
+   else the error's code: STOMP_ERR_CLOSED (the broker closed the link), STOMP_ERR_IO,
+   STOMP_ERR_PROTOCOL, STOMP_ERR_TOO_LARGE (a frame over a limit, named in `message`),
+   STOMP_ERR_TIMEOUT (heart-beat, frame time limit, CONNECTED not in time), STOMP_ERR_REFUSED,
+   STOMP_ERR_CONNECT_FAILED, STOMP_ERR_INTERNAL. `message` is NUL-terminated UTF-8, borrowed for
+   the call; the same reason is readable afterwards with `stomp_last_disconnect`.
+   */
+  void (*on_disconnected_reason)(void *user_data, stomp_result code, const char *message);
 } stomp_listener;
 
 /*
@@ -519,6 +534,27 @@ stomp_result stomp_connection_version(const stomp_connection *conn, stomp_versio
  `conn` is NULL or a live stomp_connection; `frame_out` is NULL or writable.
  */
 stomp_result stomp_connected_frame(const stomp_connection *conn, stomp_frame **frame_out);
+
+/*
+ Why the connection last went down, for when no call failed (a link that ended on its own, a
+ connect made without waiting): `*code_out` is STOMP_OK when the application asked for the end
+ (stomp_disconnect, a DISCONNECT frame, the message "disconnected by the client"), else the code
+ of the error that ended it, as `on_disconnected_reason` reports it; the message, NUL-terminated,
+ goes to `message_out` (`message_len` bytes) unless that is NULL. Set when a link ends (also one
+ auto-reconnect then replaces) or a connect ends without a link, before the listeners hear it;
+ kept until the connection next goes down.
+
+ Returns STOMP_OK with both written; STOMP_ERR_INVALID_ARGUMENT if `conn` or `code_out` is NULL;
+ STOMP_ERR_NOT_FOUND if the connection has never gone down;
+ STOMP_ERR_BUFFER_TOO_SMALL if the message does not fit (stomp_last_error says how many bytes it
+ needs). Nothing is written unless it returns STOMP_OK. Any thread, callbacks included.
+
+ # Safety
+ `conn` is NULL or a live stomp_connection; `code_out` is NULL or writable; `message_out` is NULL
+ or points to `message_len` writable bytes (the string written is at most `message_len` bytes,
+ NUL included).
+ */
+stomp_result stomp_last_disconnect(const stomp_connection *conn, stomp_result *code_out, char *message_out, size_t message_len);
 
 /*
  The frame's command ("MESSAGE", "RECEIPT", ...): a static string, or NULL if `frame` is NULL.

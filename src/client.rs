@@ -90,6 +90,7 @@ impl Connection {
                 resolved: Vec::new(),
                 params: ConnectParams::default(),
                 error: None,
+                last_disconnect: None,
                 user_closed: false,
                 flush_queued: false,
                 out_waiters: 0,
@@ -307,6 +308,14 @@ impl Connection {
     /// The reason the last connect or link ended.
     pub fn last_error(&self) -> Option<Error> {
         self.shared.lock_core().error.clone()
+    }
+
+    /// Why the connection last went down, asked for or not (`None` if it never has): a link ending
+    /// (also one that auto-reconnect then replaces) or a connect that ended without a link. Set
+    /// before the listeners hear `on_disconnected_reason`, and kept across later connects until the
+    /// next time the connection goes down.
+    pub fn last_disconnect(&self) -> Option<crate::listener::Disconnection> {
+        self.shared.lock_core().last_disconnect.clone()
     }
 
     /// Queues any frame for sending (the seed's `send_frame`): escaped and framed by the library.

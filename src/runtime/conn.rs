@@ -11,7 +11,7 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::listener::Listener;
+use crate::listener::{Disconnection, Listener};
 use crate::options::Options;
 use crate::proto::{ConnectParams, Frame, Session};
 
@@ -51,6 +51,9 @@ pub struct Core {
     pub params: ConnectParams,
     /// Why the last connect attempt or link ended.
     pub error: Option<Error>,
+    /// Why the connection last went down (a link ending, or a connect that ended without one), asked
+    /// for or not; kept across later connects, until the next one goes down.
+    pub last_disconnect: Option<Disconnection>,
     /// The application asked to disconnect: no reconnecting.
     pub user_closed: bool,
     /// A `Flush` command is already on its way to the loop.
@@ -76,14 +79,17 @@ pub enum Dispatch {
     Connecting(String, u16),
     Connected(Frame),
     Disconnecting,
-    Disconnected,
+    /// A link that was up ended: `on_disconnected_reason`, then `on_disconnected`.
+    Disconnected(Disconnection),
     HeartbeatTimeout,
     Message(Frame),
     Receipt(Frame),
     Error(Frame),
     Send(Frame),
     Heartbeat,
-    LoopCompleted,
+    /// The connection ended for good; with the reason when no `Disconnected` told it (the link never
+    /// came up).
+    LoopCompleted(Option<Disconnection>),
 }
 
 #[derive(Default)]

@@ -418,7 +418,10 @@ fn deliver(listeners: &ListenerList, ev: &Dispatch) {
         Dispatch::Connecting(h, p) => call(&|l| l.on_connecting(h, *p)),
         Dispatch::Connected(f) => call(&|l| l.on_connected(f)),
         Dispatch::Disconnecting => call(&|l| l.on_disconnecting()),
-        Dispatch::Disconnected => call(&|l| l.on_disconnected()),
+        Dispatch::Disconnected(reason) => {
+            call(&|l| l.on_disconnected_reason(reason));
+            call(&|l| l.on_disconnected());
+        }
         Dispatch::HeartbeatTimeout => call(&|l| l.on_heartbeat_timeout()),
         Dispatch::Message(f) => {
             call(&|l| l.on_before_message(f));
@@ -428,7 +431,12 @@ fn deliver(listeners: &ListenerList, ev: &Dispatch) {
         Dispatch::Error(f) => call(&|l| l.on_error(f)),
         Dispatch::Send(f) => call(&|l| l.on_send(f)),
         Dispatch::Heartbeat => call(&|l| l.on_heartbeat()),
-        Dispatch::LoopCompleted => call(&|l| l.on_receiver_loop_completed()),
+        Dispatch::LoopCompleted(reason) => {
+            if let Some(reason) = reason {
+                call(&|l| l.on_disconnected_reason(reason));
+            }
+            call(&|l| l.on_receiver_loop_completed());
+        }
     }
 }
 

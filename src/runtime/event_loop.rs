@@ -20,6 +20,7 @@ use super::conn::{Core, Dispatch, Phase, Shared, lock};
 use super::reconnect::{Jitter, Planner, Step};
 use super::transport;
 use crate::error::{Error, ErrorKind};
+use crate::listener::Disconnection;
 use crate::proto::{Event, Frame, State};
 
 pub const WAKER: Token = Token(usize::MAX);
@@ -591,7 +592,7 @@ impl Loop {
         {
             let mut core = shared.lock_core();
             if error.is_some() {
-                core.error = error;
+                core.error = error.clone();
             }
             // Nothing held back will be sent now: their receipts will never come.
             for f in std::mem::take(&mut core.held) {
@@ -602,10 +603,14 @@ impl Loop {
             core.held_bytes = 0;
             core.session.lose_pending_receipts();
             shared.set_phase(Phase::Closed);
+            let reason = Disconnection::of(core.user_closed, error.as_ref());
+            core.last_disconnect = Some(reason.clone());
             if link_was_open {
-                Self::dispatch(conn, Dispatch::Disconnected);
+                Self::dispatch(conn, Dispatch::Disconnected(reason));
+                Self::dispatch(conn, Dispatch::LoopCompleted(None));
+            } else {
+                Self::dispatch(conn, Dispatch::LoopCompleted(Some(reason)));
             }
-            Self::dispatch(conn, Dispatch::LoopCompleted);
         }
         shared.cv.notify_all();
         {
@@ -1069,7 +1074,13 @@ impl Loop {
         }
         // on_disconnected pairs with on_connected: a link that never got CONNECTED is a failed attempt.
         if !turn.handshake && turn.reconnect {
-            Self::dispatch(conn, Dispatch::Disconnected);
+            let reason = {
+                let mut core = conn.shared.lock_core();
+                let reason = Disconnection::of(core.user_closed, reason.as_ref());
+                core.last_disconnect = Some(reason.clone());
+                reason
+            };
+            Self::dispatch(conn, Dispatch::Disconnected(reason));
         }
         if turn.handshake {
             if let Some(r) = turn.refused {
@@ -1094,7 +1105,7 @@ impl Loop {
         if turn.reconnect {
             self.start_walk(id, true, now);
         } else {
-            self.finish_link(id, None, true);
+            self.finish_link(id, reason, true);
         }
     }
 }
