@@ -133,10 +133,15 @@ fn listeners_hear_events_in_order() {
                 "connecting 127.0.0.1:".to_owned() + &b.port().to_string(),
                 "connected".into(),
                 "disconnecting".into(),
+                "reason".into(),
                 "disconnected".into(),
                 "loop_completed".into()
             ]
         );
+        // An asked-for end, told to the listener and kept on the connection.
+        let reasons = rec.state.lock().unwrap().reasons.clone();
+        assert_eq!(reasons, [Disconnection::Requested]);
+        assert_eq!(c.last_disconnect(), Some(Disconnection::Requested));
     }
 }
 
@@ -160,6 +165,7 @@ fn callbacks_keep_their_order_when_disconnect_follows_connect_at_once() {
                     "connecting",
                     "connected",
                     "disconnecting",
+                    "reason",
                     "disconnected",
                     "loop_completed"
                 ],

@@ -185,7 +185,13 @@ impl Listener for CListener {
         if let Some(f) = self.0.on_disconnected_reason {
             let message = CString::new(reason.message().replace('\0', "\\0")).unwrap_or_default();
             // SAFETY: a C function pointer given to us for this purpose; `message` outlives the call.
-            unsafe { f(self.0.user_data, disconnection_code(reason), message.as_ptr()) }
+            unsafe {
+                f(
+                    self.0.user_data,
+                    disconnection_code(reason),
+                    message.as_ptr(),
+                )
+            }
         }
     }
     fn on_heartbeat_timeout(&self) {

@@ -545,7 +545,11 @@ pub unsafe extern "C" fn stomp_options_set_max_frame(
     max_frame: usize,
 ) -> stomp_result {
     // SAFETY: the caller's contract.
-    unsafe { set(opts, |o| o.limits.max_frame = nonzero_or(max_frame, o.limits.max_frame)) }
+    unsafe {
+        set(opts, |o| {
+            o.limits.max_frame = nonzero_or(max_frame, o.limits.max_frame)
+        })
+    }
 }
 
 /// Byte bounds on received frames waiting for the application (0 keeps the current value), beside

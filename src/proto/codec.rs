@@ -942,7 +942,10 @@ mod tests {
         };
         // Each message names the limit crossed and its value.
         let m = run_with(wide, b"MESSAGE\ncontent-length:99999999999\n\n").unwrap();
-        assert!(m.contains("99999999999") && m.contains("max_body (10 bytes)"), "{m}");
+        assert!(
+            m.contains("99999999999") && m.contains("max_body (10 bytes)"),
+            "{m}"
+        );
         let m = run_with(limits, b"MESSAGE\na:1\nb:2\nc:3\n").unwrap();
         assert!(m.contains("max_headers (2)"), "{m}");
         let m = run_with(limits, b"MESSAGE\nlong:aaaaaaaaaaaaaaaaaaaa").unwrap();

@@ -567,7 +567,9 @@ fn byte_budget_holds_frames_back_once_spent_overshooting_by_one_frame_at_most() 
     let body = [b'x'; 100];
     let mut bytes = Vec::new();
     for i in 0..5 {
-        bytes.extend_from_slice(format!("MESSAGE\nmessage-id:{i}\ncontent-length:100\n\n").as_bytes());
+        bytes.extend_from_slice(
+            format!("MESSAGE\nmessage-id:{i}\ncontent-length:100\n\n").as_bytes(),
+        );
         bytes.extend_from_slice(&body);
         bytes.push(0);
     }

@@ -788,10 +788,7 @@ impl Loop {
         // A consumer that made room just before `paused` was set saw it unset and sent no Resume: look
         // again now that it is set and the new messages are queued (consumers check `paused` after
         // taking a message, so one of the two sides sees the other).
-        if turn.closed.is_none()
-            && shared.paused.load(Ordering::SeqCst)
-            && shared.has_room()
-        {
+        if turn.closed.is_none() && shared.paused.load(Ordering::SeqCst) && shared.has_room() {
             shared.paused.store(false, Ordering::SeqCst);
             self.again.push(id);
         }
