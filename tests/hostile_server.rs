@@ -474,3 +474,49 @@ fn every_hostile_case_ends_in_its_error_heard_bounded_in_time_and_memory() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn a_panicking_listener_does_not_keep_the_others_from_hearing_the_end() {
+    let _serial = serial();
+    struct Panicky;
+    impl Listener for Panicky {
+        fn on_message(&self, _f: &Frame) {
+            panic!("a listener's bug (on_message)");
+        }
+        fn on_disconnected_reason(&self, _r: &Disconnection) {
+            panic!("a listener's bug (on_disconnected_reason)");
+        }
+    }
+    let server = HostileServer::new();
+    let rec = Recorder::new();
+    let c = Arc::new(Connection::new(server.options()).unwrap());
+    // Registered first, so it runs before the recorder for every event.
+    c.set_listener("panicky", Arc::new(Panicky));
+    c.set_listener("rec", rec.clone());
+    let s = server.connect(&c, "0,0");
+    play(
+        s,
+        bytes(b"MESSAGE\ndestination:/q\nmessage-id:1\n\nok\0HELLO\n\n\0"),
+    );
+    rec.wait_for(Duration::from_secs(10), "the end", |r| {
+        r.events.iter().any(|e| e == "loop_completed")
+    });
+    let st = rec.state.lock().unwrap();
+    assert_eq!(
+        st.messages.len(),
+        1,
+        "the message still reached the recorder"
+    );
+    let ends: Vec<&str> = st
+        .events
+        .iter()
+        .map(String::as_str)
+        .filter(|e| ["reason", "disconnected", "loop_completed"].contains(e))
+        .collect();
+    assert_eq!(ends, ["reason", "disconnected", "loop_completed"]);
+    assert!(
+        matches!(&st.reasons[..], [Disconnection::Failed(e)] if e.kind == ErrorKind::Protocol),
+        "{:?}",
+        st.reasons
+    );
+}
