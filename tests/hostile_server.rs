@@ -520,3 +520,116 @@ fn a_panicking_listener_does_not_keep_the_others_from_hearing_the_end() {
         st.reasons
     );
 }
+
+#[test]
+fn a_flood_behind_a_blocked_listener_is_held_to_max_pending_bytes() {
+    use std::io::Write;
+    use std::sync::Condvar;
+    use std::sync::atomic::AtomicBool;
+
+    const BOUND: usize = 1 << 20;
+    const BODY: usize = 64 << 10;
+    const N: usize = 1000; // 64 MiB in all, far more than the socket buffers hold
+    let _serial = serial();
+
+    /// Blocks in its first on_message until opened; counts the messages, in order.
+    #[derive(Default)]
+    struct Gate {
+        state: Mutex<(bool, bool, usize)>, // (inside the first call, open, messages heard in order)
+        cv: Condvar,
+    }
+    impl Listener for Gate {
+        fn on_message(&self, f: &Frame) {
+            let mut st = self.state.lock().unwrap();
+            st.0 = true;
+            self.cv.notify_all();
+            while !st.1 {
+                st = self.cv.wait(st).unwrap();
+            }
+            if f.header("message-id") == Some(st.2.to_string().as_str()) {
+                st.2 += 1;
+            }
+            self.cv.notify_all();
+        }
+    }
+    let mut flood = Vec::with_capacity(N * (BODY + 64));
+    for i in 0..N {
+        write!(flood, "MESSAGE\nmessage-id:{i}\ncontent-length:{BODY}\n\n").unwrap();
+        flood.resize(flood.len() + BODY, b'x');
+        flood.push(0);
+    }
+    let server = HostileServer::new();
+    let mut o = server.options();
+    o.max_pending_messages = 100_000; // the count does not bind: the bytes must
+    o.max_pending_bytes = BOUND;
+    let c = Arc::new(Connection::new(o).unwrap());
+    let gate = Arc::new(Gate::default());
+    c.set_listener("gate", gate.clone());
+    let mut s = server.connect(&c, "0,0");
+    let baseline = reset_counters();
+    let written = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let (w, d) = (written.clone(), done.clone());
+    let writer = std::thread::spawn(move || {
+        for chunk in flood.chunks(64 << 10) {
+            if s.write_all(chunk).is_err() {
+                break;
+            }
+            w.fetch_add(chunk.len(), Ordering::SeqCst);
+        }
+        d.store(true, Ordering::SeqCst);
+        common::hostile::wait_for_close(&mut s);
+    });
+    {
+        let st = gate.state.lock().unwrap();
+        let (_st, t) = gate
+            .cv
+            .wait_timeout_while(st, Duration::from_secs(10), |s| !s.0)
+            .unwrap();
+        assert!(!t.timed_out(), "the first message never came");
+    }
+    // The writer goes on until the client stops reading and the socket buffers are full; no event
+    // tells that, so its progress is watched until it stands still (or it is done: no bound).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = (usize::MAX, Instant::now());
+    while !done.load(Ordering::SeqCst) && Instant::now() < deadline {
+        let now = written.load(Ordering::SeqCst);
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > Duration::from_millis(300) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20)); // a poll of the writer's progress
+    }
+    let growth = PEAK.load(Ordering::Relaxed).saturating_sub(baseline);
+    let sent = written.load(Ordering::SeqCst);
+    {
+        let mut st = gate.state.lock().unwrap();
+        st.1 = true;
+        gate.cv.notify_all();
+    }
+    // The bound, one frame over it, the 64 KiB look-ahead and the decoder's buffer for one frame.
+    let most = BOUND + 2 * (BODY + 4096) + (64 << 10) + (BODY + (64 << 10));
+    assert!(
+        growth <= most,
+        "{growth} bytes were held while the listener was blocked ({sent} written by the server), \
+         more than {most}"
+    );
+    let st = gate.state.lock().unwrap();
+    let (st, t) = gate
+        .cv
+        .wait_timeout_while(st, Duration::from_secs(30), |s| s.2 < N)
+        .unwrap();
+    assert!(
+        !t.timed_out(),
+        "only {} of {N} messages came in order",
+        st.2
+    );
+    drop(st);
+    println!(
+        "flood: {sent} bytes written while the listener was blocked; live memory grew by {growth} \
+         bytes (max_pending_bytes {BOUND})"
+    );
+    drop(c);
+    writer.join().unwrap();
+}
