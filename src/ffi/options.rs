@@ -451,7 +451,11 @@ fn nonzero_or<T: Default + PartialEq>(value: T, current: T) -> T {
 
 /// Limits on received frames: the largest body in bytes, the most headers, the longest header line in
 /// bytes (0 keeps the current value). Defaults 64 MiB, 1000, 64 KiB. A frame over a limit closes the
-/// connection with STOMP_ERR_TOO_LARGE.
+/// connection with STOMP_ERR_TOO_LARGE: the listeners hear on_disconnected_reason (the detail names
+/// the limit, its value and the figures; also stomp_last_disconnect), then on_disconnected; not
+/// on_error, which is for ERROR frames from the broker. An announced content-length over max_body
+/// is refused with the frame's head, before any memory is set aside for the body. The whole
+/// frame's size: stomp_options_set_max_frame.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -533,7 +537,8 @@ pub unsafe extern "C" fn stomp_options_set_frame_timeouts(
 /// The largest whole frame accepted from the broker, in bytes: command, headers, body and NUL
 /// together (0 keeps the current value). Default 65 MiB (the largest body, 64 MiB, and 1 MiB of
 /// head). A frame over it closes the link with STOMP_ERR_TOO_LARGE, the detail naming max_frame
-/// and the figures (stomp_last_disconnect); when its content-length announces it, it is refused with
+/// and the figures (on_disconnected_reason, then on_disconnected, not on_error; also
+/// stomp_last_disconnect); when its content-length announces it, it is refused with
 /// its head, before any memory is set aside for its body. Pairs with stomp_options_set_frame_limits,
 /// which bounds the body, the header count and each line. Any thread, before stomp_connection_new.
 ///
