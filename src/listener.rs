@@ -192,3 +192,33 @@ impl<W: Fn(&str) + Send + Sync> Listener for PrintingListener<W> {
         (self.print)("on_receiver_loop_completed");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_end_is_requested_only_when_asked_for_and_clean_or_closed() {
+        let closed = Error::new(ErrorKind::Closed, "the broker closed the connection");
+        let limit = Error::new(ErrorKind::TooLarge, "over max_frame");
+        assert_eq!(Disconnection::of(true, None), Disconnection::Requested);
+        assert_eq!(Disconnection::of(false, None), Disconnection::Requested);
+        assert_eq!(
+            Disconnection::of(true, Some(&closed)),
+            Disconnection::Requested
+        );
+        assert_eq!(
+            Disconnection::of(false, Some(&closed)),
+            Disconnection::Failed(closed.clone())
+        );
+        // A failure while disconnecting is still reported as one.
+        let d = Disconnection::of(true, Some(&limit));
+        assert_eq!(d.error(), Some(&limit));
+        assert_eq!(d.message(), "over max_frame");
+        assert_eq!(
+            Disconnection::Requested.message(),
+            "disconnected by the client"
+        );
+        assert_eq!(Disconnection::Requested.error(), None);
+    }
+}
