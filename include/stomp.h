@@ -281,6 +281,21 @@ typedef struct {
    * The connection ended and will not reconnect by itself.
    */
   void (*on_receiver_loop_completed)(void *user_data);
+  /**
+   * Why the connection went down (the first member added after the first layout: a program
+   * built before it has a smaller `size`, and this is NULL for it). Called just before
+   * `on_disconnected` (every listener's `on_disconnected_reason` before any `on_disconnected`);
+   * and, when a connection ends without its link having come up (a CONNECT refused or never
+   * answered, a host list given up: no `on_disconnected` then), just before
+   * `on_receiver_loop_completed`. `code` is STOMP_OK with "disconnected by the client" when the
+   * application asked for the end (stomp_disconnect, a DISCONNECT frame, stomp_connection_free),
+   * else the error's code: STOMP_ERR_CLOSED (the broker closed the link), STOMP_ERR_IO,
+   * STOMP_ERR_PROTOCOL, STOMP_ERR_TOO_LARGE (a frame over a limit, named in `message`),
+   * STOMP_ERR_TIMEOUT (heart-beat, frame time limit, CONNECTED not in time), STOMP_ERR_REFUSED,
+   * STOMP_ERR_CONNECT_FAILED, STOMP_ERR_INTERNAL. `message` is NUL-terminated UTF-8, borrowed for
+   * the call; the same reason is readable afterwards with `stomp_last_disconnect`.
+   */
+  void (*on_disconnected_reason)(void *user_data, stomp_result code, const char *message);
 } stomp_listener;
 
 /**
@@ -545,6 +560,27 @@ stomp_result stomp_connection_version(const stomp_connection *conn, stomp_versio
 stomp_result stomp_connected_frame(const stomp_connection *conn, stomp_frame **frame_out);
 
 /**
+ * Why the connection last went down, for when no call failed (a link that ended on its own, a
+ * connect made without waiting): `*code_out` is STOMP_OK when the application asked for the end
+ * (stomp_disconnect, a DISCONNECT frame, the message "disconnected by the client"), else the code
+ * of the error that ended it, as `on_disconnected_reason` reports it; the message, NUL-terminated,
+ * goes to `message_out` (`message_len` bytes) unless that is NULL. Set when a link ends (also one
+ * auto-reconnect then replaces) or a connect ends without a link, before the listeners hear it;
+ * kept until the connection next goes down.
+ *
+ * Returns STOMP_OK with both written; STOMP_ERR_INVALID_ARGUMENT if `conn` or `code_out` is NULL;
+ * STOMP_ERR_NOT_FOUND if the connection has never gone down;
+ * STOMP_ERR_BUFFER_TOO_SMALL if the message does not fit (stomp_last_error says how many bytes it
+ * needs). Nothing is written unless it returns STOMP_OK. Any thread, callbacks included.
+ *
+ * # Safety
+ * `conn` is NULL or a live stomp_connection; `code_out` is NULL or writable; `message_out` is NULL
+ * or points to `message_len` writable bytes (the string written is at most `message_len` bytes,
+ * NUL included).
+ */
+stomp_result stomp_last_disconnect(const stomp_connection *conn, stomp_result *code_out, char *message_out, size_t message_len);
+
+/**
  * The frame's command ("MESSAGE", "RECEIPT", ...): a static string, or NULL if `frame` is NULL.
  *
  * # Safety
@@ -768,7 +804,11 @@ stomp_result stomp_options_set_bind(stomp_options *opts, const char *host, uint1
 /**
  * Limits on received frames: the largest body in bytes, the most headers, the longest header line in
  * bytes (0 keeps the current value). Defaults 64 MiB, 1000, 64 KiB. A frame over a limit closes the
- * connection with STOMP_ERR_TOO_LARGE.
+ * connection with STOMP_ERR_TOO_LARGE: the listeners hear on_disconnected_reason (the detail names
+ * the limit, its value and the figures; also stomp_last_disconnect), then on_disconnected; not
+ * on_error, which is for ERROR frames from the broker. An announced content-length over max_body
+ * is refused with the frame's head, before any memory is set aside for the body. The whole
+ * frame's size: stomp_options_set_max_frame.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -803,6 +843,35 @@ stomp_result stomp_options_set_queue_limits(stomp_options *opts, size_t max_out_
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
  */
 stomp_result stomp_options_set_frame_timeouts(stomp_options *opts, uint32_t header_timeout_ms, uint32_t min_body_bytes_per_s);
+
+/**
+ * The largest whole frame accepted from the broker, in bytes: command, headers, body and NUL
+ * together (0 keeps the current value). Default 65 MiB (the largest body, 64 MiB, and 1 MiB of
+ * head). A frame over it closes the link with STOMP_ERR_TOO_LARGE, the detail naming max_frame
+ * and the figures (on_disconnected_reason, then on_disconnected, not on_error; also
+ * stomp_last_disconnect); when its content-length announces it, it is refused with
+ * its head, before any memory is set aside for its body. Pairs with stomp_options_set_frame_limits,
+ * which bounds the body, the header count and each line. Any thread, before stomp_connection_new.
+ *
+ * # Safety
+ * `opts` is NULL or a live stomp_options no other thread uses during the call.
+ */
+stomp_result stomp_options_set_max_frame(stomp_options *opts, size_t max_frame);
+
+/**
+ * Byte bounds on received frames waiting for the application (0 keeps the current value), beside
+ * the count bounds of stomp_options_set_queue_limits and stomp_options_set_receive_queue: the bytes
+ * (headers and body) of the events waiting for the listeners, and of the messages in the receive
+ * queue (when it is on). Past either the library stops reading the socket, as for the counts, and
+ * reads on once the queue is down to half; a frame is handed on while some room is left, so a
+ * queue holds at most one frame more than its bound. Nothing is dropped and no error is raised:
+ * the broker is slowed down (heart-beats still flow; the silence of a paused link is not counted
+ * against the broker). Defaults 64 MiB and 64 MiB. Any thread, before stomp_connection_new.
+ *
+ * # Safety
+ * `opts` is NULL or a live stomp_options no other thread uses during the call.
+ */
+stomp_result stomp_options_set_incoming_byte_limits(stomp_options *opts, size_t max_pending_bytes, size_t receive_queue_bytes);
 
 /**
  * A fixed English description of `code`; never NULL, also for codes this library does not define.

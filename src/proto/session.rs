@@ -169,6 +169,9 @@ pub struct Session {
     /// How many more MESSAGE frames may be handed on before the application makes room; frames past
     /// that wait in `ahead`, so the application's queues stay bounded.
     message_budget: usize,
+    /// How many more bytes of MESSAGE frames (`Frame::size`) may be handed on: a message goes while
+    /// some of it is left, so the application's queues exceed their byte bound by one frame at most.
+    byte_budget: usize,
     /// Frames decoded past the message budget, in order, not yet handled: the bytes behind a full
     /// queue are still decoded (up to `LOOKAHEAD` bytes) so that what ends the link (malformed bytes,
     /// an oversized frame, the broker closing) is seen while the application's queues are full,
@@ -215,6 +218,7 @@ impl Session {
             transactions: HashSet::new(),
             dropped_transactions: VecDeque::new(),
             message_budget: usize::MAX,
+            byte_budget: usize::MAX,
             ahead: VecDeque::new(),
             ahead_bytes: 0,
             emit_sent: false,
@@ -225,7 +229,7 @@ impl Session {
 
     /// How many more MESSAGEs may be handed on; zero while frames wait in `ahead`.
     pub fn message_budget(&self) -> usize {
-        if self.ahead.is_empty() {
+        if self.ahead.is_empty() && self.byte_budget > 0 {
             self.message_budget
         } else {
             0
@@ -241,6 +245,11 @@ impl Session {
     /// Sets how many more MESSAGE frames may be handed on (see `message_budget`).
     pub fn set_message_budget(&mut self, n: usize) {
         self.message_budget = n;
+    }
+
+    /// Sets how many more bytes of MESSAGE frames may be handed on (see `byte_budget`).
+    pub fn set_byte_budget(&mut self, bytes: usize) {
+        self.byte_budget = bytes;
     }
 
     pub fn state(&self) -> State {
@@ -609,9 +618,14 @@ impl Session {
                     // What was decoded before the error still reaches the application, past its
                     // budget (at most `LOOKAHEAD` bytes of it): the link is ending anyway.
                     self.release_ahead(true, now);
+                    let what = if e.kind == ErrorKind::TooLarge {
+                        "a frame over a limit"
+                    } else {
+                        "a malformed frame"
+                    };
                     self.close(Some(Error::new(
                         e.kind,
-                        format!("the broker sent a malformed frame: {}", e.message),
+                        format!("the broker sent {}: {}", what, e.message),
                     )));
                     return;
                 }
@@ -707,7 +721,7 @@ impl Session {
     fn release_ahead(&mut self, all: bool, now: Instant) {
         while self.state != State::Closed {
             let is_message = matches!(self.ahead.front(), Some(Decoded::Frame(f)) if f.command == Command::Message);
-            if is_message && self.message_budget == 0 && !all {
+            if is_message && (self.message_budget == 0 || self.byte_budget == 0) && !all {
                 return;
             }
             let Some(d) = self.ahead.pop_front() else {
@@ -793,6 +807,7 @@ impl Session {
             }
             (_, Command::Message) => {
                 self.message_budget = self.message_budget.saturating_sub(1);
+                self.byte_budget = self.byte_budget.saturating_sub(f.size());
                 self.events.push_back(Event::Message(f));
             }
             (_, Command::Receipt) => {

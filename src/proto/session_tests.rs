@@ -561,6 +561,43 @@ fn message_budget_holds_frames_back_in_the_buffer() {
 }
 
 #[test]
+fn byte_budget_holds_frames_back_once_spent_overshooting_by_one_frame_at_most() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    let body = [b'x'; 100];
+    let mut bytes = Vec::new();
+    for i in 0..5 {
+        bytes.extend_from_slice(
+            format!("MESSAGE\nmessage-id:{i}\ncontent-length:100\n\n").as_bytes(),
+        );
+        bytes.extend_from_slice(&body);
+        bytes.push(0);
+    }
+    // Room for one byte: the first message goes (the one frame of overshoot) and spends it.
+    s.set_byte_budget(1);
+    s.handle_bytes(&bytes, now);
+    let got = events(&mut s);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let size = match &got[0] {
+        Event::Message(f) => f.size(),
+        other => panic!("{other:?}"),
+    };
+    assert!(size > 100, "the body counts: {size}");
+    // Room for a little more than one: the next goes, and the one after it waits.
+    s.set_byte_budget(size + 1);
+    s.handle_bytes(&[], now);
+    assert_eq!(events(&mut s).len(), 2);
+    assert_eq!(s.message_budget(), 0, "a spent byte budget stops messages");
+    assert!(
+        s.wants_read(),
+        "reading goes on for the look-ahead, so a link ending behind a full queue is seen"
+    );
+    s.set_byte_budget(usize::MAX);
+    s.handle_bytes(&[], now);
+    assert_eq!(events(&mut s).len(), 2);
+}
+
+#[test]
 fn a_transaction_open_at_the_drop_cannot_be_committed_after_reconnecting() {
     let now = t0();
     let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
