@@ -15,7 +15,7 @@ module StompFFI
     DISCONNECT_TIMEOUT_MS = 10_000
     TEXT_PLAIN = 'text/plain; charset=UTF-8'
 
-    attr_reader :connection_frame, :disconnect_receipt, :protocol, :session, :host, :port
+    attr_reader :connection_frame, :disconnect_receipt, :protocol, :session
     attr_accessor :autoflush
 
     def self.open(*args)
@@ -51,6 +51,15 @@ module StompFFI
       ObjectSpace.define_finalizer(self, Handle.finalizer(@handle))
       @log.start(events) if events
       connect
+    end
+
+    # The host and port of the current (or last tried) link.
+    def host
+      (@handle.current_host || [@host]).first
+    end
+
+    def port
+      (@handle.current_host || [nil, @port]).last
     end
 
     def open?

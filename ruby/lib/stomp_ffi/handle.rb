@@ -35,7 +35,8 @@ module StompFFI
     # Raised by #use once the handle is freed.
     class Closed < StandardError; end
 
-    attr_reader :frames
+    # [host, port] of the last TCP connection tried (libstomp's on_connecting), or nil.
+    attr_reader :frames, :current_host
 
     # `opts`: a stomp_options pointer (kept by the caller). `events`: a Queue for link events, or
     # nil. RECEIPT and ERROR frames go to #frames as [command, header pairs, body].
@@ -107,19 +108,23 @@ module StompFFI
     def callbacks
       frames = @frames
       events = @events
+      on_connecting = lambda do |_ud, host, port|
+        @current_host = [host.dup, port]
+        events&.push([:connecting, host.dup, port])
+      end
       keep_frame = lambda do |_ud, frame|
         frames.push(Native.read_frame(frame))
       rescue StandardError => e
         events&.push([:callback_error, e])
       end
       fns = {
+        on_connecting: FFI::Function.new(:void, %i[pointer string uint16], &on_connecting),
         on_receipt: FFI::Function.new(:void, %i[pointer pointer], &keep_frame),
         on_error: FFI::Function.new(:void, %i[pointer pointer], &keep_frame)
       }
       return fns unless events
 
       fns.merge(
-        on_connecting: FFI::Function.new(:void, %i[pointer string uint16]) { |_, h, p| events.push([:connecting, h.dup, p]) },
         on_connected: FFI::Function.new(:void, %i[pointer pointer]) { |_, _| events.push([:connected]) },
         on_disconnected: FFI::Function.new(:void, [:pointer]) { |_| events.push([:disconnected]) },
         on_heartbeat_timeout: FFI::Function.new(:void, [:pointer]) { |_| events.push([:heartbeat_timeout]) },
