@@ -222,8 +222,7 @@ module StompFFI
       login = @params.hosts.first[:login].to_s
       login = nil if login.empty?
       passcode = login && @params.hosts.first[:passcode].to_s
-      # _strings: referenced here, so alive until the call has returned.
-      array, count, _strings = Native.pack_headers(@params.extra_connect_headers)
+      array, count, = Native::Scratch.current.frame_memory(@params.extra_connect_headers.flatten, '')
       rc = @handle.use { |h| Native.stomp_connect(h, login, passcode, array, count, true) }
       raise_connect_failure(rc) unless rc == Native::OK
 
@@ -296,20 +295,16 @@ module StompFFI
     # Sends a frame through stomp_send_frame (libstomp escapes headers for the version, tracks
     # subscriptions, transactions and receipts, and holds frames through a reconnect).
     def transmit(command, headers, body = '')
-      pairs = []
+      flat = []
       headers.each do |k, v|
+        name = k.is_a?(Symbol) ? k.name : k.to_s
         if v.is_a?(Array)
-          v.each { |e| pairs << [k.to_s, e.to_s] }
+          v.each { |e| flat << name << e.to_s }
         else
-          pairs << [k.to_s, v.to_s]
+          flat << name << v.to_s
         end
       end
-      array, count, _strings = Native.pack_headers(pairs) # alive until the method returns
-      body_ptr = nil
-      unless body.empty?
-        body_ptr = FFI::MemoryPointer.new(:char, body.bytesize, false)
-        body_ptr.put_bytes(0, body)
-      end
+      array, count, body_ptr = Native::Scratch.current.frame_memory(flat, body)
       rc = @handle.use { |h| Native.stomp_send_frame(h, command, array, count, body_ptr, body.bytesize) }
       raise_send_failure(command, rc) unless rc == Native::OK
 
@@ -332,7 +327,7 @@ module StompFFI
       parts = @handle.frames.pop(true) unless @handle.frames.empty?
       return Message.from_parts(*parts, @protocol) if parts
 
-      fp = FFI::MemoryPointer.new(:pointer)
+      fp = Native::Scratch.current.frame
       rc = @handle.use { |h| Native.stomp_receive(h, timeout_ms, fp) }
       case rc
       when Native::OK

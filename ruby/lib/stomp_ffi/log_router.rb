@@ -30,6 +30,8 @@ module StompFFI
 
     # Whether link events need a queue and a thread.
     def wants_events?
+      return false if @logger.instance_of?(NullLogger) # it only prints API errors
+
       EVENT_METHODS.any? { |m| @logger.respond_to?(m) }
     end
 

@@ -139,51 +139,79 @@ module StompFFI
       detail.empty? ? text : "#{text}: #{detail}"
     end
 
-    # [pointer, count, keep-alive] for an array of stomp_header from [[name, value], ...]: all
-    # strings in one buffer and one array of pointers into it (two allocations per call).
-    def self.pack_headers(pairs)
-      return [nil, 0, nil] if pairs.empty?
+    ADDRESS_PACK = FFI::Pointer.size == 8 ? 'Q*' : 'L*'
+    STRINGS_PACK = Hash.new { |h, n| h[n] = 'Z*' * n }
 
-      offsets = []
-      buf = String.new(capacity: 256, encoding: Encoding::BINARY)
-      pairs.each do |name, value|
-        if name.include?("\0") || value.include?("\0")
-          raise ArgumentError, "a header holds a NUL byte: #{name.inspect}"
+    # Memory of one thread for the calls it makes: out-parameters, and the C form of an outgoing
+    # frame's headers and body, reused while they fit (and, for headers, while they are the same
+    # as last time, which they usually are), so that a publish allocates no native memory. No
+    # user code runs between filling it and the call that reads it.
+    class Scratch
+      attr_reader :frame, :name, :value, :len
+
+      def self.current
+        Thread.current[:stomp_ffi_scratch] ||= new
+      end
+
+      def initialize
+        @frame = FFI::MemoryPointer.new(:pointer)
+        @name = FFI::MemoryPointer.new(:pointer)
+        @value = FFI::MemoryPointer.new(:pointer)
+        @len = FFI::MemoryPointer.new(:size_t)
+        @flat = nil
+        @headers = nil
+        @body = FFI::MemoryPointer.new(:char, 4096, false)
+      end
+
+      # [stomp_header array (nil if none), count, body pointer (nil if empty)] for `flat`
+      # ([name, value, name, value, ...], Strings) and `body`, valid until this thread's next call.
+      def frame_memory(flat, body)
+        pack_headers(flat) unless flat == @flat
+        body_ptr = nil
+        unless body.empty?
+          @body = FFI::MemoryPointer.new(:char, body.bytesize * 2, false) if body.bytesize > @body.size
+          @body.put_bytes(0, body)
+          body_ptr = @body
+        end
+        [flat.empty? ? nil : @headers, flat.size / 2, body_ptr]
+      end
+
+      private
+
+      # The stomp_header array, then the NUL-terminated strings it points to, in one block.
+      def pack_headers(flat)
+        strings = flat.pack(STRINGS_PACK[flat.size])
+        if strings.count("\0") != flat.size
+          raise ArgumentError, "a header holds a NUL byte: #{flat.find { |s| s.include?("\0") }.inspect}"
         end
 
-        offsets << buf.bytesize
-        buf << name.b << "\0"
-        offsets << buf.bytesize
-        buf << value.b << "\0"
+        array_bytes = flat.size * FFI::Pointer.size
+        mem = FFI::MemoryPointer.new(:char, array_bytes + strings.bytesize, false)
+        address = mem.address + array_bytes
+        addresses = flat.map do |str|
+          a = address
+          address += str.bytesize + 1
+          a
+        end
+        mem.put_bytes(0, addresses.pack(ADDRESS_PACK) << strings)
+        @headers = mem
+        @flat = flat.map { |str| str.dup.freeze } # the caller may change its strings later
       end
-      strings = FFI::MemoryPointer.new(:char, buf.bytesize, false)
-      strings.put_bytes(0, buf)
-      array = FFI::MemoryPointer.new(:pointer, offsets.size, false)
-      base = strings.address
-      addresses = offsets.map { |o| base + o }
-      if FFI::Pointer.size == 8
-        array.put_array_of_uint64(0, addresses)
-      else
-        array.put_array_of_uint32(0, addresses)
-      end
-      [array, pairs.size, strings]
     end
 
     # A frame's [command, [[name, value], ...] in order, body] as binary strings.
     def self.read_frame(frame)
-      command = stomp_frame_command(frame)
-      n = stomp_frame_header_count(frame)
-      np = FFI::MemoryPointer.new(:pointer)
-      vp = FFI::MemoryPointer.new(:pointer)
-      headers = Array.new(n) do |i|
+      scratch = Scratch.current
+      np = scratch.name
+      vp = scratch.value
+      headers = Array.new(stomp_frame_header_count(frame)) do |i|
         stomp_frame_header_at(frame, i, np, vp)
         [np.read_pointer.read_string, vp.read_pointer.read_string]
       end
-      len = FFI::MemoryPointer.new(:size_t)
-      body_ptr = stomp_frame_body(frame, len)
-      size = len.read(:size_t)
+      body_ptr = stomp_frame_body(frame, scratch.len)
+      size = scratch.len.read(:size_t)
       body = size.zero? ? String.new(encoding: Encoding::BINARY) : body_ptr.read_bytes(size)
-      [command, headers, body]
+      [stomp_frame_command(frame), headers, body]
     end
   end
 end
