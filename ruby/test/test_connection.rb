@@ -190,3 +190,41 @@ class TestConnection < Minitest::Test
     assert_kind_of IMPL::Error::ProtocolError11p, err
   end
 end
+
+# ERROR frames and what the gem's API does with them; ssl: without TLS in the library.
+class TestErrors < Minitest::Test
+  include StompTestHelpers
+
+  def test_error_frame_reaches_receive
+    conn = connect('rabbitmq', '1.2')
+    conn.commit('no-such-transaction')
+    frame = receive_within(conn, 'the ERROR for an unknown transaction')
+    assert_equal 'ERROR', frame.command
+    assert_match(/transaction/i, frame.headers['message'].to_s)
+  end
+
+  def test_client_raises_broker_error_in_its_thread
+    client = IMPL::Client.new(params('rabbitmq', '1.2'))
+    err = assert_raises(IMPL::Error::BrokerException) do
+      client.commit('no-such-transaction')
+      sleep WAIT # the listener thread raises into this thread when the ERROR comes; bounded
+    end
+    assert_match(/transaction/i, err.message.to_s)
+  ensure
+    client&.close rescue nil # rubocop:disable Style/RescueModifier
+  end
+
+  def test_ssl_without_tls_in_the_library
+    skip 'the gem has TLS' if GEM_MODE
+    skip 'this libstomp has TLS: the TLS tests are for a later session' if StompFFI::Native::TLS
+    p = params('rabbitmq', '1.2')
+    p[:hosts].first[:ssl] = StompFFI::SSLParams.new(ts_files: '/nonexistent/ca.pem')
+    err = assert_raises(StompFFI::Error::SSLUnsupported) { StompFFI::Connection.new(p) }
+    assert_match(/no TLS/, err.message)
+  end
+
+  def test_ssl_params_need_cert_and_key_together
+    assert_raises(IMPL::Error::SSLClientParamsError) { IMPL::SSLParams.new(cert_file: '/c.pem') }
+    assert_equal '/ca.pem', StompFFI::SSLParams.new(ts_files: '/ca.pem,/other.pem').ca_file unless GEM_MODE
+  end
+end

@@ -354,7 +354,7 @@ module StompFFI
       @log.open = false
       raise Error::MaxReconnectAttempts if @reliable
 
-      warn 'warning: broker sent EOF, and connection not reliable' unless defined?(Minitest)
+      warn 'warning: broker sent EOF, and connection not reliable' unless defined?(Test) # as the gem
       nil
     end
 

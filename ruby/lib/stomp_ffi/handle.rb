@@ -32,6 +32,10 @@ module StompFFI
       end
     end
 
+    # RECEIPT/ERROR frames kept for receive at most; past it the oldest is dropped, with a warning
+    # (a program that asks for receipts on a Connection it never reads from).
+    MAX_FRAMES = 10_000
+
     # Raised by #use once the handle is freed.
     class Closed < StandardError; end
 
@@ -114,6 +118,10 @@ module StompFFI
       end
       keep_frame = lambda do |_ud, frame|
         frames.push(Native.read_frame(frame))
+        if frames.size > MAX_FRAMES
+          dropped = frames.pop(true)
+          warn "stomp_ffi: #{MAX_FRAMES} RECEIPT/ERROR frames wait for receive; dropped the oldest #{dropped.first}"
+        end
       rescue StandardError => e
         events&.push([:callback_error, e])
       end
