@@ -3,8 +3,9 @@
 require 'socket'
 
 # A test fixture, not a broker: a TCP proxy on 127.0.0.1 (a port the kernel picks) in front of a
-# real broker, which drops every link it carries when told to (#drop_links), so that reconnects
-# can be tested without stopping the broker other tests share.
+# real broker, which drops every link it carries when told to (#drop_links), or stops passing on
+# what the broker sends on them (#stall_links: the client hears silence, heart-beats included),
+# so that reconnects can be tested without stopping the broker other tests share.
 class FaultProxyFixture
   attr_reader :port
 
@@ -14,6 +15,7 @@ class FaultProxyFixture
     @port = @server.addr[1]
     @lock = Mutex.new
     @links = []
+    @stalled = {}
     @accepted = 0
     @accept_thread = Thread.new { accept_loop }
     @accept_thread.report_on_exception = false
@@ -30,6 +32,11 @@ class FaultProxyFixture
       @links.each { |pair| pair.each { |s| s.close rescue nil } } # rubocop:disable Style/RescueModifier
       @links.clear
     end
+  end
+
+  # From now on, bytes from the broker on the current links are read and thrown away.
+  def stall_links
+    @lock.synchronize { @links.each { |_client, upstream| @stalled[upstream] = true } }
   end
 
   def close
@@ -55,7 +62,10 @@ class FaultProxyFixture
 
   def pump(from, to)
     t = Thread.new do
-      loop { to.write(from.readpartial(65_536)) }
+      loop do
+        data = from.readpartial(65_536)
+        to.write(data) unless @lock.synchronize { @stalled[from] }
+      end
     rescue IOError, SystemCallError
       from.close rescue nil # rubocop:disable Style/RescueModifier
       to.close rescue nil # rubocop:disable Style/RescueModifier

@@ -81,4 +81,39 @@ class TestReliability < Minitest::Test
     assert_equal 1000.0, client.hbsend_interval
     client.close
   end
+
+  def test_connect_failure_logged_then_next_host
+    events = Thread::Queue.new
+    dead = TCPServer.new('127.0.0.1', 0)
+    dead_port = dead.addr[1]
+    dead.close # nothing listens there now: connections are refused
+    p = params('rabbitmq', '1.2', reliable: true, initial_reconnect_delay: 0.05, logger: recording_logger(events))
+    p[:hosts].unshift(p[:hosts].first.merge(port: dead_port))
+    conn = IMPL::Connection.new(p)
+    (@to_close ||= []) << conn
+    wait_for(events, 'on_connectfail for the dead first host') { |e| e.first == :on_connectfail }
+    wait_for(events, 'on_connected to the second host') { |e| e.first == :on_connected }
+    assert_equal BROKERS['rabbitmq'], conn.port
+  end
+
+  def test_heartbeats_logged_and_silence_detected
+    events = Thread::Queue.new
+    logger = recording_logger(events)
+    logger.define_singleton_method(:on_hbfire) { |_params, *rest| events.push([:on_hbfire, rest]) }
+    p = params('rabbitmq', '1.2', reliable: true, initial_reconnect_delay: 0.05, logger: logger,
+                                  connect_headers: { 'heart-beat' => '1000,1000' })
+    p[:hosts].first[:port] = @proxy.port
+    conn = IMPL::Connection.new(p)
+    (@to_close ||= []) << conn
+    wait_for(events, 'on_hbfire while heart-beats flow') { |e| e.first == :on_hbfire }
+    @proxy.stall_links
+    wait_for(events, 'on_hbread_fail once the broker falls silent') { |e| e.first == :on_hbread_fail }
+    gem_differs('with max_hbread_fails 0 (its default) it never reconnects on heart-beat silence') do
+      wait_for(events, 'on_connected again after the silent link was given up', GEM_MODE ? 3 : WAIT) do |e|
+        e.first == :on_connected
+      end
+      assert_operator @proxy.accepted, :>=, 2
+    end
+  end
 end
+

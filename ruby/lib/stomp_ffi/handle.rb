@@ -136,6 +136,7 @@ module StompFFI
         on_connected: FFI::Function.new(:void, %i[pointer pointer]) { |_, _| events.push([:connected]) },
         on_disconnected: FFI::Function.new(:void, [:pointer]) { |_| events.push([:disconnected]) },
         on_heartbeat_timeout: FFI::Function.new(:void, [:pointer]) { |_| events.push([:heartbeat_timeout]) },
+        on_heartbeat: FFI::Function.new(:void, [:pointer]) { |_| events.push([:heartbeat]) },
         on_receiver_loop_completed: FFI::Function.new(:void, [:pointer]) { |_| events.push([:ended]) }
       )
     end

@@ -9,7 +9,7 @@ module StompFFI
   # reclaim a Connection whose router thread still runs).
   class LogRouter
     # Logger methods fed by link events, in the gem's names.
-    EVENT_METHODS = %i[on_connecting on_connected on_connectfail on_hbread_fail on_miscerr].freeze
+    EVENT_METHODS = %i[on_connecting on_connected on_connectfail on_hbread_fail on_hbfire on_miscerr].freeze
 
     attr_accessor :closing, :open
 
@@ -21,6 +21,7 @@ module StompFFI
       @port = first[:port]
       @login = first[:login]
       @attempts = 0
+      @hbread_fails = 0
       @open = false
       @closing = false
       @failure = nil
@@ -95,7 +96,11 @@ module StompFFI
         @open = false
         slog(:on_miscerr, "link to #{@host}:#{@port} lost") unless @closing
       when :heartbeat_timeout
-        slog(:on_hbread_fail, { lock_fail: false, read_fail: true, host: @host, port: @port })
+        @hbread_fails += 1
+        slog(:on_hbread_fail, { 'ticker_interval' => @params.heartbeats[1] / 1000.0, 'read_fail_count' => @hbread_fails,
+                                'lock_fail' => false, 'lock_fail_count' => 0 })
+      when :heartbeat
+        slog(:on_hbfire, 'receive_heartbeat', { curt: Time.now.to_f })
       when :ended
         connect_failed if @pending
       when :callback_error
