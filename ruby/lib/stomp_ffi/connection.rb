@@ -250,10 +250,11 @@ module StompFFI
       fp = FFI::MemoryPointer.new(:pointer)
       @handle.use do |h|
         @protocol = Native::VERSIONS.key(vp.read_int) if Native.stomp_connection_version(h, vp) == Native::OK
+        @handle.protocol = @protocol
         if Native.stomp_connected_frame(h, fp) == Native::OK
           frame = fp.read_pointer
           begin
-            @connection_frame = Message.from_parts(*Native.read_frame(frame), @protocol)
+            @connection_frame = Message.from_frame(frame, @protocol)
           ensure
             Native.stomp_frame_free(frame)
           end
@@ -324,8 +325,8 @@ module StompFFI
     # A RECEIPT/ERROR kept by the listener, else a MESSAGE from the receive queue within
     # `timeout_ms`; nil if none. Marks the connection closed when libstomp says it ended.
     def next_frame(timeout_ms)
-      parts = @handle.frames.pop(true) unless @handle.frames.empty?
-      return Message.from_parts(*parts, @protocol) if parts
+      kept = @handle.frames.pop(true) unless @handle.frames.empty?
+      return kept if kept
 
       fp = Native::Scratch.current.frame
       rc = @handle.use { |h| Native.stomp_receive(h, timeout_ms, fp) }
@@ -333,7 +334,7 @@ module StompFFI
       when Native::OK
         frame = fp.read_pointer
         begin
-          Message.from_parts(*Native.read_frame(frame), @protocol)
+          Message.from_frame(frame, @protocol)
         ensure
           Native.stomp_frame_free(frame)
         end
@@ -347,8 +348,8 @@ module StompFFI
     end
 
     def link_ended
-      parts = @handle.frames.pop(true) unless @handle.frames.empty?
-      return Message.from_parts(*parts, @protocol) if parts
+      kept = @handle.frames.pop(true) unless @handle.frames.empty?
+      return kept if kept
 
       @closed = true
       @log.open = false

@@ -41,15 +41,18 @@ module StompFFI
 
     # [host, port] of the last TCP connection tried (libstomp's on_connecting), or nil.
     attr_reader :frames, :current_host
+    # The negotiated version, for the Messages made from RECEIPT/ERROR frames.
+    attr_accessor :protocol
 
     # `opts`: a stomp_options pointer (kept by the caller). `events`: a Queue for link events, or
-    # nil. RECEIPT and ERROR frames go to #frames as [command, header pairs, body].
+    # nil. RECEIPT and ERROR frames go to #frames as Messages.
     def initialize(opts, events)
       @lock = Mutex.new
       @idle = ConditionVariable.new
       @users = 0
       @freed = false
       @frames = Thread::Queue.new
+      @protocol = SPL_10
       @events = events
       @ptr = Native.stomp_connection_new(opts)
       raise ArgumentError, "stomp_connection_new: #{Native.stomp_last_error}" if @ptr.null?
@@ -112,15 +115,16 @@ module StompFFI
     def callbacks
       frames = @frames
       events = @events
+      handle = self
       on_connecting = lambda do |_ud, host, port|
         @current_host = [host.dup, port]
         events&.push([:connecting, host.dup, port])
       end
       keep_frame = lambda do |_ud, frame|
-        frames.push(Native.read_frame(frame))
+        frames.push(Message.from_frame(frame, handle.protocol))
         if frames.size > MAX_FRAMES
           dropped = frames.pop(true)
-          warn "stomp_ffi: #{MAX_FRAMES} RECEIPT/ERROR frames wait for receive; dropped the oldest #{dropped.first}"
+          warn "stomp_ffi: #{MAX_FRAMES} RECEIPT/ERROR frames wait for receive; dropped the oldest #{dropped.command}"
         end
       rescue StandardError => e
         events&.push([:callback_error, e])

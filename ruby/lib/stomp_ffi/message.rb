@@ -14,27 +14,28 @@ module StompFFI
       @original = nil
     end
 
-    # A Message from [command, [[name, value], ...], body] as Native.read_frame gives them.
-    # Encodings as the gem ends up with them (it slices headers and body out of one string): the
-    # frame is binary when it carried a content-length and its body is not ASCII, else UTF-8; the
-    # body and 1.0 headers take the frame's encoding, 1.1+ headers are always UTF-8.
-    def self.from_parts(command, pairs, body, protocol)
-      utf8_headers = protocol != SPL_10
-      binary = !body.ascii_only? && pairs.any? { |name, _| name == 'content-length' }
+    # A Message from a libstomp frame (read, not kept). Encodings as the gem ends up with them (it
+    # slices headers and body out of one string): the frame is binary when it carried a
+    # content-length and its body is not ASCII, else UTF-8; the body and 1.0 headers take the
+    # frame's encoding, 1.1+ headers are always UTF-8 (and a repeated one gives an Array).
+    def self.from_frame(frame, protocol)
+      body = Native.frame_body(frame)
+      binary = !body.ascii_only? && !Native.stomp_frame_header(frame, 'content-length').null?
       frame_encoding = binary ? Encoding::BINARY : Encoding::UTF_8
-      header_encoding = utf8_headers ? Encoding::UTF_8 : frame_encoding
+      repeats = protocol != SPL_10
+      header_encoding = repeats ? Encoding::UTF_8 : frame_encoding
       headers = {}
-      pairs.each do |name, value|
+      Native.each_header(frame) do |name, value|
         name.force_encoding(header_encoding)
         value.force_encoding(header_encoding)
         old = headers[name]
         if old.nil?
           headers[name] = value
-        elsif utf8_headers
+        elsif repeats
           headers[name] = old.is_a?(Array) ? old << value : [old, value]
         end
       end
-      new(command.dup.force_encoding(Encoding::UTF_8), headers, body.force_encoding(frame_encoding))
+      new(Native.stomp_frame_command(frame).force_encoding(Encoding::UTF_8), headers, body.force_encoding(frame_encoding))
     end
 
     def to_s

@@ -126,6 +126,7 @@ module StompFFI
     attach_function :stomp_connected_frame, %i[pointer pointer], :int
 
     attach_function :stomp_frame_command, [:pointer], :string
+    attach_function :stomp_frame_header, %i[pointer string], :pointer
     attach_function :stomp_frame_header_count, [:pointer], :size_t
     attach_function :stomp_frame_header_at, %i[pointer size_t pointer pointer], :int
     attach_function :stomp_frame_body, %i[pointer pointer], :pointer
@@ -199,19 +200,23 @@ module StompFFI
       end
     end
 
-    # A frame's [command, [[name, value], ...] in order, body] as binary strings.
-    def self.read_frame(frame)
+    # Yields each header of a frame as binary strings (name, value), in order.
+    def self.each_header(frame)
       scratch = Scratch.current
       np = scratch.name
       vp = scratch.value
-      headers = Array.new(stomp_frame_header_count(frame)) do |i|
+      stomp_frame_header_count(frame).times do |i|
         stomp_frame_header_at(frame, i, np, vp)
-        [np.read_pointer.read_string, vp.read_pointer.read_string]
+        yield np.read_pointer.read_string, vp.read_pointer.read_string
       end
-      body_ptr = stomp_frame_body(frame, scratch.len)
-      size = scratch.len.read(:size_t)
-      body = size.zero? ? String.new(encoding: Encoding::BINARY) : body_ptr.read_bytes(size)
-      [stomp_frame_command(frame), headers, body]
+    end
+
+    # A frame's body, binary.
+    def self.frame_body(frame)
+      len = Scratch.current.len
+      ptr = stomp_frame_body(frame, len)
+      size = len.read(:size_t)
+      size.zero? ? String.new(encoding: Encoding::BINARY) : ptr.read_bytes(size)
     end
   end
 end
