@@ -53,13 +53,13 @@ module StompFFI
       connect
     end
 
-    # The host and port of the current (or last tried) link.
+    # The host and port of the current link (or of the last one tried, while connecting).
     def host
-      (@handle.current_host || [@host]).first
+      current_host.first
     end
 
     def port
-      (@handle.current_host || [nil, @port]).last
+      current_host.last
     end
 
     def open?
@@ -226,9 +226,15 @@ module StompFFI
       rc = @handle.use { |h| Native.stomp_connect(h, login, passcode, array, count, true) }
       raise_connect_failure(rc) unless rc == Native::OK
 
+      # on_connected (which says which host) runs on libstomp's dispatch thread, maybe after this.
+      @handle.wait_connected(1, 5)
       @closed = false
       @log.open = true
       read_connected_frame
+    end
+
+    def current_host
+      @handle.connected_host || @handle.current_host || [@host, @port]
     end
 
     def raise_connect_failure(rc)

@@ -39,8 +39,9 @@ module StompFFI
     # Raised by #use once the handle is freed.
     class Closed < StandardError; end
 
-    # [host, port] of the last TCP connection tried (libstomp's on_connecting), or nil.
-    attr_reader :frames, :current_host
+    # [host, port] of the last TCP connection tried (libstomp's on_connecting), or nil; of the
+    # last one that reached CONNECTED (on_connected), or nil.
+    attr_reader :frames, :current_host, :connected_host
     # The negotiated version, for the Messages made from RECEIPT/ERROR frames.
     attr_accessor :protocol
 
@@ -51,6 +52,9 @@ module StompFFI
       @idle = ConditionVariable.new
       @users = 0
       @freed = false
+      @link_lock = Mutex.new
+      @link_cond = ConditionVariable.new
+      @connects = 0
       @frames = Thread::Queue.new
       @protocol = SPL_10
       @events = events
@@ -80,6 +84,20 @@ module StompFFI
 
     def freed?
       @freed
+    end
+
+    # Waits up to `seconds` until on_connected has run `count` times in all (callbacks run after
+    # the call that caused them may have returned).
+    def wait_connected(count, seconds)
+      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + seconds
+      @link_lock.synchronize do
+        while @connects < count
+          left = deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC)
+          break if left <= 0
+
+          @link_cond.wait(@link_lock, left)
+        end
+      end
     end
 
     # Frees the native connection once no call is in flight; idempotent.
@@ -120,6 +138,14 @@ module StompFFI
         @current_host = [host.dup, port]
         events&.push([:connecting, host.dup, port])
       end
+      on_connected = lambda do |_ud, _frame|
+        @link_lock.synchronize do
+          @connected_host = @current_host
+          @connects += 1
+          @link_cond.broadcast
+        end
+        events&.push([:connected])
+      end
       keep_frame = lambda do |_ud, frame|
         frames.push(Message.from_frame(frame, handle.protocol))
         if frames.size > MAX_FRAMES
@@ -131,13 +157,13 @@ module StompFFI
       end
       fns = {
         on_connecting: FFI::Function.new(:void, %i[pointer string uint16], &on_connecting),
+        on_connected: FFI::Function.new(:void, %i[pointer pointer], &on_connected),
         on_receipt: FFI::Function.new(:void, %i[pointer pointer], &keep_frame),
         on_error: FFI::Function.new(:void, %i[pointer pointer], &keep_frame)
       }
       return fns unless events
 
       fns.merge(
-        on_connected: FFI::Function.new(:void, %i[pointer pointer]) { |_, _| events.push([:connected]) },
         on_disconnected: FFI::Function.new(:void, [:pointer]) { |_| events.push([:disconnected]) },
         on_heartbeat_timeout: FFI::Function.new(:void, [:pointer]) { |_| events.push([:heartbeat_timeout]) },
         on_heartbeat: FFI::Function.new(:void, [:pointer]) { |_| events.push([:heartbeat]) },
