@@ -228,3 +228,48 @@ class TestErrors < Minitest::Test
     assert_equal '/ca.pem', StompFFI::SSLParams.new(ts_files: '/ca.pem,/other.pem').ca_file unless GEM_MODE
   end
 end
+
+# Connecting where it cannot work: the gem's exceptions, or ours where the gem has none.
+class TestConnectFailures < Minitest::Test
+  include StompTestHelpers
+
+  def dead_port
+    server = TCPServer.new('127.0.0.1', 0)
+    server.addr[1]
+  ensure
+    server&.close # nothing listens there now: connections are refused
+  end
+
+  def dead_params(extra = {})
+    p = params('rabbitmq', '1.2', extra)
+    p[:hosts].first[:port] = dead_port
+    p
+  end
+
+  def test_unreliable_connect_to_a_dead_port
+    expected = GEM_MODE ? Errno::ECONNREFUSED : IMPL::Error::ConnectFailed
+    err = assert_raises(expected) { IMPL::Connection.new(dead_params) }
+    assert_match(/refused/i, err.message)
+  end
+
+  def test_reliable_connect_gives_up_after_max_reconnect_attempts
+    assert_raises(IMPL::Error::MaxReconnectAttempts) do
+      Timeout.timeout(WAIT) do
+        IMPL::Connection.new(dead_params(reliable: true, max_reconnect_attempts: 2, initial_reconnect_delay: 0.01))
+      end
+    end
+  end
+
+  def test_bad_login
+    p = params('rabbitmq', '1.2')
+    p[:hosts].first[:passcode] = 'wrong'
+    if GEM_MODE
+      # The gem goes on with the ERROR frame as its connection_frame.
+      conn = IMPL::Connection.new(p)
+      assert_equal 'ERROR', conn.connection_frame.command
+    else
+      err = assert_raises(IMPL::Error::ConnectRefused) { IMPL::Connection.new(p) }
+      assert_match(/refused|login|access/i, err.message)
+    end
+  end
+end

@@ -5,6 +5,7 @@
 # waits with clear failure messages.
 require 'minitest/autorun'
 require 'timeout'
+require 'socket'
 
 if ENV['STOMP_IMPL'] == 'gem'
   require 'stomp'
