@@ -153,6 +153,7 @@ module StompFFI
           warn "stomp_ffi: #{MAX_FRAMES} RECEIPT/ERROR frames wait for receive; dropped the oldest #{dropped.command}"
         end
       rescue StandardError => e
+        warn "stomp_ffi: a #{frame.null? ? 'NULL' : 'RECEIPT/ERROR'} frame could not be kept: #{e.class}: #{e.message}"
         events&.push([:callback_error, e])
       end
       fns = {
