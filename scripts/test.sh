@@ -44,6 +44,9 @@ scripts/test-c.sh
 step "interoperability with stomp.py and the Ruby gem"
 scripts/test-interop.sh
 
+step "Ruby gem stomp_ffi: gem build, install into a temporary GEM_HOME, suite on StompFFI and on the stomp gem"
+RUBY_TEST_NO_BUILD=1 scripts/test-ruby.sh
+
 step "failover when a broker is stopped mid-run (stops RabbitMQ, so it runs alone and last)"
 failover_rc=0
 cargo test --release --test failover_stop -- --ignored --nocapture || failover_rc=$?
