@@ -526,7 +526,9 @@ stomp_result stomp_receive(stomp_connection *conn, uint32_t timeout_ms, stomp_fr
 /**
  * Waits up to `timeout_ms` for the RECEIPT of a frame sent with a `receipt` header `receipt_id`.
  * STOMP_ERR_DISCONNECTED if the link dropped before it came (the frame may not have been processed:
- * resend it), STOMP_ERR_NOT_FOUND if no frame asked for it, STOMP_ERR_TIMEOUT.
+ * resend it), STOMP_ERR_SERVER if the broker answered with an ERROR frame carrying that
+ * `receipt-id` (the frame failed; the error's text is in `stomp_last_error()`, and `on_error` has
+ * the frame), STOMP_ERR_NOT_FOUND if no frame asked for it, STOMP_ERR_TIMEOUT.
  *
  * # Safety
  * `conn` is NULL or a live stomp_connection; `receipt_id` is NULL or NUL-terminated.

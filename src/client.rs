@@ -582,7 +582,8 @@ impl Connection {
     }
 
     /// Waits for RECEIPT `receipt_id`. `Disconnected` if the link dropped first (the frame may or may
-    /// not have been processed); `NotFound` if no frame asked for it.
+    /// not have been processed); `ServerError` if the broker answered it with an ERROR frame (one
+    /// carrying its `receipt-id`: the frame failed); `NotFound` if no frame asked for it.
     pub fn wait_receipt(&self, receipt_id: &str, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         let mut core = self.shared.lock_core();
@@ -597,6 +598,18 @@ impl Connection {
                     return err(
                         ErrorKind::Disconnected,
                         format!("the link dropped before receipt {} came", receipt_id),
+                    );
+                }
+                ReceiptStatus::Refused => {
+                    let why = core
+                        .session
+                        .receipt_error(receipt_id)
+                        .unwrap_or_default()
+                        .to_owned();
+                    core.session.forget_receipt(receipt_id);
+                    return err(
+                        ErrorKind::ServerError,
+                        format!("the broker answered receipt {} with ERROR: {}", receipt_id, why),
                     );
                 }
                 ReceiptStatus::Unknown

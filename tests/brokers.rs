@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use stomp::*;
@@ -103,6 +103,34 @@ fn receipts_are_awaited() {
         );
         c.disconnect(Some("bye"), T).unwrap();
     });
+}
+
+#[test]
+fn an_error_answering_a_receipt_ends_the_wait_at_once() {
+    // ActiveMQ only: RabbitMQ 3.10 answers the same COMMIT with an ERROR that has no receipt-id
+    // (seen on the wire), so nothing ties it to the receipt and the wait runs to its timeout there.
+    for v in VERSIONS {
+        let b = Broker::ActiveMq;
+        let c = b.connect(v, |_| {});
+        // A COMMIT of a transaction the broker never saw: an ERROR that carries the receipt-id, and
+        // the link kept.
+        c.send_frame(
+            Frame::new(Command::Commit)
+                .with("transaction", "libstomp-no-such-tx")
+                .with("receipt", "r-bad"),
+        )
+        .unwrap();
+        let start = Instant::now();
+        let e = c.wait_receipt("r-bad", T).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::ServerError, "{b:?} {v}: {e}");
+        assert!(e.message.contains("r-bad"), "{b:?} {v}: {e}");
+        assert!(
+            start.elapsed() < T / 2,
+            "{b:?} {v}: the wait took {:?}, as if the ERROR had not been seen",
+            start.elapsed()
+        );
+        c.disconnect(Some("bye"), T).unwrap();
+    }
 }
 
 #[test]

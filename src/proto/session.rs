@@ -87,6 +87,9 @@ pub enum ReceiptStatus {
     Received,
     /// The link dropped before it came: the frame may or may not have been processed.
     Lost,
+    /// The broker answered with an ERROR frame carrying this `receipt-id` (the frame failed; the
+    /// error's text is `receipt_error`).
+    Refused,
     /// Never asked for (or forgotten long ago).
     Unknown,
 }
@@ -161,6 +164,8 @@ pub struct Session {
     receipts: HashMap<String, ReceiptStatus>,
     /// Finished receipts in the order they finished, to forget the oldest.
     receipts_done: VecDeque<String>,
+    /// The text of the ERROR frames that answered a receipt (`ReceiptStatus::Refused`).
+    receipt_errors: HashMap<String, String>,
     disconnect_receipt: Option<String>,
     subscriptions: Vec<(String, Subscription)>,
     transactions: HashSet<String>,
@@ -213,6 +218,7 @@ impl Session {
             connected_deadline: None,
             receipts: HashMap::new(),
             receipts_done: VecDeque::new(),
+            receipt_errors: HashMap::new(),
             disconnect_receipt: None,
             subscriptions: Vec::new(),
             transactions: HashSet::new(),
@@ -819,7 +825,18 @@ impl Session {
                     self.close(None);
                 }
             }
-            (_, Command::Error) => self.events.push_back(Event::Error(f)),
+            (_, Command::Error) => {
+                // An ERROR caused by a frame that asked for a receipt carries its `receipt-id`
+                // (STOMP 1.2, ERROR): that receipt will never come, so it ends here, refused.
+                if let Some(id) = f.header("receipt-id")
+                    && self.receipts.get(id) == Some(&ReceiptStatus::Pending)
+                {
+                    let id = id.to_owned();
+                    self.receipt_errors.insert(id.clone(), error_text(&f));
+                    self.finish_receipt(&id, ReceiptStatus::Refused);
+                }
+                self.events.push_back(Event::Error(f))
+            }
             (_, other) => {
                 self.close(Some(Error::new(
                     ErrorKind::Protocol,
@@ -838,6 +855,7 @@ impl Session {
             while self.receipts_done.len() > self.config.receipt_memory {
                 if let Some(old) = self.receipts_done.pop_front() {
                     self.receipts.remove(&old);
+                    self.receipt_errors.remove(&old);
                 }
             }
         }
@@ -881,6 +899,11 @@ impl Session {
             .unwrap_or(ReceiptStatus::Unknown)
     }
 
+    /// The text of the ERROR frame that refused receipt `id` (`ReceiptStatus::Refused`).
+    pub fn receipt_error(&self, id: &str) -> Option<&str> {
+        self.receipt_errors.get(id).map(String::as_str)
+    }
+
     /// Forget a receipt someone has waited for.
     pub fn forget_receipt(&mut self, id: &str) {
         if self
@@ -889,6 +912,7 @@ impl Session {
             .is_some_and(|s| *s != ReceiptStatus::Pending)
         {
             self.receipts.remove(id);
+            self.receipt_errors.remove(id);
             self.receipts_done.retain(|r| r != id);
         }
     }

@@ -293,6 +293,36 @@ fn receipts_arrive_or_are_lost_with_the_link() {
 }
 
 #[test]
+fn an_error_carrying_a_receipt_id_refuses_that_receipt() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    for r in ["r1", "r2"] {
+        s.send(
+            Frame::new(Command::Commit)
+                .with("transaction", "nope")
+                .with("receipt", r),
+        )
+        .unwrap();
+    }
+    s.handle_bytes(b"ERROR\nreceipt-id:r1\nmessage:Bad transaction\n\n\0", now);
+    assert_eq!(s.receipt_status("r1"), ReceiptStatus::Refused);
+    assert_eq!(s.receipt_error("r1"), Some("Bad transaction"));
+    assert_eq!(
+        s.receipt_status("r2"),
+        ReceiptStatus::Pending,
+        "an ERROR refuses only the receipt it names"
+    );
+    // An ERROR naming a receipt nobody waits for changes nothing; one without receipt-id neither.
+    s.handle_bytes(b"ERROR\nreceipt-id:zz\n\n\0ERROR\nmessage:x\n\n\0", now);
+    assert_eq!(s.receipt_status("zz"), ReceiptStatus::Unknown);
+    assert_eq!(s.receipt_status("r2"), ReceiptStatus::Pending);
+    s.forget_receipt("r1");
+    assert_eq!(s.receipt_status("r1"), ReceiptStatus::Unknown);
+    assert_eq!(s.receipt_error("r1"), None);
+    assert_eq!(s.state(), State::Connected, "an ERROR alone does not end the session");
+}
+
+#[test]
 fn receipt_memory_is_bounded() {
     let now = t0();
     let config = SessionConfig {

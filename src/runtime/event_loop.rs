@@ -973,7 +973,11 @@ impl Loop {
                     turn.notify = true;
                     Self::dispatch(conn, Dispatch::Receipt(f));
                 }
-                Event::Error(f) => Self::dispatch(conn, Dispatch::Error(f)),
+                Event::Error(f) => {
+                    // It may have refused a receipt someone waits for.
+                    turn.notify |= f.header("receipt-id").is_some();
+                    Self::dispatch(conn, Dispatch::Error(f));
+                }
                 Event::Sent(f) => Self::dispatch(conn, Dispatch::Send(f)),
                 Event::Heartbeat => Self::dispatch(conn, Dispatch::Heartbeat),
                 Event::HeartbeatTimeout => Self::dispatch(conn, Dispatch::HeartbeatTimeout),
