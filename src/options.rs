@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::proto::{Limits, Version};
 use crate::runtime::reconnect::ReconnectPolicy;
+use crate::runtime::tls::{TlsFiles, TlsOptions};
 
 /// One broker in the failover list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +15,8 @@ pub struct HostSpec {
     /// Credentials for this host only (they override those given to `connect`).
     pub login: Option<String>,
     pub passcode: Option<String>,
+    /// TLS with these files for this host; `None`: `Options::tls.default` (plain if that is unset).
+    pub tls: Option<TlsFiles>,
 }
 
 /// TCP keepalive settings (off by default; the kernel's defaults where a field is `None`).
@@ -61,6 +64,8 @@ pub struct Options {
     /// `frame_timeout` bytes of it must come, unless it completes first, so a body that arrives
     /// whole sooner is never affected. 0: no rate limit (the head's limit stays).
     pub frame_min_rate: u32,
+    /// TLS: the default files, the name to check, the verification callback.
+    pub tls: TlsOptions,
 }
 
 impl Default for Options {
@@ -87,6 +92,7 @@ impl Default for Options {
             max_pending_messages: 1024,
             frame_timeout: Duration::from_secs(10),
             frame_min_rate: 1024,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -102,6 +108,19 @@ impl Options {
             port,
             login: None,
             passcode: None,
+            tls: None,
+        });
+        self
+    }
+
+    /// Appends a broker reached over TLS with `files` (see `TlsFiles::load`).
+    pub fn host_tls(mut self, host: &str, port: u16, files: TlsFiles) -> Options {
+        self.hosts.push(HostSpec {
+            host: host.to_owned(),
+            port,
+            login: None,
+            passcode: None,
+            tls: Some(files),
         });
         self
     }
