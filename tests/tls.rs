@@ -6,6 +6,8 @@
 //! (one certificate each) cannot do alongside the good one: `ExpiredTerminatorFixture` is stunnel
 //! with that certificate in front of RabbitMQ's plain port.
 
+#![cfg(feature = "tls")]
+
 mod common;
 
 use std::net::TcpStream;
