@@ -92,6 +92,7 @@ impl TlsFiles {
         }
         #[cfg(not(feature = "tls"))]
         {
+            let _ = ca_file;
             err(
                 ErrorKind::Unsupported,
                 "this libstomp was built without TLS (cargo feature `tls`, CMake option STOMP_TLS)",
