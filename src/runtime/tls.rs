@@ -611,6 +611,11 @@ mod imp {
                 if self.eof {
                     return self.ended();
                 }
+                if self.tls.is_handshaking() {
+                    // Handshake records are `advance_handshake`'s, outside the lock: it read the
+                    // socket dry, so whatever comes next brings a new readiness event.
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
                 match self.tls.read_tls(&mut self.tcp) {
                     Ok(0) => self.eof = true,
                     Ok(_) => self.heard = true,
