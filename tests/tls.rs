@@ -409,6 +409,27 @@ fn auto_reconnect_over_tls_resubscribes_and_messages_flow_again() {
             .iter()
             .all(|m| m.header("subscription") == Some("keep"))
     );
+
+    // Sends made while reconnecting are held, then go out over the next TLS link.
+    let connecting = |r: &Recorded| {
+        r.events
+            .iter()
+            .filter(|e| e.starts_with("connecting"))
+            .count()
+    };
+    proxy.refuse(true);
+    proxy.drop_links();
+    rec.wait_for(T, "the second drop", |r| {
+        r.events.iter().filter(|e| *e == "disconnected").count() == 2
+    });
+    let attempts = connecting(&rec.state.lock().unwrap());
+    c.send(&q, b"held", None, &[("receipt", "r-held")]).unwrap();
+    rec.wait_for(T, "a refused attempt", |r| connecting(r) >= attempts + 2);
+    proxy.refuse(false);
+    c.wait_receipt("r-held", T).unwrap();
+    rec.wait_for(T, "the held message", |r| r.messages.len() == 4);
+    assert_eq!(rec.messages()[3].body(), b"held");
+    assert!(c.tls_session().is_some());
     c.disconnect(None, T).unwrap();
     sender.disconnect(None, T).unwrap();
 }
