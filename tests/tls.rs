@@ -148,7 +148,7 @@ fn send_and_receive_over_tls_in_every_version_on_both_brokers() {
 }
 
 #[test]
-fn a_name_in_the_certificate_is_checked_and_sent_as_sni() {
+fn a_host_name_in_the_certificate_is_accepted() {
     // "localhost" is in the server certificate's names, as is 127.0.0.1 (used everywhere else).
     let mut o = Options::new().host_tls("localhost", rabbit_tls_port(), ca_only());
     o.vhost = Some("/".into());
@@ -207,6 +207,30 @@ fn the_server_name_override_accepts_a_certificate_made_for_another_name() {
     let c = Connection::new(o).unwrap();
     c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
     c.disconnect(None, T).unwrap();
+}
+
+#[test]
+fn sni_is_sent_for_names_and_not_for_addresses() {
+    // The terminator presents the wrong-host certificate, unless the client names "localhost" in
+    // SNI: then the good one (stunnel picks a certificate by SNI).
+    let fx = TerminatorFixture::start_with(
+        "wronghost",
+        &format!(
+            "[by-name]\nsni = stomp:localhost\nconnect = 127.0.0.1:{}\ncert = {}\nkey = {}\n",
+            Broker::RabbitMq.port(),
+            cert("server.pem").display(),
+            cert("server.key").display()
+        ),
+    );
+    let mut o = Options::new().host_tls("localhost", fx.port, ca_only());
+    o.vhost = Some("/".into());
+    o.connect_timeout = CONNECT_TIMEOUT;
+    let c = Connection::new(o).unwrap();
+    c.connect(Some("guest"), Some("guest"), &[], true)
+        .unwrap_or_else(|e| panic!("SNI localhost: {}", e.message));
+    c.disconnect(None, T).unwrap();
+    let o = tls_options(Broker::RabbitMq, fx.port, ca_only(), Version::V1_2);
+    connect_fails(o, ErrorKind::TlsHostname);
 }
 
 #[test]
@@ -580,6 +604,11 @@ struct TerminatorFixture {
 
 impl TerminatorFixture {
     fn start(name: &str) -> TerminatorFixture {
+        TerminatorFixture::start_with(name, "")
+    }
+
+    /// `start`, with more stunnel configuration after the main service (`stomp`).
+    fn start_with(name: &str, extra: &str) -> TerminatorFixture {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!(
             "libstomp-stunnel-{}-{}-{}",
@@ -593,7 +622,7 @@ impl TerminatorFixture {
             &conf,
             format!(
                 "foreground = yes\npid =\ndebug = 3\n[stomp]\naccept = 127.0.0.1:{port}\n\
-                 connect = 127.0.0.1:{upstream}\ncert = {cert}\nkey = {key}\n",
+                 connect = 127.0.0.1:{upstream}\ncert = {cert}\nkey = {key}\n{extra}",
                 upstream = Broker::RabbitMq.port(),
                 cert = cert(&format!("{name}.pem")).display(),
                 key = cert(&format!("{name}.key")).display(),
