@@ -1108,6 +1108,7 @@ impl Loop {
             std::mem::replace(&mut conn.link, Link::None)
         {
             tls_unanswered = stream.tls_unanswered();
+            stream.close();
             let _ = self.poll.registry().deregister(&mut stream);
         }
         // on_disconnected pairs with on_connected: a link that never got CONNECTED is a failed attempt.

@@ -56,6 +56,14 @@ impl Stream {
         }
     }
 
+    /// Ends TLS cleanly (close_notify) before the socket is closed; nothing on plain TCP.
+    pub fn close(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Stream::Tls(t) = self {
+            t.close();
+        }
+    }
+
     /// A TLS link whose handshake got no byte from the broker: a plain STOMP broker waits like
     /// that, for a frame that never ends.
     pub fn tls_unanswered(&self) -> bool {

@@ -424,6 +424,21 @@ mod imp {
         heard: bool,
     }
 
+    /// The TCP stream as rustls writes to it: one `send` per record, which never raises SIGPIPE
+    /// (std sends with MSG_NOSIGNAL), where its vectored write is a plain `writev` that would kill
+    /// a C program that left SIGPIPE at its default when the broker has gone.
+    struct NoSigpipe<'a>(&'a mio::net::TcpStream);
+
+    impl io::Write for NoSigpipe<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            io::Write::write(&mut &*self.0, buf)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     /// A TLS failure carried through `io::Error` to the loop, which gives it its own kind.
     #[derive(Debug)]
     pub struct TlsFailure(pub Error);
@@ -535,7 +550,7 @@ mod imp {
         /// Writes the TLS records rustls has queued; `WouldBlock` when the socket is full.
         pub fn flush_records(&mut self) -> io::Result<()> {
             while self.tls.wants_write() {
-                match self.tls.write_tls(&mut self.tcp) {
+                match self.tls.write_tls(&mut NoSigpipe(&self.tcp)) {
                     Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "socket closed")),
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -558,6 +573,12 @@ mod imp {
             let _ = self.flush_some();
             let host = self.peer_name();
             io::Error::other(TlsFailure(describe(e, &host)))
+        }
+
+        /// Tells the broker the link ends here (close_notify), as far as the socket takes it now.
+        pub fn close(&mut self) {
+            self.tls.send_close_notify();
+            let _ = self.flush_records();
         }
 
         /// The TLS handshake got no byte from the broker (yet).
