@@ -175,10 +175,14 @@ fn the_default_tls_applies_to_hosts_added_plainly() {
 #[test]
 fn an_unknown_ca_is_refused() {
     let files = TlsFiles::load(Some(&cert("other-ca.pem")), None, None).unwrap();
+    // The system's trust store (the default) does not hold the test CA either.
+    let system = TlsFiles::load(None, None, None).expect("the system trust store loads");
     for broker in BROKERS {
-        let o = tls_options(broker, tls_port(broker), files.clone(), Version::V1_2);
-        let m = connect_fails(o, ErrorKind::TlsUntrusted);
-        assert!(m.contains("trusted CA"), "{m}");
+        for f in [&files, &system] {
+            let o = tls_options(broker, tls_port(broker), f.clone(), Version::V1_2);
+            let m = connect_fails(o, ErrorKind::TlsUntrusted);
+            assert!(m.contains("trusted CA"), "{m}");
+        }
     }
 }
 
