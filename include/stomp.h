@@ -169,7 +169,8 @@ typedef enum {
    */
   STOMP_ERR_TLS_CLIENT_CERT_REFUSED = 25,
   /*
-   TLS on one side only: a plain broker on a host set up for TLS, or a TLS port dialled plain.
+   TLS on one side only: a plain broker on a host set up for TLS (it hangs up on the TLS
+   handshake, or never answers it within the connect timeout), or a TLS port dialled plain.
    */
   STOMP_ERR_TLS_MISMATCH = 26,
   /*

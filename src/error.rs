@@ -58,7 +58,8 @@ pub enum ErrorKind {
     TlsExpired,
     /// The broker refused our client certificate, or wants one and got none.
     TlsClientCertRefused,
-    /// TLS on one side only: a plain broker on a TLS host of the list, or a TLS port dialled plain.
+    /// TLS on one side only: a plain broker on a TLS host of the list (it hangs up on the TLS
+    /// handshake, or never answers it within the connect timeout), or a TLS port dialled plain.
     TlsMismatch,
     /// Any other TLS failure (no common protocol version or cipher suite, a bad record).
     TlsHandshake,

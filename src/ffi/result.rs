@@ -66,7 +66,8 @@ pub enum stomp_result {
     STOMP_ERR_TLS_EXPIRED = 24,
     /// The broker refused our client certificate, or wants one and was given none.
     STOMP_ERR_TLS_CLIENT_CERT_REFUSED = 25,
-    /// TLS on one side only: a plain broker on a host set up for TLS, or a TLS port dialled plain.
+    /// TLS on one side only: a plain broker on a host set up for TLS (it hangs up on the TLS
+    /// handshake, or never answers it within the connect timeout), or a TLS port dialled plain.
     STOMP_ERR_TLS_MISMATCH = 26,
     /// Another TLS failure (no common version or cipher suite, a corrupt record).
     STOMP_ERR_TLS_HANDSHAKE = 27,

@@ -1123,7 +1123,13 @@ impl Loop {
                 // The application closed it mid-handshake: the walk is over.
                 return self.finish(id, reason);
             }
-            let kind = reason.as_ref().map(|r| r.kind).filter(|k| k.is_tls());
+            // A TLS link the broker never answered (a plain STOMP broker waits so, for the end
+            // of a frame) is most likely a plain port: the code says so, as when it hangs up.
+            let kind = if tls_unanswered {
+                Some(ErrorKind::TlsMismatch)
+            } else {
+                reason.as_ref().map(|r| r.kind).filter(|k| k.is_tls())
+            };
             let mut why = reason
                 .map(|r| r.message)
                 .unwrap_or_else(|| "closed during the handshake".into());
