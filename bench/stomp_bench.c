@@ -66,7 +66,13 @@ static stomp_connection *open_connection(uint16_t port, size_t receive_queue, co
     stomp_options *o = stomp_options_new();
     if (o == NULL) check(STOMP_ERR_INVALID_ARGUMENT, "stomp_options_new");
     if (max_body > 0) CHECK(stomp_options_set_frame_limits(o, max_body, 0, 0));
-    CHECK(stomp_options_add_host(o, "127.0.0.1", port));
+    /* STOMP_BENCH_TLS_CA: the port is a TLS terminator whose certificate this CA signed. */
+    const char *tls_ca = getenv("STOMP_BENCH_TLS_CA");
+    if (tls_ca != NULL && *tls_ca != '\0') {
+        CHECK(stomp_options_add_host_tls(o, "127.0.0.1", port, tls_ca, NULL, NULL));
+    } else {
+        CHECK(stomp_options_add_host(o, "127.0.0.1", port));
+    }
     CHECK(stomp_options_set_vhost(o, "/"));
     if (receive_queue > 0) CHECK(stomp_options_set_receive_queue(o, receive_queue));
     stomp_connection *conn = stomp_connection_new(o);

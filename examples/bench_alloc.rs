@@ -102,6 +102,14 @@ unsafe extern "C" {
     fn stomp_options_new() -> *mut StompOptions;
     fn stomp_options_free(opts: *mut StompOptions);
     fn stomp_options_add_host(opts: *mut StompOptions, host: *const c_char, port: u16) -> i32;
+    fn stomp_options_add_host_tls(
+        opts: *mut StompOptions,
+        host: *const c_char,
+        port: u16,
+        ca_file: *const c_char,
+        cert_file: *const c_char,
+        key_file: *const c_char,
+    ) -> i32;
     fn stomp_options_set_vhost(opts: *mut StompOptions, vhost: *const c_char) -> i32;
     fn stomp_options_set_receive_queue(opts: *mut StompOptions, capacity: usize) -> i32;
     fn stomp_connection_new(opts: *const StompOptions) -> *mut StompConnection;
@@ -204,10 +212,24 @@ fn open(port: u16, receive_queue: usize, listener: Option<&StompListener>) -> *m
     unsafe {
         let o = stomp_options_new();
         assert!(!o.is_null());
-        check(
-            stomp_options_add_host(o, c("127.0.0.1").as_ptr(), port),
-            "stomp_options_add_host",
-        );
+        // STOMP_BENCH_TLS_CA: the port is a TLS terminator whose certificate this CA signed.
+        match std::env::var("STOMP_BENCH_TLS_CA") {
+            Ok(ca) if !ca.is_empty() => check(
+                stomp_options_add_host_tls(
+                    o,
+                    c("127.0.0.1").as_ptr(),
+                    port,
+                    c(&ca).as_ptr(),
+                    std::ptr::null(),
+                    std::ptr::null(),
+                ),
+                "stomp_options_add_host_tls",
+            ),
+            _ => check(
+                stomp_options_add_host(o, c("127.0.0.1").as_ptr(), port),
+                "stomp_options_add_host",
+            ),
+        }
         check(
             stomp_options_set_vhost(o, c("/").as_ptr()),
             "stomp_options_set_vhost",

@@ -165,6 +165,38 @@ typedef enum {
    * A bug in the library (a caught panic).
    */
   STOMP_ERR_INTERNAL = 20,
+  /**
+   * A TLS file (CA, client certificate, key) is missing, unreadable or malformed, or the key does
+   * not fit the certificate, or the system trust store is empty. The detail names the file.
+   */
+  STOMP_ERR_TLS_FILE = 21,
+  /**
+   * The broker's certificate does not chain to a trusted CA, or the verification callback
+   * refused it.
+   */
+  STOMP_ERR_TLS_UNTRUSTED = 22,
+  /**
+   * The broker's certificate is not valid for the host name checked (see
+   * stomp_options_set_tls_server_name).
+   */
+  STOMP_ERR_TLS_HOSTNAME = 23,
+  /**
+   * The broker's certificate is expired or not valid yet.
+   */
+  STOMP_ERR_TLS_EXPIRED = 24,
+  /**
+   * The broker refused our client certificate, or wants one and was given none.
+   */
+  STOMP_ERR_TLS_CLIENT_CERT_REFUSED = 25,
+  /**
+   * TLS on one side only: a plain broker on a host set up for TLS (it hangs up on the TLS
+   * handshake, or never answers it within the connect timeout), or a TLS port dialled plain.
+   */
+  STOMP_ERR_TLS_MISMATCH = 26,
+  /**
+   * Another TLS failure (no common version or cipher suite, a corrupt record).
+   */
+  STOMP_ERR_TLS_HANDSHAKE = 27,
 } stomp_result;
 
 /**
@@ -311,6 +343,17 @@ typedef struct {
    */
   const char *value;
 } stomp_header;
+
+/**
+ * The application's own check of a broker's certificate, called during each TLS handshake after
+ * the built-in checks passed: `der`/`der_len` is the broker's certificate (DER), `host` the name
+ * or address it was checked against. Return nonzero to accept, 0 to refuse: the link then fails
+ * with STOMP_ERR_TLS_UNTRUSTED. The arguments live only during the call.
+ *
+ * It runs on the library's I/O thread, with no lock held, and holds up every connection's I/O
+ * while it runs: keep it short, and do not call blocking libstomp functions from it.
+ */
+typedef int (*stomp_tls_verify_cb)(void *user_data, const uint8_t *der, size_t der_len, const char *host);
 
 
 
@@ -918,6 +961,90 @@ const char *stomp_version_string(void);
  * The library's version, as `stomp_version_string` (kept for programs written before it).
  */
 const char *stomp_lib_version(void);
+
+/**
+ * Makes every host added with `stomp_options_add_host` (before or after this call) a TLS host.
+ * The broker's certificate must chain to a CA of `ca_file` (PEM; NULL: the system's trust store,
+ * `/etc/ssl/certs`), be within its validity dates and be valid for the host's name or address
+ * (or the name set with `stomp_options_set_tls_server_name`), which is also sent as SNI. With
+ * `cert_file` and `key_file` (PEM: the client's certificate chain, then its private key; both or
+ * neither), the client proves itself to brokers that ask (mutual TLS).
+ *
+ * The files are read now: STOMP_ERR_TLS_FILE when one is missing, unreadable or malformed, or the
+ * key does not fit the certificate (the detail in `stomp_last_error` names the file);
+ * STOMP_ERR_INVALID_ARGUMENT when only one of `cert_file` and `key_file` is given;
+ * STOMP_ERR_UNSUPPORTED when the library was built without TLS. On failure the options are
+ * unchanged. TLS 1.2 and 1.3 through rustls (ring crypto). Default: no TLS. A later call replaces
+ * the files. Any thread, before `stomp_connection_new`.
+ *
+ * # Safety
+ * `opts` is NULL or a live stomp_options no other thread uses during the call; each file name is
+ * NULL or a NUL-terminated string.
+ */
+stomp_result stomp_options_set_tls(stomp_options *opts, const char *ca_file, const char *cert_file, const char *key_file);
+
+/**
+ * Appends a broker reached over TLS with its own files (as `stomp_options_set_tls` describes),
+ * whatever `stomp_options_set_tls` says: one failover list can mix plain hosts (added with
+ * `stomp_options_add_host` while no default TLS is set) and TLS hosts. The files are read now:
+ * STOMP_ERR_TLS_FILE or STOMP_ERR_INVALID_ARGUMENT as for `stomp_options_set_tls`, and the host is
+ * not added. Any thread, before `stomp_connection_new`.
+ *
+ * # Safety
+ * `opts` is NULL or a live stomp_options no other thread uses during the call; `host` is NULL or
+ * a NUL-terminated string, and each file name NULL or a NUL-terminated string.
+ */
+stomp_result stomp_options_add_host_tls(stomp_options *opts, const char *host, uint16_t port, const char *ca_file, const char *cert_file, const char *key_file);
+
+/**
+ * The name every TLS host's certificate is checked against, and sent as SNI, instead of the
+ * host's own name or address (for a broker reached by address whose certificate names it, or
+ * through a tunnel). NULL restores the default (each host's own). STOMP_ERR_INVALID_ARGUMENT at
+ * `stomp_connection_new` if it is neither a DNS name nor an IP address. Any thread, before
+ * `stomp_connection_new`.
+ *
+ * # Safety
+ * `opts` is NULL or a live stomp_options no other thread uses during the call; `name` is NULL or
+ * a NUL-terminated string.
+ */
+stomp_result stomp_options_set_tls_server_name(stomp_options *opts, const char *name);
+
+/**
+ * Sets (or, with a NULL `cb`, removes) the verification callback of every TLS host (see
+ * `stomp_tls_verify_cb`). `user_data` is passed back as given; the library never frees it. Like
+ * stomp.py's `ssl_cert_validator`, it can refuse but never accept what the built-in checks
+ * refused. Any thread, before `stomp_connection_new`.
+ *
+ * # Safety
+ * `opts` is NULL or a live stomp_options no other thread uses during the call; `cb`, if set, can
+ * be called with `user_data` from the I/O thread for as long as a connection made from these
+ * options exists.
+ */
+stomp_result stomp_options_set_tls_verify_callback(stomp_options *opts, stomp_tls_verify_cb cb, void *user_data);
+
+/**
+ * DANGEROUS: with `on` true, TLS hosts' certificates are not checked at all (no CA, no dates, no
+ * name), so anyone on the network path can read and change the connection. For tests against
+ * throw-away brokers only; a warning goes to stderr on every connect while it is on. The
+ * verification callback, if set, still runs. Default off. Any thread, before
+ * `stomp_connection_new`.
+ *
+ * # Safety
+ * `opts` is NULL or a live stomp_options no other thread uses during the call.
+ */
+stomp_result stomp_options_set_tls_dangerous_no_verify(stomp_options *opts, bool on);
+
+/**
+ * The TLS protocol version ("TLSv1.3" or "TLSv1.2") and cipher suite (its IANA name, e.g.
+ * "TLS13_AES_256_GCM_SHA384") of the current link, written to `*version_out` and
+ * `*cipher_suite_out` (either may be NULL when not wanted). The strings are static: never free
+ * them. STOMP_ERR_NOT_CONNECTED when no link is up; STOMP_ERR_NOT_FOUND when the link is plain
+ * TCP. Any thread.
+ *
+ * # Safety
+ * `conn` is NULL or a live stomp_connection; each output pointer is NULL or writable.
+ */
+stomp_result stomp_connection_tls_session(const stomp_connection *conn, const char **version_out, const char **cipher_suite_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -11,6 +11,8 @@
 #   --no-rtt      skip the round-trip part (through RabbitMQ)
 #   --no-pubsub   skip the CPU-per-million-through-RabbitMQ part (all clients, publish + consume)
 #   --no-idle     skip the idle-connections part (through RabbitMQ; its hold takes 2 minutes)
+#   --no-tls      skip the TLS part (libstomp over TLS through stunnel in front of the fixtures,
+#                 as a ratio to plain TCP in the same run; certificates from scripts/certs.sh)
 #
 # Environment knobs (defaults in brackets; --quick lowers the counts):
 #   BENCH_N          messages per throughput run of libstomp and php-stomp    [2000000]
@@ -48,7 +50,7 @@ OUT=$TARGET/bench
 RESULTS=$OUT/results.txt
 RABBIT_PORT=${STOMP_RABBITMQ_PORT:-61613}
 
-QUICK=0 SWEEP=0 INSTALL=1 RTT=1 PUBSUB=1 IDLE=1
+QUICK=0 SWEEP=0 INSTALL=1 RTT=1 PUBSUB=1 IDLE=1 TLS=1
 for arg in "$@"; do
     case "$arg" in
         --quick) QUICK=1 ;;
@@ -57,6 +59,7 @@ for arg in "$@"; do
         --no-rtt) RTT=0 ;;
         --no-pubsub) PUBSUB=0 ;;
         --no-idle) IDLE=0 ;;
+        --no-tls) TLS=0 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
     esac
@@ -90,7 +93,7 @@ say() { echo "bench: $*" >&2; }
 # ---------------------------------------------------------------------------------------------
 # Install what is used (once; nothing when all is there).
 
-PACKAGES=(php-cli php-stomp python3-stomp ruby-stomp gnuplot strace)
+PACKAGES=(php-cli php-stomp python3-stomp ruby-stomp gnuplot strace stunnel4 openssl)
 # (No grep -q after a pipe here: under pipefail, grep quitting early can fail the writer with SIGPIPE.)
 installed() { [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]; }
 install_packages() {
@@ -216,6 +219,55 @@ run lib.pull fixture_blast "$N $BODY" "$SB" receive-pull @PORT@ "$N"
 run raweol.recv fixture_blast "$RAW_N $BODY --eol" "$OUT/raw_receive" @PORT@ "$RAW_N"
 run libeol.cb fixture_blast "$N $BODY --eol" "$SB" receive-callback @PORT@ "$N"
 run libeol.pull fixture_blast "$N $BODY --eol" "$SB" receive-pull @PORT@ "$N"
+
+# ---------------------------------------------------------------------------------------------
+# TLS: stunnel (the test server certificate) in front of the same fixtures; libstomp verifies it
+# with the test CA. stunnel decrypts on the same 2 cores, so the ratio to plain is a floor.
+
+CERTS=${STOMP_TLS_CERT_DIR:-$TARGET/tls-certs}
+TLS_PORT=''
+tls_wrap() { # start stunnel on a free port in front of $FIX_PORT; sets TLS_PORT and TLS_PID
+    TLS_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    printf 'foreground = yes\npid =\n[stomp]\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\ncert = %s\nkey = %s\n' \
+        "$TLS_PORT" "$FIX_PORT" "$CERTS/server.pem" "$CERTS/server.key" >"$OUT/stunnel.conf"
+    stunnel4 "$OUT/stunnel.conf" 2>>"$OUT/stunnel.err" &
+    TLS_PID=$!
+    local i
+    for ((i = 0; i < 500; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$TLS_PORT") 2>/dev/null && return 0
+        sleep 0.01
+    done
+    say "stunnel did not listen on $TLS_PORT"
+    return 1
+}
+run_tls() { # KEY FIXTURE "FIXTURE ARGS" CLIENT-COMMAND... (through stunnel)
+    local key=$1 fixture=$2 fargs=$3 line rc=0
+    shift 3
+    # shellcheck disable=SC2086 # fargs is a list of words
+    start_fixture "$fixture" $fargs || { echo "$key FAILED" >>"$RESULTS"; return 0; }
+    # The wait for stunnel's listener connects once: the fixture takes that one as its client, so
+    # it is started with one client more to serve (the fixtures serve one client, then exit).
+    tls_wrap || { stop_fixture; echo "$key FAILED" >>"$RESULTS"; return 0; }
+    line=$(STOMP_BENCH_TLS_CA=$CERTS/ca.pem timeout "${RUN_TIMEOUT:-300}" "${@//@PORT@/$TLS_PORT}" \
+        2>>"$OUT/client.err" | tail -n 1) || rc=$?
+    kill "$TLS_PID" 2>/dev/null || true
+    wait "$TLS_PID" 2>/dev/null || true
+    stop_fixture
+    if [ $rc -ne 0 ] || [ -z "$line" ]; then
+        say "$key: FAILED (exit $rc; see $OUT/client.err, $OUT/stunnel.err)"
+        echo "$key FAILED" >>"$RESULTS"
+    else
+        say "$key: $line"
+        echo "$key $line" >>"$RESULTS"
+    fi
+}
+if [ "$TLS" = 1 ] && command -v stunnel4 >/dev/null; then
+    bash "$ROOT/scripts/certs.sh" "$CERTS" >&2
+    run lib.pub.same fixture_swallow "" "$SB" publish @PORT@ "$N" "$BODY"
+    run_tls tls.pub fixture_swallow "2" "$SB" publish @PORT@ "$N" "$BODY"
+    run lib.cb.same fixture_blast "$N $BODY" "$SB" receive-callback @PORT@ "$N"
+    run_tls tls.cb fixture_blast "$N $BODY 2" "$SB" receive-callback @PORT@ "$N"
+fi
 if have_php; then
     run php.pub fixture_swallow "" php "$ROOT/bench/peer_php.php" publish @PORT@ "$N" "$BODY"
     run php.recv fixture_blast "$N $BODY --eol" php "$ROOT/bench/peer_php.php" receive @PORT@ "$N"
@@ -588,6 +640,12 @@ if [ "$SWEEP" = 1 ]; then
          { if (NR == 2) printf "%-9s | %-10s %-10s %-10s | %-10s %-10s %-10s\n", "body B", "raw pub", "lib pub", "php pub", "raw recv", "lib recv", "php recv"
            printf "%-9s |", $1; for (i = 2; i <= 7; i++) { printf " %-10s", ($i == "NaN" ? "-" : sprintf("%.0f", $i))
            if (i == 4) printf " |" } printf "\n" }' "$SWEEP_DAT"
+fi
+if [ -n "$(field tls.pub 5)$(field tls.cb 5)" ]; then
+    echo
+    echo "TLS (stunnel in front of the fixtures, body $BODY B):" \
+        "publish $(rate tls.pub) ($(ratio tls.pub lib.pub.same) x plain $(rate lib.pub.same))," \
+        "receive on_message $(rate tls.cb) ($(ratio tls.cb lib.cb.same) x plain $(rate lib.cb.same))"
 fi
 echo
 echo "Raw result lines: $RESULTS"

@@ -17,6 +17,11 @@
 #   STOMP_RABBITMQ_AMQP_PORT  RabbitMQ AMQP port             (default 5672;
 #                             Erlang distribution uses this + 20000)
 #   STOMP_ACTIVEMQ_PORT       ActiveMQ STOMP port            (default 61623)
+#   STOMP_RABBITMQ_TLS_PORT   RabbitMQ STOMP over TLS        (default 61614; asks for a client
+#                             certificate and checks one that is given, but needs none)
+#   STOMP_ACTIVEMQ_TLS_PORT   ActiveMQ stomp+ssl             (default 61624; no client certificate)
+#   STOMP_ACTIVEMQ_MTLS_PORT  ActiveMQ stomp+ssl, client certificate required (default 61625)
+#   STOMP_TLS_CERT_DIR        certificates (scripts/certs.sh) (default /var/lib/libstomp-test/certs)
 #   STOMP_BROKER_TIMEOUT      seconds to wait for a start    (default 120)
 #   STOMP_BROKER_STATE_DIR    logs, lock, ActiveMQ instance  (default /var/tmp/libstomp-brokers)
 #   STOMP_BROKER_VERBOSE=1    also show the detailed log on stderr
@@ -31,6 +36,11 @@ RABBIT_PORT=${STOMP_RABBITMQ_PORT:-61613}
 RABBIT_AMQP_PORT=${STOMP_RABBITMQ_AMQP_PORT:-5672}
 RABBIT_DIST_PORT=$((RABBIT_AMQP_PORT + 20000))
 AMQ_PORT=${STOMP_ACTIVEMQ_PORT:-61623}
+RABBIT_TLS_PORT=${STOMP_RABBITMQ_TLS_PORT:-61614}
+AMQ_TLS_PORT=${STOMP_ACTIVEMQ_TLS_PORT:-61624}
+AMQ_MTLS_PORT=${STOMP_ACTIVEMQ_MTLS_PORT:-61625}
+CERT_DIR=${STOMP_TLS_CERT_DIR:-/var/lib/libstomp-test/certs}
+SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)   # before the `cd /` below
 START_TIMEOUT=${STOMP_BROKER_TIMEOUT:-120}
 STATE_DIR=${STOMP_BROKER_STATE_DIR:-/var/tmp/libstomp-brokers}
 VERBOSE=${STOMP_BROKER_VERBOSE:-0}
@@ -259,6 +269,46 @@ ensure_pkgs() {
     say "installed ${missing[*]} in $((SECONDS - t0))s"
 }
 
+# --------------------------------------------------------------------------
+# TLS listeners (certificates from scripts/certs.sh, made before a broker starts)
+
+tls_certs() {
+    run bash "$SCRIPT_DIR/certs.sh" "$CERT_DIR" ||
+        { show_tail "$LOG" 20; die "could not make the TLS certificates in $CERT_DIR"; }
+}
+# RabbitMQ 3.10 has one set of ssl_options for all its TLS listeners, so mutual TLS is asked but
+# not required here (verify_peer, fail_if_no_peer_cert false): a client certificate that is given
+# must chain to the test CA. Required client certificates are ActiveMQ's second connector.
+# A file of its own in conf.d (read after rabbitmq.conf), so the main file stays as it was.
+RABBIT_TLS_CONF=$RABBIT_ETC/conf.d/20-libstomp-tls.conf
+rabbit_tls_conf_text() {
+    cat <<EOF
+# Written by libstomp scripts/broker.sh: STOMP over TLS on loopback only.
+stomp.listeners.ssl.1 = 127.0.0.1:$RABBIT_TLS_PORT
+ssl_options.cacertfile = $CERT_DIR/ca.pem
+ssl_options.certfile = $CERT_DIR/server.pem
+ssl_options.keyfile = $CERT_DIR/server.key
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = false
+EOF
+}
+# ActiveMQ: the sslContext element and the two stomp+ssl connectors (the second needs a client
+# certificate).
+amq_tls_context() {
+    cat <<EOF
+        <sslContext>
+            <sslContext keyStore="file:$CERT_DIR/server.p12" keyStorePassword="changeit" keyStoreType="pkcs12"
+                        trustStore="file:$CERT_DIR/truststore.p12" trustStorePassword="changeit" trustStoreType="pkcs12"/>
+        </sslContext>
+EOF
+}
+amq_tls_connectors() {
+    cat <<EOF
+            <transportConnector name="stomp+ssl" uri="stomp+ssl://127.0.0.1:$AMQ_TLS_PORT"/>
+            <transportConnector name="stomp+mtls" uri="stomp+ssl://127.0.0.1:$AMQ_MTLS_PORT?needClientAuth=true"/>
+EOF
+}
+
 # ==========================================================================
 # RabbitMQ
 
@@ -295,8 +345,10 @@ EOF
 RABBIT_CONF_CHANGED=0
 rabbit_write_config() {
     mkdir -p "$RABBIT_ETC"
+    tls_certs
     write_if_changed "$RABBIT_ETC/rabbitmq.conf" "$(rabbit_conf_text)" && RABBIT_CONF_CHANGED=1
     write_if_changed "$RABBIT_ETC/rabbitmq-env.conf" "$(rabbit_env_text)" && RABBIT_CONF_CHANGED=1
+    write_if_changed "$RABBIT_TLS_CONF" "$(rabbit_tls_conf_text)" && RABBIT_CONF_CHANGED=1
     return 0
 }
 rabbit_enable_stomp() {
@@ -324,7 +376,7 @@ rabbit_is_ours() {
 # rabbit_loopback_only: none of the node's ports listens beyond loopback
 rabbit_loopback_only() {
     local p
-    for p in "$RABBIT_PORT" "$RABBIT_AMQP_PORT" "$RABBIT_DIST_PORT" 4369 15672 15674 1883 5671 61614; do
+    for p in "$RABBIT_PORT" "$RABBIT_AMQP_PORT" "$RABBIT_DIST_PORT" 4369 15672 15674 1883 5671 61614 "$RABBIT_TLS_PORT"; do
         if listening_non_loopback "$p"; then
             log "rabbitmq: port $p listens on a non-loopback address"
             return 1
@@ -441,11 +493,14 @@ rabbit_status() {
 amq_write_config() {
     local src=$AMQ_STOCK_CONF/activemq.xml xml changed=1
     [ -f "$src" ] || die "activemq: $src not found (is the activemq package installed?)"
+    tls_certs
     mkdir -p "$AMQ_DIR/conf" "$AMQ_DIR/data" "$AMQ_DIR/tmp"
     # The stock config with its transport connectors replaced by one STOMP
     # connector on loopback (no OpenWire), no JMX, and no web console imports.
-    xml=$(awk -v conn="            <transportConnector name=\"stomp\" uri=\"stomp://127.0.0.1:$AMQ_PORT\"/>" '
-        /<transportConnectors>/   { print; print conn; skip = 1; done = 1; next }
+    xml=$(TLSCONN=$(amq_tls_connectors) TLSCTX=$(amq_tls_context) \
+          awk -v conn="            <transportConnector name=\"stomp\" uri=\"stomp://127.0.0.1:$AMQ_PORT\"/>" '
+        /<transportConnectors>/   { print ENVIRON["TLSCTX"]; print; print conn; print ENVIRON["TLSCONN"]
+                                    skip = 1; done = 1; next }
         /<\/transportConnectors>/ { skip = 0 }
         /<import .*jetty/         { next }
         !skip                     { print }
@@ -547,7 +602,9 @@ amq_start() {
         sleep 1
     done
     say "activemq: started in $((SECONDS - t0))s (stomp 127.0.0.1:$AMQ_PORT, pid $pid)"
-    if listening_non_loopback "$AMQ_PORT"; then warn "activemq: port $AMQ_PORT listens on a non-loopback address"; fi
+    for t in "$AMQ_PORT" "$AMQ_TLS_PORT" "$AMQ_MTLS_PORT"; do
+        if listening_non_loopback "$t"; then warn "activemq: port $t listens on a non-loopback address"; fi
+    done
 }
 
 amq_status() {
@@ -576,7 +633,7 @@ case "$target" in rabbitmq|rabbit) targets=(rabbitmq) ;; activemq|amq) targets=(
 
 if [ "$(id -u)" != 0 ]; then
     if [ "$action" != status ] && command -v sudo >/dev/null 2>&1; then
-        exec sudo -n --preserve-env=STOMP_RABBITMQ_PORT,STOMP_RABBITMQ_AMQP_PORT,STOMP_ACTIVEMQ_PORT,STOMP_BROKER_TIMEOUT,STOMP_BROKER_STATE_DIR,STOMP_BROKER_VERBOSE,STOMP_BROKER_APT_WAIT \
+        exec sudo -n --preserve-env=STOMP_RABBITMQ_PORT,STOMP_RABBITMQ_AMQP_PORT,STOMP_ACTIVEMQ_PORT,STOMP_RABBITMQ_TLS_PORT,STOMP_ACTIVEMQ_TLS_PORT,STOMP_ACTIVEMQ_MTLS_PORT,STOMP_TLS_CERT_DIR,STOMP_BROKER_TIMEOUT,STOMP_BROKER_STATE_DIR,STOMP_BROKER_VERBOSE,STOMP_BROKER_APT_WAIT \
             bash "$(readlink -f "$0")" "$@"
     fi
     [ "$action" = status ] || die "must run as root (or with passwordless sudo)"

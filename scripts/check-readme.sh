@@ -16,7 +16,7 @@ PY=/usr/bin/python3   # Debian's python with python3-stomp, not a pyenv one firs
 import re, sys
 text = open(sys.argv[1]).read()
 blocks = [b for b in re.findall(r"```c\n(.*?)```", text, re.S) if "int main(" in b]
-names = ["quickstart", "resilient"]
+names = ["quickstart", "resilient", "tls"]
 assert len(blocks) == len(names), f"README has {len(blocks)} C programs, expected {len(names)}"
 for name, b in zip(names, blocks):
     open(f"{sys.argv[2]}/{name}.c", "w").write(b)
@@ -24,18 +24,24 @@ cpp = [b for b in re.findall(r"```cpp\n(.*?)```", text, re.S) if "int main(" in 
 assert len(cpp) == 1, f"README has {len(cpp)} C++ programs, expected 1"
 open(f"{sys.argv[2]}/quickstart_cpp.cpp", "w").write(cpp[0])
 EOF
-for p in quickstart resilient; do
+for p in quickstart resilient tls; do
   gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude "$out/$p.c" -Ltarget/release -lstomp -pthread -o "$out/$p"
 done
 g++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -Iinclude "$out/quickstart_cpp.cpp" -Ltarget/release -lstomp -pthread \
   -o "$out/quickstart_cpp"
-echo "readme: both C programs and the C++ one compile with -Wall -Wextra -Wpedantic -Werror"
+echo "readme: the C programs and the C++ one compile with -Wall -Wextra -Wpedantic -Werror"
 
 timeout 30 "$out/quickstart" >"$out/quickstart.log"
 echo "readme: the quick start ran"
 timeout 30 "$out/quickstart_cpp" >"$out/quickstart_cpp.log"
 grep -q '^pulled: a test message$' "$out/quickstart_cpp.log"
 echo "readme: the C++ program ran and pulled its message"
+
+# The TLS example: over TLS to RabbitMQ's TLS port, its message back.
+timeout 30 "$out/tls" >"$out/tls.log"
+grep -q '^connected over TLSv1\.[23] with TLS' "$out/tls.log" && grep -qx 'received: secret' "$out/tls.log" ||
+  { echo "readme: the TLS example did not do what it says:" >&2; cat "$out/tls.log" >&2; exit 1; }
+echo "readme: the TLS example ran"
 
 # wait_for FILE PATTERN COUNT SECONDS: until FILE has COUNT lines matching PATTERN.
 wait_for() {

@@ -92,7 +92,7 @@ vg_failed=$(
   done <build/c/valgrind-cmds |
   xargs -0 -n2 -P"$JOBS" sh -c '
     log=build/c/valgrind/$1.log
-    if ! eval "STOMP_TEST_TIME_SCALE=40 timeout 300 valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 $2" >"$log" 2>&1; then
+    if ! eval "STOMP_TEST_TIME_SCALE=40 timeout 300 valgrind -q --suppressions=tests/c/valgrind-ring.supp --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 $2" >"$log" 2>&1; then
       echo "$1"
     fi' sh || true
 )

@@ -82,9 +82,11 @@ impl Connection {
             frame_min_rate: opts.frame_min_rate,
             ..SessionConfig::default()
         };
+        let tls = crate::runtime::tls::targets(&opts.hosts, &opts.tls)?;
         let rt = runtime();
         let shared = Arc::new(Shared {
             id: rt.new_id(),
+            tls,
             core: Mutex::new(Core {
                 session: Session::new(config, Instant::now()),
                 resolved: Vec::new(),
@@ -100,6 +102,7 @@ impl Connection {
                 held_bytes: 0,
                 generation: 0,
                 walk_steps: 0,
+                tls_session: None,
             }),
             opts,
             cv: Condvar::new(),
@@ -298,6 +301,12 @@ impl Connection {
     pub fn session_id(&self) -> Option<String> {
         self.connected_frame()
             .and_then(|f| f.header("session").map(str::to_owned))
+    }
+
+    /// The TLS version and cipher suite of the current link; `None` on plain TCP or with no link.
+    pub fn tls_session(&self) -> Option<crate::runtime::tls::TlsSessionInfo> {
+        let core = self.shared.lock_core();
+        core.session.connected_frame().and(core.tls_session)
     }
 
     /// Negotiated (send, receive) heart-beat intervals.

@@ -46,6 +46,39 @@ pub enum ErrorKind {
     NotFound,
     /// A bug inside the library (a caught panic).
     Internal,
+    /// A TLS file (CA, client certificate, key) is missing, unreadable or malformed, or the key does
+    /// not fit the certificate; or the system trust store is empty.
+    TlsFile,
+    /// The broker's certificate does not chain to a trusted CA (or the verification callback
+    /// refused it).
+    TlsUntrusted,
+    /// The broker's certificate is not valid for the host name checked.
+    TlsHostname,
+    /// The broker's certificate is expired (or not valid yet).
+    TlsExpired,
+    /// The broker refused our client certificate, or wants one and got none.
+    TlsClientCertRefused,
+    /// TLS on one side only: a plain broker on a TLS host of the list (it hangs up on the TLS
+    /// handshake, or never answers it within the connect timeout), or a TLS port dialled plain.
+    TlsMismatch,
+    /// Any other TLS failure (no common protocol version or cipher suite, a bad record).
+    TlsHandshake,
+}
+
+impl ErrorKind {
+    /// One of the TLS kinds: a failed connect keeps it (rather than the generic `ConnectFailed`).
+    pub fn is_tls(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::TlsFile
+                | ErrorKind::TlsUntrusted
+                | ErrorKind::TlsHostname
+                | ErrorKind::TlsExpired
+                | ErrorKind::TlsClientCertRefused
+                | ErrorKind::TlsMismatch
+                | ErrorKind::TlsHandshake
+        )
+    }
 }
 
 /// An error with its kind and a message for people.

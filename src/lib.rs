@@ -17,3 +17,4 @@ pub use listener::{Disconnection, Listener, PrintingListener};
 pub use options::{HostSpec, Keepalive, Options};
 pub use proto::{Command, Frame, Version};
 pub use runtime::reconnect::ReconnectPolicy;
+pub use runtime::tls::{TlsFiles, TlsOptions, TlsSessionInfo};

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::proto::{Limits, Version};
 use crate::runtime::reconnect::ReconnectPolicy;
+use crate::runtime::tls::{TlsFiles, TlsOptions};
 
 /// One broker in the failover list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +15,8 @@ pub struct HostSpec {
     /// Credentials for this host only (they override those given to `connect`).
     pub login: Option<String>,
     pub passcode: Option<String>,
+    /// TLS with these files for this host; `None`: `Options::tls.default` (plain if that is unset).
+    pub tls: Option<TlsFiles>,
 }
 
 /// TCP keepalive settings (off by default; the kernel's defaults where a field is `None`).
@@ -68,6 +71,8 @@ pub struct Options {
     /// Most bytes of messages in the receive queue before the library stops reading the socket, as
     /// `receive_queue` does for their count (default 64 MiB; only when the queue is on).
     pub receive_queue_bytes: usize,
+    /// TLS: the default files, the name to check, the verification callback.
+    pub tls: TlsOptions,
 }
 
 impl Default for Options {
@@ -96,6 +101,7 @@ impl Default for Options {
             frame_min_rate: 1024,
             max_pending_bytes: 64 << 20,
             receive_queue_bytes: 64 << 20,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -111,6 +117,19 @@ impl Options {
             port,
             login: None,
             passcode: None,
+            tls: None,
+        });
+        self
+    }
+
+    /// Appends a broker reached over TLS with `files` (see `TlsFiles::load`).
+    pub fn host_tls(mut self, host: &str, port: u16, files: TlsFiles) -> Options {
+        self.hosts.push(HostSpec {
+            host: host.to_owned(),
+            port,
+            login: None,
+            passcode: None,
+            tls: Some(files),
         });
         self
     }

@@ -96,6 +96,7 @@ fn per_host_credentials_are_used_for_that_host() {
         port: Broker::RabbitMq.port(),
         login: Some("guest".into()),
         passcode: Some("guest".into()),
+        tls: None,
     });
     o.vhost = Some("/".into());
     let c = Connection::new(o).unwrap();

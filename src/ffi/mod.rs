@@ -10,3 +10,4 @@ pub mod listener;
 pub mod options;
 pub mod result;
 pub mod version;
+pub mod tls;

@@ -13,6 +13,7 @@ use crate::error::{ErrorKind, Result, err};
 use crate::options::{HostSpec, Options};
 use crate::proto::Version;
 use crate::runtime::reconnect::ReconnectPolicy;
+use crate::runtime::tls::TlsFiles;
 
 /// Connection options (opaque). Made by `stomp_options_new`, freed by `stomp_options_free`.
 pub struct stomp_options {
@@ -73,7 +74,7 @@ impl Handle for stomp_options {
 ///
 /// # Safety
 /// As the setters': `opts` is NULL or a live stomp_options used by no other thread.
-unsafe fn update(
+pub(super) unsafe fn update(
     opts: *mut stomp_options,
     f: impl FnOnce(&mut Options) -> Result<()>,
 ) -> stomp_result {
@@ -126,7 +127,11 @@ pub unsafe extern "C" fn stomp_options_add_host(
     port: u16,
 ) -> stomp_result {
     // SAFETY: the caller's contract.
-    unsafe { update(opts, |o| add_host(o, str_arg(host, "host")?, port, None)) }
+    unsafe {
+        update(opts, |o| {
+            add_host(o, str_arg(host, "host")?, port, None, None)
+        })
+    }
 }
 
 /// Appends a broker with its own credentials, which replace those given to `stomp_connect` when
@@ -148,12 +153,18 @@ pub unsafe extern "C" fn stomp_options_add_host_login(
         update(opts, |o| {
             let host = str_arg(host, "host")?;
             let login = (str_arg(login, "login")?, str_arg(passcode, "passcode")?);
-            add_host(o, host, port, Some(login))
+            add_host(o, host, port, Some(login), None)
         })
     }
 }
 
-fn add_host(o: &mut Options, host: &str, port: u16, login: Option<(&str, &str)>) -> Result<()> {
+pub(super) fn add_host(
+    o: &mut Options,
+    host: &str,
+    port: u16,
+    login: Option<(&str, &str)>,
+    tls: Option<TlsFiles>,
+) -> Result<()> {
     if host.trim().is_empty() {
         return err(ErrorKind::InvalidArgument, "host is empty");
     }
@@ -165,6 +176,7 @@ fn add_host(o: &mut Options, host: &str, port: u16, login: Option<(&str, &str)>)
         port,
         login: login.map(|(l, _)| l.to_owned()),
         passcode: login.map(|(_, p)| p.to_owned()),
+        tls,
     });
     Ok(())
 }

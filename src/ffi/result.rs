@@ -53,6 +53,24 @@ pub enum stomp_result {
     STOMP_ERR_NOT_FOUND = 19,
     /// A bug in the library (a caught panic).
     STOMP_ERR_INTERNAL = 20,
+    /// A TLS file (CA, client certificate, key) is missing, unreadable or malformed, or the key does
+    /// not fit the certificate, or the system trust store is empty. The detail names the file.
+    STOMP_ERR_TLS_FILE = 21,
+    /// The broker's certificate does not chain to a trusted CA, or the verification callback
+    /// refused it.
+    STOMP_ERR_TLS_UNTRUSTED = 22,
+    /// The broker's certificate is not valid for the host name checked (see
+    /// stomp_options_set_tls_server_name).
+    STOMP_ERR_TLS_HOSTNAME = 23,
+    /// The broker's certificate is expired or not valid yet.
+    STOMP_ERR_TLS_EXPIRED = 24,
+    /// The broker refused our client certificate, or wants one and was given none.
+    STOMP_ERR_TLS_CLIENT_CERT_REFUSED = 25,
+    /// TLS on one side only: a plain broker on a host set up for TLS (it hangs up on the TLS
+    /// handshake, or never answers it within the connect timeout), or a TLS port dialled plain.
+    STOMP_ERR_TLS_MISMATCH = 26,
+    /// Another TLS failure (no common version or cipher suite, a corrupt record).
+    STOMP_ERR_TLS_HANDSHAKE = 27,
 }
 
 impl stomp_result {
@@ -79,6 +97,13 @@ impl stomp_result {
             ErrorKind::BufferTooSmall => STOMP_ERR_BUFFER_TOO_SMALL,
             ErrorKind::NotFound => STOMP_ERR_NOT_FOUND,
             ErrorKind::Internal => STOMP_ERR_INTERNAL,
+            ErrorKind::TlsFile => STOMP_ERR_TLS_FILE,
+            ErrorKind::TlsUntrusted => STOMP_ERR_TLS_UNTRUSTED,
+            ErrorKind::TlsHostname => STOMP_ERR_TLS_HOSTNAME,
+            ErrorKind::TlsExpired => STOMP_ERR_TLS_EXPIRED,
+            ErrorKind::TlsClientCertRefused => STOMP_ERR_TLS_CLIENT_CERT_REFUSED,
+            ErrorKind::TlsMismatch => STOMP_ERR_TLS_MISMATCH,
+            ErrorKind::TlsHandshake => STOMP_ERR_TLS_HANDSHAKE,
         }
     }
 }
@@ -111,6 +136,13 @@ fn describe(code: i32) -> &'static [u8] {
         18 => b"buffer too small\0",
         19 => b"not found\0",
         20 => b"internal error\0",
+        21 => b"TLS file missing, unreadable or malformed\0",
+        22 => b"TLS: the broker's certificate is not trusted\0",
+        23 => b"TLS: the broker's certificate is not valid for the host name\0",
+        24 => b"TLS: the broker's certificate is expired or not yet valid\0",
+        25 => b"TLS: the broker refused the client certificate\0",
+        26 => b"TLS on one side only (plain port or TLS port)\0",
+        27 => b"TLS handshake failed\0",
         _ => b"unknown result code\0",
     }
 }
@@ -162,6 +194,13 @@ mod tests {
             ErrorKind::BufferTooSmall,
             ErrorKind::NotFound,
             ErrorKind::Internal,
+            ErrorKind::TlsFile,
+            ErrorKind::TlsUntrusted,
+            ErrorKind::TlsHostname,
+            ErrorKind::TlsExpired,
+            ErrorKind::TlsClientCertRefused,
+            ErrorKind::TlsMismatch,
+            ErrorKind::TlsHandshake,
         ];
         let mut codes: Vec<i32> = kinds
             .iter()

@@ -72,6 +72,8 @@ pub struct Core {
     /// Counts the steps of host-list walks (a dial, a back-off sleep, giving up), so that a
     /// `connect` waiting for the walk can tell a slow walk from a wedged I/O loop.
     pub walk_steps: u64,
+    /// The TLS version and cipher suite of the current link (`None`: plain, or not up yet).
+    pub tls_session: Option<crate::runtime::tls::TlsSessionInfo>,
 }
 
 /// An event for the listeners, in the order it happened.
@@ -145,6 +147,8 @@ pub type ListenerList = Arc<Vec<(String, Arc<dyn Listener>)>>;
 pub struct Shared {
     pub id: usize,
     pub opts: Options,
+    /// The TLS setup of each host of `opts.hosts` (`None`: plain TCP), built once by `new`.
+    pub tls: Vec<Option<crate::runtime::tls::TlsTarget>>,
     pub core: Mutex<Core>,
     /// Signalled when the phase changes, a receipt arrives, or the outgoing buffer drains.
     pub cv: Condvar,

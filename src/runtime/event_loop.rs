@@ -18,6 +18,7 @@ use mio::{Events, Interest, Poll, Token};
 use super::command::{Cmd, runtime};
 use super::conn::{Core, Dispatch, Phase, Shared, lock};
 use super::reconnect::{Jitter, Planner, Step};
+use super::stream::{self, Stream};
 use super::transport;
 use crate::error::{Error, ErrorKind};
 use crate::listener::Disconnection;
@@ -69,19 +70,19 @@ enum Link {
     Sleeping {
         until: Instant,
     },
-    /// TCP connect under way.
+    /// TCP connect under way (the stream is plain until the connect is done).
     Dialing {
-        stream: mio::net::TcpStream,
+        stream: Stream,
         deadline: Instant,
         target: Target,
     },
     /// TCP up, CONNECT sent, CONNECTED awaited (the session keeps that deadline).
     Handshake {
-        stream: mio::net::TcpStream,
+        stream: Stream,
         target: Target,
     },
     Open {
-        stream: mio::net::TcpStream,
+        stream: Stream,
     },
     /// Waiting for one of the `MAX_CONNECTING` slots to dial `target`.
     Queued {
@@ -94,6 +95,9 @@ struct Walk {
     plan: Planner,
     failures: Vec<String>,
     reconnecting: bool,
+    /// The kind of the last failure when it was a TLS one: a walk that gives up reports it, since
+    /// it says what to fix (a CA file, a host name) better than "could not connect".
+    tls_kind: Option<ErrorKind>,
 }
 
 impl Walk {
@@ -103,6 +107,7 @@ impl Walk {
             self.failures.remove(0);
         }
         self.failures.push(why);
+        self.tls_kind = None;
     }
 }
 
@@ -332,7 +337,7 @@ impl Loop {
             return;
         };
         match &conn.link {
-            Link::Dialing { stream, .. } => match transport::connect_done(stream) {
+            Link::Dialing { stream, .. } => match transport::connect_done(stream.tcp()) {
                 Ok(true) => self.established(id, now),
                 Ok(false) => {}
                 Err(e) => self.fail_target(id, e.to_string(), now),
@@ -446,6 +451,7 @@ impl Loop {
             plan,
             failures,
             reconnecting,
+            tls_kind: None,
         });
         self.try_next(id, now);
     }
@@ -514,7 +520,7 @@ impl Loop {
                 Dispatch::Connecting(target.host.clone(), target.port),
             );
         }
-        let failed = match transport::dial(target.addr, shared.opts.bind) {
+        let failed = match transport::dial(target.addr, shared.opts.bind).map(Stream::Plain) {
             Ok(mut stream) => match self.poll.registry().register(
                 &mut stream,
                 Token(id),
@@ -553,8 +559,8 @@ impl Loop {
         };
         let walk = conn.walk.take();
         conn.link = Link::None;
-        let (passes, failures) = walk
-            .map(|w| (w.plan.passes_failed(), w.failures))
+        let (passes, failures, tls_kind) = walk
+            .map(|w| (w.plan.passes_failed(), w.failures, w.tls_kind))
             .unwrap_or_default();
         let detail = if failures.is_empty() {
             "no host to try".to_owned()
@@ -562,7 +568,7 @@ impl Loop {
             failures.join("; ")
         };
         let err = Error::new(
-            ErrorKind::ConnectFailed,
+            tls_kind.unwrap_or(ErrorKind::ConnectFailed),
             format!(
                 "could not connect after {} pass{} through the host list: {}",
                 passes,
@@ -661,7 +667,7 @@ impl Loop {
             return;
         };
         let shared = conn.shared.clone();
-        if let Err(e) = transport::configure(&stream, &shared.opts) {
+        if let Err(e) = transport::configure(stream.tcp(), &shared.opts) {
             conn.link = Link::Dialing {
                 stream,
                 deadline,
@@ -669,6 +675,19 @@ impl Loop {
             };
             return self.fail_target(id, format!("cannot set socket options: {}", e), now);
         }
+        let stream = match stream::secure(
+            stream,
+            shared.tls.get(target.spec).and_then(Option::as_ref),
+            &target.label(),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(w) = conn.walk.as_mut() {
+                    w.failed(format!("{}: {}", target.label(), e.message));
+                }
+                return self.try_next(id, now);
+            }
+        };
         let started = {
             let mut core = shared.lock_core();
             let mut params = core.params.clone();
@@ -684,6 +703,7 @@ impl Loop {
                     .max(Duration::from_millis(1)),
             );
             core.peer = Some((target.host.clone(), target.port));
+            core.tls_session = None;
             core.session.start(&params, now)
         };
         conn.link = Link::Handshake { stream, target };
@@ -763,6 +783,10 @@ impl Loop {
             handshake: matches!(conn.link, Link::Handshake { .. }),
             ..Turn::default()
         };
+        // Certificate checks (and the application's callback) run here, before the lock is taken.
+        if let (true, Link::Handshake { stream, .. }) = (read, &mut conn.link) {
+            stream.advance_handshake();
+        }
         {
             let mut core = shared.lock_core();
             Self::read_step(conn, &shared, &mut core, read, now, &mut turn);
@@ -833,7 +857,21 @@ impl Loop {
         if (read || was_paused || overdue) && reading {
             let mut budget = READ_BUDGET;
             loop {
-                match stream.read(core.session.read_buf()) {
+                let buf = core.session.read_buf();
+                let got = stream.read(buf);
+                // A TLS record in answer to a plain CONNECT: the broker wants TLS on this port.
+                if turn.handshake
+                    && !stream.is_tls()
+                    && matches!(got, Ok(n) if stream::looks_like_tls(&buf[..n]))
+                {
+                    core.session.transport_closed(Error::new(
+                        ErrorKind::TlsMismatch,
+                        "the broker answered in TLS: this port wants TLS \
+                         (stomp_options_add_host_tls or stomp_options_set_tls)",
+                    ));
+                    break;
+                }
+                match got {
                     Ok(0) => {
                         core.session.transport_closed(Error::new(
                             ErrorKind::Closed,
@@ -860,10 +898,8 @@ impl Loop {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
-                        core.session.transport_closed(Error::new(
-                            ErrorKind::Io,
-                            format!("reading from the broker: {}", e),
-                        ));
+                        core.session
+                            .transport_closed(stream::io_failure(e, "reading from the broker"));
                         break;
                     }
                 }
@@ -883,6 +919,16 @@ impl Loop {
             return;
         };
         let shared = conn.shared.clone();
+        // TLS records left over from an earlier turn (a full socket), or made by reading (handshake).
+        if let Link::Handshake { stream, .. } | Link::Open { stream } = &mut conn.link
+            && let Err(e) = stream.flush_records()
+            && e.kind() != io::ErrorKind::WouldBlock
+        {
+            let mut core = shared.lock_core();
+            core.session
+                .transport_closed(stream::io_failure(e, "writing to the broker"));
+            return Self::events_step(conn, &shared, &mut core, turn);
+        }
         let mut budget = WRITE_BUDGET;
         while !conn.wbuf.is_empty() {
             let stream = match &mut conn.link {
@@ -911,10 +957,7 @@ impl Loop {
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
-                        failed = Some(Error::new(
-                            ErrorKind::Io,
-                            format!("writing to the broker: {}", e),
-                        ));
+                        failed = Some(stream::io_failure(e, "writing to the broker"));
                         break;
                     }
                 }
@@ -960,6 +1003,7 @@ impl Loop {
                     if let Link::Handshake { stream, .. } =
                         std::mem::replace(&mut conn.link, Link::None)
                     {
+                        core.tls_session = stream.tls_session();
                         conn.link = Link::Open { stream };
                     }
                     conn.walk = None;
@@ -1068,9 +1112,12 @@ impl Loop {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
+        let mut tls_unanswered = false;
         if let Link::Handshake { mut stream, .. } | Link::Open { mut stream } =
             std::mem::replace(&mut conn.link, Link::None)
         {
+            tls_unanswered = stream.tls_unanswered();
+            stream.close();
             let _ = self.poll.registry().deregister(&mut stream);
         }
         // on_disconnected pairs with on_connected: a link that never got CONNECTED is a failed attempt.
@@ -1091,15 +1138,26 @@ impl Loop {
                 // The application closed it mid-handshake: the walk is over.
                 return self.finish(id, reason);
             }
-            let why = reason
+            // A TLS link the broker never answered (a plain STOMP broker waits so, for the end
+            // of a frame) is most likely a plain port: the code says so, as when it hangs up.
+            let kind = if tls_unanswered {
+                Some(ErrorKind::TlsMismatch)
+            } else {
+                reason.as_ref().map(|r| r.kind).filter(|k| k.is_tls())
+            };
+            let mut why = reason
                 .map(|r| r.message)
                 .unwrap_or_else(|| "closed during the handshake".into());
+            if tls_unanswered {
+                why.push_str(" (no TLS answer at all: is this a plain STOMP port?)");
+            }
             if let Some(w) = conn.walk.as_mut() {
                 let t = w.plan.current().and_then(|i| w.targets.get(i));
                 w.failed(match t {
                     Some(t) => format!("{}: {}", t.label(), why),
                     None => why,
                 });
+                w.tls_kind = kind;
             }
             return self.try_next(id, now);
         }

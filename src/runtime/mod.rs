@@ -6,4 +6,6 @@ pub mod conn;
 pub mod dispatch;
 pub mod event_loop;
 pub mod reconnect;
+pub mod stream;
+pub mod tls;
 pub mod transport;
