@@ -410,15 +410,17 @@ impl Decoder {
             }
             None => {
                 let from = self.scan.max(start);
-                match memchr::memchr(0, &self.buf[from..self.end]) {
-                    Some(i) => from + i,
+                let nul = memchr::memchr(0, &self.buf[from..self.end]).map(|i| from + i);
+                // The limit holds however the body came: in pieces, or whole with its NUL.
+                if nul.unwrap_or(self.end) - start > self.limits.max_body {
+                    return err(
+                        ErrorKind::TooLarge,
+                        format!("a body over the limit of {} bytes", self.limits.max_body),
+                    );
+                }
+                match nul {
+                    Some(end) => end,
                     None => {
-                        if self.end - start > self.limits.max_body {
-                            return err(
-                                ErrorKind::TooLarge,
-                                format!("a body over the limit of {} bytes", self.limits.max_body),
-                            );
-                        }
                         self.scan = self.end;
                         return Ok(None);
                     }
@@ -890,6 +892,8 @@ mod tests {
             Some(ErrorKind::TooLarge)
         );
         assert_eq!(run(b"MESSAGE\n\n0123456789A"), Some(ErrorKind::TooLarge));
+        // The same body arriving whole, its NUL in the same read.
+        assert_eq!(run(b"MESSAGE\n\n0123456789A\0"), Some(ErrorKind::TooLarge));
         assert_eq!(
             run(b"MESSAGE\na:1\nb:2\nc:3\n\n\0"),
             Some(ErrorKind::TooLarge)
