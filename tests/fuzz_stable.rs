@@ -14,8 +14,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Inputs each target gets in a plain test run (about two seconds each in release).
-const ITERATIONS: usize = 20_000;
+/// Inputs each target gets in a plain test run (a few seconds each in release).
+const ITERATIONS: usize = 100_000;
 /// Longest input a mutation makes (the decoder's default limits are far above it; the small ones not).
 const MAX_LEN: usize = 16 << 10;
 
