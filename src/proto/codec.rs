@@ -693,6 +693,10 @@ fn encode_inner<'a>(
                     ),
                 );
             }
+            // Written as digits alone: "+3" or " 3" (or a CR, escaped to "\\r" under 1.2) would
+            // reach the broker as a length no decoder reads.
+            write_content_length(body.len(), out);
+            continue;
         }
         if name.is_empty() {
             return err(ErrorKind::InvalidHeader, "a header with an empty name");
@@ -712,14 +716,18 @@ fn encode_inner<'a>(
         out.push(b'\n');
     }
     if needs_length {
-        out.extend_from_slice(b"content-length:");
-        write_decimal(body.len(), out);
-        out.push(b'\n');
+        write_content_length(body.len(), out);
     }
     out.push(b'\n');
     out.extend_from_slice(body);
     out.push(0);
     Ok(())
+}
+
+fn write_content_length(n: usize, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"content-length:");
+    write_decimal(n, out);
+    out.push(b'\n');
 }
 
 /// `n` in decimal, without the formatting machinery.
@@ -961,6 +969,16 @@ mod tests {
             .with_body("abc");
         encode(&f, Version::V1_2, false, &mut out).unwrap();
         assert_eq!(out, b"SEND\ndestination:/q\ncontent-length:3\n\nabc\0");
+        // A right length with a sign or blanks around it goes as digits alone, which decode.
+        for v in ["+3", " 3 ", "3\r", "\r3"] {
+            out.clear();
+            let f = Frame::new(Command::Send)
+                .with("content-length", v)
+                .with_body("abc");
+            encode(&f, Version::V1_2, false, &mut out).unwrap();
+            assert_eq!(out, b"SEND\ncontent-length:3\n\nabc\0", "{v:?}");
+            assert_eq!(frame(&decode_all(&out, Version::V1_2).unwrap()[0]).body(), b"abc");
+        }
     }
 
     #[test]
