@@ -169,13 +169,15 @@ pub fn encodable(f: &Frame, version: Version) -> bool {
     let text_ok = |s: &str| !s.contains(cannot);
     (body.is_empty() || f.command.allows_body())
         && f.headers().all(|(name, value)| {
+            if name == "content-length" {
+                // With a body the encoder writes its own and drops these; without, it writes
+                // them as digits when they say 0.
+                return !body.is_empty() || value.trim().parse::<usize>() == Ok(0);
+            }
             !name.is_empty()
                 && (!raw || !name.contains(':'))
                 && text_ok(name)
                 && text_ok(value)
-                && (name != "content-length"
-                    || !body.is_empty()
-                    || value.trim().parse::<usize>() == Ok(0))
         })
 }
 
@@ -414,7 +416,8 @@ impl Driver {
         }
     }
 
-    /// A frame the application sends, chosen by `arg`; refused unless connected.
+    /// A frame the application sends, chosen by `arg`; refused unless connected, or when it acks a
+    /// message whose id the version cannot carry back (a CR in a 1.0 header, say).
     fn send(&mut self, arg: usize) {
         let ack = self.last_ack.clone().unwrap_or_else(|| "none".into());
         let r = match arg % 8 {
@@ -446,11 +449,12 @@ impl Driver {
                 .send(Frame::new(Command::Disconnect).with("receipt", "bye")),
         };
         if let Err(e) = r {
+            let acks = matches!(arg % 8, 2 | 3);
             assert!(
                 matches!(
                     e.kind,
                     ErrorKind::NotConnected | ErrorKind::Unsupported | ErrorKind::QueueFull
-                ),
+                ) || (acks && e.kind == ErrorKind::InvalidHeader),
                 "send refused with {e:?}"
             );
         }

@@ -67,7 +67,7 @@ run_stable() {
   mkdir -p target
   env "${env[@]}" cargo test --release --test fuzz_stable -- --nocapture --test-threads=1 \
     "${filter[@]}" >"$log" 2>&1 || rc=$?
-  grep -E '^[a-z]+: |^test result' "$log" || true
+  grep -oE '[a-z]+: (stable fallback|[0-9]+ corpus inputs).*|^test result.*' "$log" || true
   if [ "$rc" -ne 0 ]; then
     grep -E -A12 'panicked|saved as' "$log" | head -40 >&2 || true
     echo "fuzz.sh: the stable fallback failed; full log: $log" >&2
