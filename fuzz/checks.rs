@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use stomp::error::{Error, ErrorKind};
 use stomp::proto::{
-    Command, ConnectParams, Decoded, Decoder, Event, Frame, Limits, Session, SessionConfig, State,
-    Version, encode,
+    Command, ConnectParams, Decoded, Decoder, Event, Frame, Limits, Progress, Session, SessionConfig,
+    State, Version, encode,
 };
 
 pub const VERSIONS: [Version; 3] = [Version::V1_0, Version::V1_1, Version::V1_2];
@@ -102,7 +102,16 @@ pub fn decode_pieces<'a>(
                     );
                     items.push(item);
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    // What the session's frame time limits are told agrees with what is held.
+                    let held = d.buffered();
+                    match d.progress() {
+                        Progress::Idle => assert!(held <= 1, "idle with {held} bytes held"),
+                        Progress::Head(n) => assert_eq!(n, held, "a head of {n} bytes"),
+                        Progress::Body(n) => assert!(n < held, "a body of {n} of {held} bytes"),
+                    }
+                    break;
+                }
                 Err(e) => {
                     assert!(
                         matches!(e.kind, ErrorKind::Protocol | ErrorKind::TooLarge),
@@ -149,11 +158,105 @@ pub fn check_decoder(data: &[u8]) {
     });
     let cut = decode_pieces(version, limits, pieces);
     assert_eq!(cut, whole, "cutting the stream changed what it decodes to");
+    let mut model = PlainReading {
+        rest: stream,
+        version,
+        after_frame: false,
+    };
     for item in &whole.items {
+        assert_eq!(
+            model.next().as_ref(),
+            Some(item),
+            "the decoder and a plain reading of the stream disagree"
+        );
         if let Decoded::Frame(f) = item {
             check_reencode(f, version);
         }
     }
+}
+
+/// STOMP read the plain way, a line at a time, as an oracle for what the decoder accepted: none of
+/// its buffering, scanning or in-place unescaping, and no limits. `None` where the stream is not
+/// a frame or heart-beat it can read.
+struct PlainReading<'a> {
+    rest: &'a [u8],
+    version: Version,
+    /// The first EOL after a frame is its trailer, not a heart-beat.
+    after_frame: bool,
+}
+
+impl PlainReading<'_> {
+    fn next(&mut self) -> Option<Decoded> {
+        for eol in [&b"\n"[..], b"\r\n"] {
+            if let Some(rest) = self.rest.strip_prefix(eol) {
+                self.rest = rest;
+                if !std::mem::take(&mut self.after_frame) {
+                    return Some(Decoded::Heartbeat);
+                }
+                return self.next();
+            }
+        }
+        let (command, mut rest) = line(self.rest)?;
+        let command = Command::parse(command)?;
+        let escaped = !command.is_unescaped() && self.version != Version::V1_0;
+        let mut headers = Vec::new();
+        let mut length = None;
+        loop {
+            let (l, r) = line(rest)?;
+            rest = r;
+            if l.is_empty() {
+                break;
+            }
+            let colon = l.iter().position(|&b| b == b':')?;
+            let (name, value) = (&l[..colon], &l[colon + 1..]);
+            if length.is_none() && name == b"content-length" {
+                length = Some(std::str::from_utf8(value).ok()?.trim().parse::<usize>().ok()?);
+            }
+            let text = |raw: &[u8]| String::from_utf8(self.unescape(raw, escaped)?).ok();
+            headers.push((text(name)?, text(value)?));
+        }
+        let n = length.or_else(|| rest.iter().position(|&b| b == 0))?;
+        let (body, after) = (rest.get(..n)?, rest.get(n + 1..)?);
+        (rest[n] == 0).then_some(())?;
+        self.rest = after;
+        self.after_frame = true;
+        Some(Decoded::Frame(Frame::from_parts(
+            command,
+            headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            body,
+        )))
+    }
+
+    fn unescape(&self, raw: &[u8], escaped: bool) -> Option<Vec<u8>> {
+        if !escaped {
+            return Some(raw.to_vec());
+        }
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i] != b'\\' {
+                out.push(raw[i]);
+                i += 1;
+                continue;
+            }
+            out.push(match raw.get(i + 1)? {
+                b'\\' => b'\\',
+                b'n' => b'\n',
+                b'c' => b':',
+                b'r' if self.version == Version::V1_2 => b'\r',
+                _ => return None,
+            });
+            i += 2;
+        }
+        Some(out)
+    }
+}
+
+/// The line `bytes` starts with (without its LF, and one CR before it), and what follows it.
+fn line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let nl = bytes.iter().position(|&b| b == b'\n')?;
+    let l = &bytes[..nl];
+    Some((l.strip_suffix(b"\r").unwrap_or(l), &bytes[nl + 1..]))
 }
 
 /// Whether `encode` can write `f` in `version` (an oracle independent of the encoder): the rules of
@@ -272,10 +375,16 @@ impl Driver {
         let now = Instant::now();
         let version = version_of(cfg);
         let config = SessionConfig {
+            // Small limits, or the defaults with a smaller body limit (still above a read chunk, so
+            // large frames are read as such): a 64 MB buffer for each content-length a fuzzer
+            // writes would cost most of its time.
             limits: if cfg & 64 != 0 {
                 limits_of(0b10_10_10)
             } else {
-                Limits::default()
+                Limits {
+                    max_body: 256 << 10,
+                    ..Limits::default()
+                }
             },
             frame_timeout: if cfg & 16 != 0 {
                 Duration::from_secs(1)

@@ -85,7 +85,7 @@ run_libfuzzer() {
   local rc=0
   (cd fuzz && cargo +nightly fuzz run -O "$target" "work/$target" "corpus/$target" -- \
     -max_total_time="$secs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
-    -print_final_stats=1) >"$log" 2>&1 || rc=$?
+    -dict=stomp.dict -print_final_stats=1) >"$log" 2>&1 || rc=$?
   local last
   last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -1 || true)
   local execs rate cov ft

@@ -205,7 +205,8 @@ fn replay(target: &str, check: fn(&[u8])) {
 }
 
 fn mutations(target: &str, check: fn(&[u8])) {
-    let seed = 0x5354_4f4d_5000 ^ env_u64("STOMP_FUZZ_SEED").unwrap_or(0);
+    let env_seed = env_u64("STOMP_FUZZ_SEED").unwrap_or(0);
+    let seed = 0x5354_4f4d_5000 ^ env_seed;
     let deadline = env_u64("STOMP_FUZZ_SECS").map(|s| Instant::now() + Duration::from_secs(s));
     let count = if cfg!(debug_assertions) {
         ITERATIONS / 20 // unoptimised code is that much slower; the release run does the rest
@@ -229,7 +230,7 @@ fn mutations(target: &str, check: fn(&[u8])) {
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "{target}: stable fallback, seed {seed:#x}: {execs} executions in {secs:.1} s \
+        "{target}: stable fallback, STOMP_FUZZ_SEED={env_seed}: {execs} executions in {secs:.1} s \
          ({:.0} exec/s), corpus {} inputs, coverage: not measured without libFuzzer",
         execs as f64 / secs.max(1e-9),
         inputs.len()
