@@ -55,7 +55,7 @@ pub struct Pieces(u32);
 
 impl Pieces {
     pub fn new(seed: u8) -> Pieces {
-        Pieces((u32::from(seed) * 2_654_435_761) | 1)
+        Pieces(u32::from(seed).wrapping_mul(2_654_435_761) | 1)
     }
 
     pub fn next_len(&mut self) -> usize {

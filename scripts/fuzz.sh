@@ -105,12 +105,16 @@ run_libfuzzer() {
     # rather than by every input that once added a counter.
     (cd fuzz && cargo +nightly fuzz run -O "$target" "corpus/$target" "work/$target" -- \
       -merge=1 -set_cover_merge=1 -use_counters=0 -max_len=4096) \
-      >"fuzz/work/$target.merge.log" 2>&1
+      >"fuzz/work/$target.merge.log" 2>&1 || {
+      tail -n 20 "fuzz/work/$target.merge.log" >&2
+      echo "fuzz.sh: $target: the merge failed; full log: fuzz/work/$target.merge.log" >&2
+      return 1
+    }
   fi
   corpus_size=$(find "fuzz/corpus/$target" -type f | wc -l)
-  printf '%s: libFuzzer %s s: %s executions, %s exec/s, cov: %s ft: %s, corpus %s files (%s)\n' \
+  printf '%s: libFuzzer %s s: %s executions, %s exec/s, cov: %s ft: %s, corpus %s files (%s bytes)\n' \
     "$target" "$secs" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$corpus_size" \
-    "$(du -sh "fuzz/corpus/$target" | cut -f1)"
+    "$(du -sb "fuzz/corpus/$target" | cut -f1)"
 }
 
 if [ "$stable" -eq 0 ] && have_nightly; then
@@ -119,7 +123,12 @@ if [ "$stable" -eq 0 ] && have_nightly; then
   t0=$SECONDS
   build_args=()
   [ "${#targets[@]}" -eq 1 ] && build_args=("${targets[0]}")
-  (cd fuzz && cargo +nightly fuzz build -O "${build_args[@]}") 2>&1 | tail -1
+  mkdir -p fuzz/work
+  (cd fuzz && cargo +nightly fuzz build -O "${build_args[@]}") >fuzz/work/build.log 2>&1 || {
+    tail -n 30 fuzz/work/build.log >&2
+    echo "fuzz.sh: building the fuzz targets failed; full log: fuzz/work/build.log" >&2
+    exit 1
+  }
   echo "fuzz.sh: fuzz targets built in $((SECONDS - t0)) s"
   if [ "$quick" -eq 1 ]; then
     run_stable 0
