@@ -446,22 +446,25 @@ impl Decoder {
             }
             None => {
                 let from = self.scan.max(start);
-                match memchr::memchr(0, &self.buf[from..self.end]) {
-                    Some(i) => from + i,
+                let nul = memchr::memchr(0, &self.buf[from..self.end]).map(|i| from + i);
+                // The limits hold however the body came: in pieces, or whole with its NUL.
+                let seen = nul.unwrap_or(self.end) - start;
+                if seen > self.limits.max_body {
+                    return err(
+                        ErrorKind::TooLarge,
+                        format!(
+                            "a body of {} bytes or more, over max_body ({} bytes)",
+                            seen, self.limits.max_body
+                        ),
+                    );
+                }
+                let frame_seen = nul.map_or(self.end, |n| n + 1) - self.pos;
+                if frame_seen > self.limits.max_frame {
+                    return Err(frame_too_large(&self.limits, frame_seen));
+                }
+                match nul {
+                    Some(end) => end,
                     None => {
-                        if self.end - start > self.limits.max_body {
-                            return err(
-                                ErrorKind::TooLarge,
-                                format!(
-                                    "a body of {} bytes or more, over max_body ({} bytes)",
-                                    self.end - start,
-                                    self.limits.max_body
-                                ),
-                            );
-                        }
-                        if self.end - self.pos > self.limits.max_frame {
-                            return Err(frame_too_large(&self.limits, self.end - self.pos));
-                        }
                         self.scan = self.end;
                         return Ok(None);
                     }
@@ -737,6 +740,10 @@ fn encode_inner<'a>(
                     ),
                 );
             }
+            // Written as digits alone: "+3" or " 3" (or a CR, escaped to "\\r" under 1.2) would
+            // reach the broker as a length no decoder reads.
+            write_content_length(body.len(), out);
+            continue;
         }
         if name.is_empty() {
             return err(ErrorKind::InvalidHeader, "a header with an empty name");
@@ -756,14 +763,18 @@ fn encode_inner<'a>(
         out.push(b'\n');
     }
     if needs_length {
-        out.extend_from_slice(b"content-length:");
-        write_decimal(body.len(), out);
-        out.push(b'\n');
+        write_content_length(body.len(), out);
     }
     out.push(b'\n');
     out.extend_from_slice(body);
     out.push(0);
     Ok(())
+}
+
+fn write_content_length(n: usize, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"content-length:");
+    write_decimal(n, out);
+    out.push(b'\n');
 }
 
 /// `n` in decimal, without the formatting machinery.
@@ -964,6 +975,8 @@ mod tests {
             Some(ErrorKind::TooLarge)
         );
         assert_eq!(run(b"MESSAGE\n\n0123456789A"), Some(ErrorKind::TooLarge));
+        // The same body arriving whole, its NUL in the same read.
+        assert_eq!(run(b"MESSAGE\n\n0123456789A\0"), Some(ErrorKind::TooLarge));
         assert_eq!(
             run(b"MESSAGE\na:1\nb:2\nc:3\n\n\0"),
             Some(ErrorKind::TooLarge)
@@ -1031,6 +1044,16 @@ mod tests {
             .with_body("abc");
         encode(&f, Version::V1_2, false, &mut out).unwrap();
         assert_eq!(out, b"SEND\ndestination:/q\ncontent-length:3\n\nabc\0");
+        // A right length with a sign or blanks around it goes as digits alone, which decode.
+        for v in ["+3", " 3 ", "3\r", "\r3"] {
+            out.clear();
+            let f = Frame::new(Command::Send)
+                .with("content-length", v)
+                .with_body("abc");
+            encode(&f, Version::V1_2, false, &mut out).unwrap();
+            assert_eq!(out, b"SEND\ncontent-length:3\n\nabc\0", "{v:?}");
+            assert_eq!(frame(&decode_all(&out, Version::V1_2).unwrap()[0]).body(), b"abc");
+        }
     }
 
     #[test]
