@@ -274,31 +274,9 @@ impl Link {
     }
 }
 
-struct Publisher {
-    link: Link,
-    tally: Arc<Tally>,
-}
-
-impl Listener for Publisher {
-    fn on_connecting(&self, _host: &str, port: u16) {
-        self.link.connecting(port);
-    }
-    fn on_connected(&self, _f: &Frame) {
-        self.link.connected();
-        self.tally.signal();
-    }
-    fn on_error(&self, f: &Frame) {
-        self.link.error("publisher", f);
-    }
-    fn wants_send(&self) -> bool {
-        false
-    }
-    fn wants_heartbeat(&self) -> bool {
-        false
-    }
-}
-
-struct Consumer {
+/// The listener of every connection of the soak; only consumers receive messages (and ack them).
+struct Client {
+    /// The subscription id for a consumer, "publisher N" for a publisher.
     id: String,
     link: Link,
     tally: Arc<Tally>,
@@ -306,7 +284,19 @@ struct Consumer {
     acked: AtomicU64,
 }
 
-impl Listener for Consumer {
+impl Client {
+    fn new(id: String, tally: &Arc<Tally>) -> Arc<Client> {
+        Arc::new(Client {
+            id,
+            link: Link::default(),
+            tally: tally.clone(),
+            conn: OnceLock::new(),
+            acked: AtomicU64::new(0),
+        })
+    }
+}
+
+impl Listener for Client {
     fn on_connecting(&self, _host: &str, port: u16) {
         self.link.connecting(port);
     }
@@ -327,7 +317,7 @@ impl Listener for Consumer {
         }
     }
     fn on_error(&self, f: &Frame) {
-        self.link.error("consumer", f);
+        self.link.error(&self.id, f);
     }
     fn wants_send(&self) -> bool {
         false
@@ -422,6 +412,7 @@ fn publish(conn: &Connection, p: usize, dest: &str, mode: Mode, tally: &Tally, s
         }
         seq += 1;
         tally.confirmed[p].store(seq, Ordering::SeqCst);
+        tally.signal();
     }
 }
 
@@ -523,8 +514,8 @@ fn chaos(
 /// every publisher has receipts from it. Err says what did not happen.
 fn failover_check(
     nodes: &[Node],
-    consumers: &[Arc<Consumer>],
-    publishers: &[Arc<Publisher>],
+    consumers: &[Arc<Client>],
+    publishers: &[Arc<Client>],
     tally: &Tally,
 ) -> Result<(), String> {
     if !tally.wait_until(Duration::from_secs(60), |c| c.delivered_total >= 200) {
@@ -658,13 +649,7 @@ fn run(cfg: &Config) -> Result<ExitCode, String> {
     let mut consumers = Vec::new();
     let mut consumer_conns = Vec::new();
     for k in 0..cfg.consumers {
-        let l = Arc::new(Consumer {
-            id: format!("soak-{k}"),
-            link: Link::default(),
-            tally: tally.clone(),
-            conn: OnceLock::new(),
-            acked: AtomicU64::new(0),
-        });
+        let l = Client::new(format!("soak-{k}"), &tally);
         let c = open(&nodes, l.clone())?;
         let _ = l.conn.set(Arc::downgrade(&c));
         // One at a time, each confirmed: RabbitMQ 3.10 fails a consume that comes while another
@@ -680,11 +665,8 @@ fn run(cfg: &Config) -> Result<ExitCode, String> {
     }
     let mut publishers = Vec::new();
     let mut publisher_conns = Vec::new();
-    for _ in 0..cfg.publishers {
-        let l = Arc::new(Publisher {
-            link: Link::default(),
-            tally: tally.clone(),
-        });
+    for p in 0..cfg.publishers {
+        let l = Client::new(format!("publisher {p}"), &tally);
         publisher_conns.push(open(&nodes, l.clone())?);
         publishers.push(l);
     }
@@ -746,18 +728,21 @@ fn run(cfg: &Config) -> Result<ExitCode, String> {
         n.proxy.restore();
     }
 
-    // Drain: wait for every sent message, as long as messages keep coming.
+    // Drain: wait for every sent message, as long as messages keep coming. (`missing` walks every
+    // message: it is counted once a second, or when enough deliveries came to cover it.)
     let drain0 = Instant::now();
+    let (mut seen, mut last_progress) = (tally.delivered_total(), Instant::now());
     loop {
-        let seen = tally.delivered_total();
-        if tally.wait_until(DRAIN_IDLE, |c| {
-            tally.missing(c) == 0 || c.delivered_total > seen
-        }) {
-            if tally.missing(&tally.lock()) == 0 {
-                break;
-            }
-        } else {
+        let missing = tally.missing(&tally.lock());
+        if missing == 0 || last_progress.elapsed() >= DRAIN_IDLE {
             break;
+        }
+        tally.wait_until(Duration::from_secs(1), |c| {
+            c.delivered_total >= seen + missing
+        });
+        let now = tally.delivered_total();
+        if now > seen {
+            (seen, last_progress) = (now, Instant::now());
         }
     }
     let drain = drain0.elapsed();
