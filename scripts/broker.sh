@@ -800,7 +800,6 @@ cluster_main() { # SUBCOMMAND [NODE]
         stop) cluster_stop ;;
         status) cluster_status ;;
         stop-node|start-node)
-            case "$x" in a|b|c) ;; *) usage ;; esac
             if [ "$sub" = stop-node ]; then cnode_stop "$x"; else cnode_start "$x"; fi ;;
         *) usage ;;
     esac
@@ -813,7 +812,8 @@ action=${1:-}
 target=${2:-all}
 case "$action" in start|stop|status|restart|cluster) ;; -h|--help|help|"") usage ;; *) usage ;; esac
 if [ "$action" = cluster ]; then
-    case "$target" in start|stop|status) [ $# -eq 2 ] || usage ;; stop-node|start-node) [ $# -eq 3 ] || usage ;; *) usage ;; esac
+    case "$target" in start|stop|status) [ $# -eq 2 ] || usage ;;
+        stop-node|start-node) [ $# -eq 3 ] && [[ $3 == [abc] ]] || usage ;; *) usage ;; esac
     LOCK=$STATE_DIR/cluster.lock   # the cluster never waits for, nor holds up, the main brokers
 else
     case "$target" in rabbitmq|rabbit) targets=(rabbitmq) ;; activemq|amq) targets=(activemq) ;;
