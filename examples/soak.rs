@@ -146,6 +146,8 @@ struct Tally {
     /// confirmed[p]: messages 0..confirmed[p] of publisher p had their receipt.
     confirmed: Vec<AtomicU64>,
     resends: AtomicU64,
+    /// The longest time from a message's first SEND to its receipt, in milliseconds.
+    slowest_ms: AtomicU64,
     stuck: AtomicBool,
 }
 
@@ -159,6 +161,7 @@ impl Tally {
             cv: Condvar::new(),
             confirmed: (0..publishers).map(|_| AtomicU64::new(0)).collect(),
             resends: AtomicU64::new(0),
+            slowest_ms: AtomicU64::new(0),
             stuck: AtomicBool::new(false),
         }
     }
@@ -410,6 +413,8 @@ fn publish(conn: &Connection, p: usize, dest: &str, mode: Mode, tally: &Tally, s
                 }
             }
         }
+        let took = first.elapsed().as_millis() as u64;
+        tally.slowest_ms.fetch_max(took, Ordering::Relaxed);
         seq += 1;
         tally.confirmed[p].store(seq, Ordering::SeqCst);
         tally.signal();
@@ -793,9 +798,10 @@ fn run(cfg: &Config) -> Result<ExitCode, String> {
         reconnects_p + reconnects_c
     );
     println!(
-        "soak: resends {}, acks {}, ERROR frames {errors}, delivered without a receipt {unsent_delivered}, \
+        "soak: resends {}, slowest receipt {:.1} s, acks {}, ERROR frames {errors}, delivered without a receipt {unsent_delivered}, \
          chaos: {} drops, {} stalls, {} {}, {} links accepted by the proxies",
         tally.resends.load(Ordering::Relaxed),
+        tally.slowest_ms.load(Ordering::Relaxed) as f64 / 1000.0,
         consumers
             .iter()
             .map(|c| c.acked.load(Ordering::Relaxed))
