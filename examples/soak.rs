@@ -13,8 +13,9 @@
 //!   restarted: its proxy refuses connections for a while instead;
 //! - `--cluster`: nodes a and b of `scripts/broker.sh cluster` (127.0.0.1:61633 and :61634,
 //!   STOMP_CLUSTER_PORT) in the failover list, a quorum queue (`x-queue-type:quorum` on SEND and
-//!   SUBSCRIBE makes the STOMP plugin declare it so); the node the consumers are on is stopped and
-//!   started again.
+//!   SUBSCRIBE makes the STOMP plugin declare it so); the node the consumers are on is stopped
+//!   (every other time with SIGKILL, a crash) and started again. Node c of the cluster is never
+//!   stopped: it keeps the quorum queue's majority while a or b is down.
 //!
 //! At the end the publishers stop, the queue is drained and the tally printed: sent, delivered,
 //! duplicated, lost, reconnects. Exit status 1 if a sent message was never delivered.
@@ -448,6 +449,8 @@ struct ChaosCount {
     drops: u64,
     stalls: u64,
     outages: u64,
+    /// Cluster outages that were a SIGKILL rather than an orderly stop.
+    kills: u64,
 }
 
 /// The node (index into `nodes`) a connection is on, by its proxy port.
@@ -456,9 +459,15 @@ fn node_of(nodes: &[Node], link: &Link) -> Option<usize> {
     nodes.iter().position(|n| n.proxy.port() == port)
 }
 
-/// Takes the broker that consumer 0 is on away for `down`: a cluster node is stopped and started
-/// again; the single broker's proxy refuses connections.
-fn outage(nodes: &[Node], consumer: &Link, down: Duration, stop: &Stop) -> Result<(), String> {
+/// Takes the broker that consumer 0 is on away for `down`: a cluster node is stopped (or, with
+/// `kill`, SIGKILLed) and started again; the single broker's proxy refuses connections.
+fn outage(
+    nodes: &[Node],
+    consumer: &Link,
+    down: Duration,
+    kill: bool,
+    stop: &Stop,
+) -> Result<(), String> {
     let i = node_of(nodes, consumer).unwrap_or(0);
     let node = &nodes[i];
     if node.name.is_empty() {
@@ -468,11 +477,9 @@ fn outage(nodes: &[Node], consumer: &Link, down: Duration, stop: &Stop) -> Resul
         node.proxy.refuse(false);
         return Ok(());
     }
-    println!(
-        "soak: chaos: stopping node {} (the consumers' node)",
-        node.name
-    );
-    broker_sh(&["cluster", "stop-node", node.name])?;
+    let how = if kill { "kill-node" } else { "stop-node" };
+    println!("soak: chaos: {how} {} (the consumers' node)", node.name);
+    broker_sh(&["cluster", how, node.name])?;
     stop.pause(down);
     broker_sh(&["cluster", "start-node", node.name])
 }
@@ -504,8 +511,11 @@ fn chaos(
                 n.stalls += 1;
             }
             _ => {
-                outage(nodes, consumer, Duration::from_secs(5), stop)?;
+                // Every other outage of a cluster node is a crash.
+                let kill = n.outages % 2 == 1 && !nodes[0].name.is_empty();
+                outage(nodes, consumer, Duration::from_secs(5), kill, stop)?;
                 n.outages += 1;
+                n.kills += u64::from(kill);
             }
         }
     }
@@ -799,7 +809,7 @@ fn run(cfg: &Config) -> Result<ExitCode, String> {
     );
     println!(
         "soak: resends {}, slowest receipt {:.1} s, acks {}, ERROR frames {errors}, delivered without a receipt {unsent_delivered}, \
-         chaos: {} drops, {} stalls, {} {}, {} links accepted by the proxies",
+         chaos: {} drops, {} stalls, {} {}{}, {} links accepted by the proxies",
         tally.resends.load(Ordering::Relaxed),
         tally.slowest_ms.load(Ordering::Relaxed) as f64 / 1000.0,
         consumers
@@ -813,6 +823,11 @@ fn run(cfg: &Config) -> Result<ExitCode, String> {
             "node restarts"
         } else {
             "refusal windows"
+        },
+        if cfg.mode == Mode::Cluster {
+            format!(" ({} after a SIGKILL)", chaos_count.kills)
+        } else {
+            String::new()
         },
         nodes.iter().map(|n| n.proxy.accepted()).sum::<u64>()
     );

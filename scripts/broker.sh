@@ -5,7 +5,7 @@
 #
 # Usage: scripts/broker.sh start|stop|status|restart [rabbitmq|activemq|all]
 #        scripts/broker.sh cluster start|stop|status
-#        scripts/broker.sh cluster stop-node|start-node a|b|c
+#        scripts/broker.sh cluster stop-node|kill-node|start-node a|b|c
 #
 #   start    install the package if missing, configure, start, and return once
 #            the broker answers a STOMP CONNECT (0 if already running)
@@ -17,7 +17,8 @@
 #            soak-b, soak-c@localhost; STOMP 127.0.0.1:61633, :61634, :61635),
 #            never touching the main node: `start` makes it (from nothing unless
 #            it is already whole and running), `stop` stops every node of it,
-#            `stop-node`/`start-node` one node, keeping its data
+#            `stop-node`/`start-node` one node, keeping its data, `kill-node`
+#            SIGKILLs one (a crash)
 #
 # Environment (all optional):
 #   STOMP_RABBITMQ_PORT       RabbitMQ STOMP port            (default 61613)
@@ -726,6 +727,19 @@ cnode_stop() {
     say "cluster: node $x stopped in $((SECONDS - t0))s"
 }
 
+# cnode_kill X: SIGKILL node X (a crash: no orderly shutdown, its data as it was on disk)
+cnode_kill() {
+    local x=$1 pids
+    pids=$(cnode_pids "$x")
+    if [ -z "$pids" ]; then say "cluster: node $x not running"; return 0; fi
+    log "cluster: node $x: sending KILL to $pids"
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null
+    # shellcheck disable=SC2086
+    wait_gone 10 $pids || die "cluster: node $x (pid $pids) survived SIGKILL"
+    say "cluster: node $x killed"
+}
+
 # cluster_members: the running nodes node a sees in its cluster, one per line
 cluster_members() {
     cnode_ctl_out a eval 'rabbit_nodes:all_running().' | tr -d '[]' | tr ',' '\n' | sed "s/[ ']//g" | grep -v '^$'
@@ -799,8 +813,9 @@ cluster_main() { # SUBCOMMAND [NODE]
         start) cluster_start ;;
         stop) cluster_stop ;;
         status) cluster_status ;;
-        stop-node|start-node)
-            if [ "$sub" = stop-node ]; then cnode_stop "$x"; else cnode_start "$x"; fi ;;
+        stop-node) cnode_stop "$x" ;;
+        kill-node) cnode_kill "$x" ;;
+        start-node) cnode_start "$x" ;;
         *) usage ;;
     esac
 }
@@ -813,7 +828,7 @@ target=${2:-all}
 case "$action" in start|stop|status|restart|cluster) ;; -h|--help|help|"") usage ;; *) usage ;; esac
 if [ "$action" = cluster ]; then
     case "$target" in start|stop|status) [ $# -eq 2 ] || usage ;;
-        stop-node|start-node) [ $# -eq 3 ] && [[ $3 == [abc] ]] || usage ;; *) usage ;; esac
+        stop-node|kill-node|start-node) [ $# -eq 3 ] && [[ $3 == [abc] ]] || usage ;; *) usage ;; esac
     LOCK=$STATE_DIR/cluster.lock   # the cluster never waits for, nor holds up, the main brokers
 else
     case "$target" in rabbitmq|rabbit) targets=(rabbitmq) ;; activemq|amq) targets=(activemq) ;;
