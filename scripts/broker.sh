@@ -580,7 +580,7 @@ amq_status() {
 #
 # Three nodes soak-a, soak-b and soak-c @localhost, run as root straight from
 # /usr/lib/rabbitmq/bin (not as the rabbitmq user), each with its own data, log,
-# config and plugin files under $CLUSTER_DIR and one Erlang cookie of their own
+# config (conf.d included) and plugin files under $CLUSTER_DIR and one Erlang cookie of their own
 # ($CLUSTER_DIR/.erlang.cookie, found through HOME): the main node's pids,
 # config and cookie are never touched. Clients use a and b (the failover list);
 # c only votes. A quorum queue needs a majority of its members: with two
@@ -611,6 +611,7 @@ cnode_env() {
         RABBITMQ_NODE_PORT="$(cnode_amqp_port "$x")" RABBITMQ_DIST_PORT="$(cnode_dist_port "$x")"
         RABBITMQ_MNESIA_BASE="$d/mnesia" RABBITMQ_LOG_BASE="$d/log"
         RABBITMQ_CONFIG_FILE="$d/rabbitmq.conf" RABBITMQ_ADVANCED_CONFIG_FILE="$d/advanced.config"
+        RABBITMQ_CONFIG_FILES="$d/conf.d"
         RABBITMQ_ENABLED_PLUGINS_FILE="$d/enabled_plugins" RABBITMQ_CONF_ENV_FILE="$d/rabbitmq-env.conf"
         RABBITMQ_PID_FILE="$d/pid"
         RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
@@ -669,7 +670,8 @@ cluster_write_config() {
     chmod 0400 "$CLUSTER_DIR/.erlang.cookie"
     for x in "${CLUSTER_NODES[@]}"; do
         d=$CLUSTER_DIR/$x
-        mkdir -p "$d/mnesia" "$d/log"
+        # conf.d: its own, empty (the default, /etc/rabbitmq/conf.d, is the main node's)
+        mkdir -p "$d/mnesia" "$d/log" "$d/conf.d"
         write_if_changed "$d/rabbitmq.conf" "# Written by libstomp scripts/broker.sh (soak cluster node $x): loopback only.
 listeners.tcp.1 = 127.0.0.1:$(cnode_amqp_port "$x")
 stomp.listeners.tcp.1 = 127.0.0.1:$(cnode_stomp_port "$x")
