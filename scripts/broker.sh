@@ -580,9 +580,9 @@ amq_status() {
 #
 # Three nodes soak-a, soak-b and soak-c @localhost, run as root straight from
 # /usr/lib/rabbitmq/bin (not as the rabbitmq user), each with its own data, log,
-# config (conf.d included) and plugin files under $CLUSTER_DIR and one Erlang cookie of their own
-# ($CLUSTER_DIR/.erlang.cookie, found through HOME): the main node's pids,
-# config and cookie are never touched. Clients use a and b (the failover list);
+# config (conf.d included) and plugin files under $CLUSTER_DIR, and one Erlang
+# cookie of their own ($CLUSTER_DIR/.erlang.cookie, found through HOME): the
+# main node's pids, config and cookie are never touched. Clients use a and b (the failover list);
 # c only votes. A quorum queue needs a majority of its members: with two
 # members, stopping either node leaves it without a leader until that node is
 # back, so a third member is what keeps the queue available while the node a
@@ -633,19 +633,21 @@ cnode_ctl_out() {
         </dev/null 2>>"$LOG" 9>&-
 }
 
-# cnode_pids X: the beam of node X, found by the environment it was started with
+# cnode_pids X: the server beam of node X, found by the environment it was started with (its CLI
+# tools share that environment, but not the `-s rabbit boot` of a server)
 cnode_pids() {
     local want p
     want="RABBITMQ_NODENAME=$(cnode_name "$1")"
     for p in $(pids_by_comm beam.smp); do
-        if { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -qxF -- "$want"; then echo "$p"; fi
+        { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -qxF -- "$want" || continue
+        if { tr '\0' '\n' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qx -- 'rabbit'; then echo "$p"; fi
     done
 }
 cnode_up() { [ -n "$(cnode_pids "$1")" ] && stomp_ping "$(cnode_stomp_port "$1")"; }
 
 # cnode_loopback_only X: nothing node X (or epmd) listens on is beyond loopback
 cnode_loopback_only() {
-    local x=$1 p pids
+    local x=$1 p
     for p in "$(cnode_stomp_port "$x")" "$(cnode_amqp_port "$x")" "$(cnode_dist_port "$x")" 4369; do
         if listening_non_loopback "$p"; then log "cluster: port $p listens beyond loopback"; return 1; fi
     done
