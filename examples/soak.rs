@@ -334,8 +334,11 @@ impl Listener for Client {
 // ---------------------------------------------------------------------------------------------
 // Connections
 
-fn options(nodes: &[Node]) -> Options {
+/// `shuffle`: walk the failover list in a random order, so that the consumers end up on either
+/// node and the outages hit both (the quick check wants them all on the first node instead).
+fn options(nodes: &[Node], shuffle: bool) -> Options {
     let mut o = Options::new();
+    o.randomize_hosts = shuffle;
     for n in nodes {
         o = o.host("127.0.0.1", n.proxy.port());
     }
@@ -353,8 +356,12 @@ fn options(nodes: &[Node]) -> Options {
     o
 }
 
-fn open(nodes: &[Node], listener: Arc<dyn Listener>) -> Result<Arc<Connection>, String> {
-    let c = Connection::new(options(nodes)).map_err(|e| e.to_string())?;
+fn open(
+    nodes: &[Node],
+    shuffle: bool,
+    listener: Arc<dyn Listener>,
+) -> Result<Arc<Connection>, String> {
+    let c = Connection::new(options(nodes, shuffle)).map_err(|e| e.to_string())?;
     c.set_listener("soak", listener);
     c.connect(Some("guest"), Some("guest"), &[], true)
         .map_err(|e| format!("connect: {e}"))?;
@@ -665,7 +672,7 @@ fn run(cfg: &Config) -> Result<ExitCode, String> {
     let mut consumer_conns = Vec::new();
     for k in 0..cfg.consumers {
         let l = Client::new(format!("soak-{k}"), &tally);
-        let c = open(&nodes, l.clone())?;
+        let c = open(&nodes, !cfg.quick, l.clone())?;
         let _ = l.conn.set(Arc::downgrade(&c));
         // One at a time, each confirmed: RabbitMQ 3.10 fails a consume that comes while another
         // connection's declaration of the quorum queue is still starting it ({error,noproc}).
@@ -682,7 +689,7 @@ fn run(cfg: &Config) -> Result<ExitCode, String> {
     let mut publisher_conns = Vec::new();
     for p in 0..cfg.publishers {
         let l = Client::new(format!("publisher {p}"), &tally);
-        publisher_conns.push(open(&nodes, l.clone())?);
+        publisher_conns.push(open(&nodes, !cfg.quick, l.clone())?);
         publishers.push(l);
     }
 
