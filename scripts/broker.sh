@@ -4,6 +4,8 @@
 # ActiveMQ Classic (Debian `activemq`). Everything is bound to 127.0.0.1 only.
 #
 # Usage: scripts/broker.sh start|stop|status|restart [rabbitmq|activemq|all]
+#        scripts/broker.sh cluster start|stop|status
+#        scripts/broker.sh cluster stop-node|kill-node|start-node a|b|c
 #
 #   start    install the package if missing, configure, start, and return once
 #            the broker answers a STOMP CONNECT (0 if already running)
@@ -11,6 +13,12 @@
 #   status   print running/stopped per broker; exit 0 if all requested are
 #            running, 3 otherwise
 #   restart  stop, then start
+#   cluster  a RabbitMQ cluster of its own for scripts/soak.sh (nodes soak-a,
+#            soak-b, soak-c@localhost; STOMP 127.0.0.1:61633, :61634, :61635),
+#            never touching the main node: `start` makes it (from nothing unless
+#            it is already whole and running), `stop` stops every node of it,
+#            `stop-node`/`start-node` one node, keeping its data, `kill-node`
+#            SIGKILLs one (a crash)
 #
 # Environment (all optional):
 #   STOMP_RABBITMQ_PORT       RabbitMQ STOMP port            (default 61613)
@@ -22,6 +30,9 @@
 #   STOMP_ACTIVEMQ_TLS_PORT   ActiveMQ stomp+ssl             (default 61624; no client certificate)
 #   STOMP_ACTIVEMQ_MTLS_PORT  ActiveMQ stomp+ssl, client certificate required (default 61625)
 #   STOMP_TLS_CERT_DIR        certificates (scripts/certs.sh) (default /var/lib/libstomp-test/certs)
+#   STOMP_CLUSTER_PORT        first cluster STOMP port       (default 61633)
+#   STOMP_CLUSTER_AMQP_PORT   first cluster AMQP port        (default 5682;
+#                             distribution uses this + 20000)
 #   STOMP_BROKER_TIMEOUT      seconds to wait for a start    (default 120)
 #   STOMP_BROKER_STATE_DIR    logs, lock, ActiveMQ instance  (default /var/tmp/libstomp-brokers)
 #   STOMP_BROKER_VERBOSE=1    also show the detailed log on stderr
@@ -622,25 +633,280 @@ amq_status() {
 }
 
 # ==========================================================================
+# A RabbitMQ cluster for the soak (scripts/soak.sh), apart from the main node
+#
+# Three nodes soak-a, soak-b and soak-c @localhost, run as root straight from
+# /usr/lib/rabbitmq/bin (not as the rabbitmq user), each with its own data, log,
+# config (conf.d included) and plugin files under $CLUSTER_DIR, and one Erlang
+# cookie of their own ($CLUSTER_DIR/.erlang.cookie, found through HOME): the
+# main node's pids, config and cookie are never touched. Clients use a and b (the failover list);
+# c only votes. A quorum queue needs a majority of its members: with two
+# members, stopping either node leaves it without a leader until that node is
+# back, so a third member is what keeps the queue available while the node a
+# client is on is down.
+#
+# Ports (all 127.0.0.1): STOMP $CLUSTER_STOMP_BASE+i, AMQP $CLUSTER_AMQP_BASE+i,
+# Erlang distribution AMQP+20000, for i = 0, 1, 2 (a, b, c); epmd 4369 is shared.
+
+CLUSTER_NODES=(a b c)
+CLUSTER_STOMP_BASE=${STOMP_CLUSTER_PORT:-61633}
+CLUSTER_AMQP_BASE=${STOMP_CLUSTER_AMQP_PORT:-5682}
+CLUSTER_DIR=$STATE_DIR/cluster
+RABBIT_BIN=/usr/lib/rabbitmq/bin
+
+cnode_index() { case "$1" in a) echo 0 ;; b) echo 1 ;; c) echo 2 ;; *) return 1 ;; esac; }
+cnode_name() { echo "soak-$1@localhost"; }
+cnode_stomp_port() { echo $((CLUSTER_STOMP_BASE + $(cnode_index "$1"))); }
+cnode_amqp_port() { echo $((CLUSTER_AMQP_BASE + $(cnode_index "$1"))); }
+cnode_dist_port() { echo $((CLUSTER_AMQP_BASE + 20000 + $(cnode_index "$1"))); }
+
+# cnode_env X: the environment node X runs in, and its CLI tools with it
+cnode_env() {
+    local x=$1 d=$CLUSTER_DIR/$1
+    CNODE_ENV=(HOME="$CLUSTER_DIR" ERL_EPMD_ADDRESS=127.0.0.1
+        RABBITMQ_NODENAME="$(cnode_name "$x")" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+        RABBITMQ_NODE_PORT="$(cnode_amqp_port "$x")" RABBITMQ_DIST_PORT="$(cnode_dist_port "$x")"
+        RABBITMQ_MNESIA_BASE="$d/mnesia" RABBITMQ_LOG_BASE="$d/log"
+        RABBITMQ_CONFIG_FILE="$d/rabbitmq.conf" RABBITMQ_ADVANCED_CONFIG_FILE="$d/advanced.config"
+        RABBITMQ_CONFIG_FILES="$d/conf.d"
+        RABBITMQ_ENABLED_PLUGINS_FILE="$d/enabled_plugins" RABBITMQ_CONF_ENV_FILE="$d/rabbitmq-env.conf"
+        RABBITMQ_PID_FILE="$d/pid"
+        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+        RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}")
+}
+# cnode_ctl X ARGS...: rabbitmqctl against node X (output to $LOG)
+cnode_ctl() {
+    local x=$1; shift
+    cnode_env "$x"
+    log "+ rabbitmqctl -n $(cnode_name "$x") $*"
+    (cd "$CLUSTER_DIR" && timeout 120 env "${CNODE_ENV[@]}" "$RABBIT_BIN/rabbitmqctl" -n "$(cnode_name "$x")" "$@") \
+        </dev/null >>"$LOG" 2>&1 9>&-
+}
+# cnode_ctl_out X ARGS...: the same, printing the output
+cnode_ctl_out() {
+    local x=$1; shift
+    cnode_env "$x"
+    (cd "$CLUSTER_DIR" && timeout 60 env "${CNODE_ENV[@]}" "$RABBIT_BIN/rabbitmqctl" -q -n "$(cnode_name "$x")" "$@") \
+        </dev/null 2>>"$LOG" 9>&-
+}
+
+# cnode_pids X: the server beam of node X, found by the environment it was started with (its CLI
+# tools share that environment, but not the `-s rabbit boot` of a server)
+cnode_pids() {
+    local want p
+    want="RABBITMQ_NODENAME=$(cnode_name "$1")"
+    for p in $(pids_by_comm beam.smp); do
+        { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -qxF -- "$want" || continue
+        if { tr '\0' '\n' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qx -- 'rabbit'; then echo "$p"; fi
+    done
+}
+cnode_up() { [ -n "$(cnode_pids "$1")" ] && stomp_ping "$(cnode_stomp_port "$1")"; }
+
+# cnode_loopback_only X: nothing node X (or epmd) listens on is beyond loopback
+cnode_loopback_only() {
+    local x=$1 p
+    for p in "$(cnode_stomp_port "$x")" "$(cnode_amqp_port "$x")" "$(cnode_dist_port "$x")" 4369; do
+        if listening_non_loopback "$p"; then log "cluster: port $p listens beyond loopback"; return 1; fi
+    done
+    if command -v ss >/dev/null 2>&1; then
+        for p in $(cnode_pids "$x"); do
+            if ss -Hltnp 2>/dev/null | grep -F "pid=$p," | awk '{print $4}' \
+                    | grep -Ev '^(127\.[0-9.]+|\[::1\]|\[::ffff:127\.[0-9.]+\]):[0-9]+$' >>"$LOG"; then
+                log "cluster: node $x (pid $p) listens beyond loopback (above)"
+                return 1
+            fi
+        done
+    fi
+    return 0
+}
+
+cluster_write_config() {
+    local x d
+    [ -s "$CLUSTER_DIR/.erlang.cookie" ] || {
+        mkdir -p "$CLUSTER_DIR"
+        (umask 077; tr -dc 'A-Z' </dev/urandom | head -c 32 >"$CLUSTER_DIR/.erlang.cookie")
+    }
+    chmod 0400 "$CLUSTER_DIR/.erlang.cookie"
+    for x in "${CLUSTER_NODES[@]}"; do
+        d=$CLUSTER_DIR/$x
+        # conf.d: its own, empty (the default, /etc/rabbitmq/conf.d, is the main node's)
+        mkdir -p "$d/mnesia" "$d/log" "$d/conf.d"
+        write_if_changed "$d/rabbitmq.conf" "# Written by libstomp scripts/broker.sh (soak cluster node $x): loopback only.
+listeners.tcp.1 = 127.0.0.1:$(cnode_amqp_port "$x")
+stomp.listeners.tcp.1 = 127.0.0.1:$(cnode_stomp_port "$x")
+distribution.listener.interface = 127.0.0.1
+distribution.listener.port_range.min = $(cnode_dist_port "$x")
+distribution.listener.port_range.max = $(cnode_dist_port "$x")
+loopback_users.guest = true" || true
+        write_if_changed "$d/enabled_plugins" "[rabbitmq_stomp]." || true
+        write_if_changed "$d/rabbitmq-env.conf" "# Written by libstomp scripts/broker.sh: the environment is set by the script." || true
+    done
+}
+
+# cnode_launch X: start node X's beam in the background (returns at once)
+cnode_launch() {
+    local x=$1
+    cnode_env "$x"
+    log "cluster: starting $(cnode_name "$x")"
+    raise_fd_limit
+    (cd "$CLUSTER_DIR" && exec setsid env "${CNODE_ENV[@]}" "$RABBIT_BIN/rabbitmq-server") \
+        </dev/null >>"$CLUSTER_DIR/$x/console.log" 2>&1 9>&- &
+}
+# cnode_wait_up X: wait for node X's STOMP answer
+cnode_wait_up() {
+    local x=$1 t=$SECONDS port
+    port=$(cnode_stomp_port "$x")
+    until stomp_ping "$port"; do
+        if [ $((SECONDS - t)) -ge "$START_TIMEOUT" ] || { [ $((SECONDS - t)) -ge 20 ] && [ -z "$(cnode_pids "$x")" ]; }; then
+            show_tail "$CLUSTER_DIR/$x/log/$(cnode_name "$x").log" 30
+            show_tail "$CLUSTER_DIR/$x/console.log" 20
+            die "cluster: node $x gave no STOMP answer on 127.0.0.1:$port (logs in $CLUSTER_DIR/$x)"
+        fi
+        sleep 1
+    done
+    cnode_loopback_only "$x" || die "cluster: node $x listens beyond loopback (see $LOG)"
+}
+
+cnode_start() {
+    local x=$1 t0=$SECONDS
+    if cnode_up "$x"; then say "cluster: node $x already running"; return 0; fi
+    [ -d "$CLUSTER_DIR/$x/mnesia" ] || die "cluster: node $x has no data: run 'cluster start' first"
+    port_open "$(cnode_stomp_port "$x")" && die "cluster: 127.0.0.1:$(cnode_stomp_port "$x") is taken by another program"
+    cnode_launch "$x"
+    cnode_wait_up "$x"
+    say "cluster: node $x started in $((SECONDS - t0))s (stomp 127.0.0.1:$(cnode_stomp_port "$x"))"
+}
+
+cnode_stop() {
+    local x=$1 pids t0=$SECONDS
+    pids=$(cnode_pids "$x")
+    if [ -z "$pids" ]; then say "cluster: node $x not running"; return 0; fi
+    # SIGTERM is RabbitMQ's orderly shutdown (what `rabbitmqctl shutdown` does, without its boot)
+    # shellcheck disable=SC2086
+    kill_pids "cluster node $x" $pids
+    wait_port_closed "$(cnode_stomp_port "$x")" 30 || die "cluster: node $x's STOMP port still open"
+    say "cluster: node $x stopped in $((SECONDS - t0))s"
+}
+
+# cnode_kill X: SIGKILL node X (a crash: no orderly shutdown, its data as it was on disk)
+cnode_kill() {
+    local x=$1 pids
+    pids=$(cnode_pids "$x")
+    if [ -z "$pids" ]; then say "cluster: node $x not running"; return 0; fi
+    log "cluster: node $x: sending KILL to $pids"
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null
+    # shellcheck disable=SC2086
+    wait_gone 10 $pids || die "cluster: node $x (pid $pids) survived SIGKILL"
+    say "cluster: node $x killed"
+}
+
+# cluster_members: the running nodes node a sees in its cluster, one per line
+cluster_members() {
+    cnode_ctl_out a eval 'rabbit_nodes:all_running().' | tr -d '[]' | tr ',' '\n' | sed "s/[ ']//g" | grep -v '^$'
+}
+cluster_whole() {
+    local x members
+    for x in "${CLUSTER_NODES[@]}"; do cnode_up "$x" || return 1; done
+    members=$(cluster_members) || return 1
+    for x in "${CLUSTER_NODES[@]}"; do grep -qxF "$(cnode_name "$x")" <<<"$members" || return 1; done
+}
+
+cluster_start() {
+    local t0=$SECONDS x
+    ensure_pkgs rabbitmq-server
+    if [ -d "$CLUSTER_DIR" ] && cluster_whole; then
+        say "cluster: already running (stomp 127.0.0.1:$(cnode_stomp_port a) and :$(cnode_stomp_port b))"
+        return 0
+    fi
+    # A half-made or stopped cluster is made again from nothing: its queues are the soak's only.
+    cluster_stop quiet
+    rm -rf "${CLUSTER_DIR:?}/a" "${CLUSTER_DIR:?}/b" "${CLUSTER_DIR:?}/c"
+    cluster_write_config
+    for x in "${CLUSTER_NODES[@]}"; do
+        port_open "$(cnode_stomp_port "$x")" && die "cluster: 127.0.0.1:$(cnode_stomp_port "$x") is taken by another program"
+        port_open "$(cnode_amqp_port "$x")" && die "cluster: 127.0.0.1:$(cnode_amqp_port "$x") is taken by another program"
+    done
+    for x in "${CLUSTER_NODES[@]}"; do cnode_launch "$x"; done
+    for x in "${CLUSTER_NODES[@]}"; do cnode_wait_up "$x"; done
+    # stop_app, join_cluster, start_app for b then c, in one CLI call (each call costs an Erlang
+    # boot, 10-20 s on a busy machine): rpc from node a, one node at a time.
+    cnode_ctl a eval "[begin
+            ok = rpc:call(N, rabbit, stop, []),
+            J = rpc:call(N, rabbit_mnesia, join_cluster, ['$(cnode_name a)', disc]),
+            true = (J =:= ok) orelse (J =:= {ok, already_member}),
+            ok = rpc:call(N, rabbit, start, [])
+        end || N <- ['$(cnode_name b)', '$(cnode_name c)']]." \
+        || { show_tail "$LOG" 20; die "cluster: nodes b and c could not join $(cnode_name a) (see $LOG)"; }
+    for x in "${CLUSTER_NODES[@]:1}"; do cnode_wait_up "$x"; done
+    cluster_whole || { show_tail "$LOG" 20; die "cluster: the nodes did not form one cluster (see $LOG)"; }
+    say "cluster: started in $((SECONDS - t0))s: $(echo $(cluster_members)); stomp 127.0.0.1:$(cnode_stomp_port a) (a), :$(cnode_stomp_port b) (b), :$(cnode_stomp_port c) (c)"
+}
+
+cluster_stop() {
+    local quiet=${1:-} t0=$SECONDS x pids=""
+    for x in "${CLUSTER_NODES[@]}"; do pids="$pids $(cnode_pids "$x")"; done
+    if [ -z "${pids// /}" ]; then [ -z "$quiet" ] && say "cluster: not running"; return 0; fi
+    # Stopped together (SIGTERM: an orderly shutdown) so that none waits for the others.
+    # shellcheck disable=SC2086
+    kill_pids "cluster" $pids
+    epmd_cleanup
+    [ -z "$quiet" ] && say "cluster: stopped in $((SECONDS - t0))s"
+    return 0
+}
+
+cluster_status() {
+    local x rc=0 state
+    for x in "${CLUSTER_NODES[@]}"; do
+        if cnode_up "$x"; then state="running (pid $(echo $(cnode_pids "$x")))"
+        elif [ -n "$(cnode_pids "$x")" ]; then state="not answering (pid $(echo $(cnode_pids "$x")))"; rc=3
+        else state=stopped; rc=3
+        fi
+        echo "cluster: node $x $(cnode_name "$x"): $state, stomp 127.0.0.1:$(cnode_stomp_port "$x")"
+    done
+    if cnode_up a; then echo "cluster: running members: $(echo $(cluster_members))"; fi
+    return "$rc"
+}
+
+cluster_main() { # SUBCOMMAND [NODE]
+    local sub=${1:-} x=${2:-}
+    case "$sub" in
+        start) cluster_start ;;
+        stop) cluster_stop ;;
+        status) cluster_status ;;
+        stop-node) cnode_stop "$x" ;;
+        kill-node) cnode_kill "$x" ;;
+        start-node) cnode_start "$x" ;;
+        *) usage ;;
+    esac
+}
+
+# ==========================================================================
 # main
 
 action=${1:-}
 target=${2:-all}
-case "$action" in start|stop|status|restart) ;; -h|--help|help|"") usage ;; *) usage ;; esac
-case "$target" in rabbitmq|rabbit) targets=(rabbitmq) ;; activemq|amq) targets=(activemq) ;;
-    all) targets=(rabbitmq activemq) ;; *) usage ;; esac
-[ $# -le 2 ] || usage
+case "$action" in start|stop|status|restart|cluster) ;; -h|--help|help|"") usage ;; *) usage ;; esac
+if [ "$action" = cluster ]; then
+    case "$target" in start|stop|status) [ $# -eq 2 ] || usage ;;
+        stop-node|kill-node|start-node) [ $# -eq 3 ] && [[ $3 == [abc] ]] || usage ;; *) usage ;; esac
+    LOCK=$STATE_DIR/cluster.lock   # the cluster never waits for, nor holds up, the main brokers
+else
+    case "$target" in rabbitmq|rabbit) targets=(rabbitmq) ;; activemq|amq) targets=(activemq) ;;
+        all) targets=(rabbitmq activemq) ;; *) usage ;; esac
+    [ $# -le 2 ] || usage
+fi
 
 if [ "$(id -u)" != 0 ]; then
     if [ "$action" != status ] && command -v sudo >/dev/null 2>&1; then
-        exec sudo -n --preserve-env=STOMP_RABBITMQ_PORT,STOMP_RABBITMQ_AMQP_PORT,STOMP_ACTIVEMQ_PORT,STOMP_RABBITMQ_TLS_PORT,STOMP_ACTIVEMQ_TLS_PORT,STOMP_ACTIVEMQ_MTLS_PORT,STOMP_TLS_CERT_DIR,STOMP_BROKER_TIMEOUT,STOMP_BROKER_STATE_DIR,STOMP_BROKER_VERBOSE,STOMP_BROKER_APT_WAIT \
+        exec sudo -n --preserve-env=STOMP_RABBITMQ_PORT,STOMP_RABBITMQ_AMQP_PORT,STOMP_ACTIVEMQ_PORT,STOMP_RABBITMQ_TLS_PORT,STOMP_ACTIVEMQ_TLS_PORT,STOMP_ACTIVEMQ_MTLS_PORT,STOMP_TLS_CERT_DIR,STOMP_CLUSTER_PORT,STOMP_CLUSTER_AMQP_PORT,STOMP_BROKER_TIMEOUT,STOMP_BROKER_STATE_DIR,STOMP_BROKER_VERBOSE,STOMP_BROKER_APT_WAIT \
             bash "$(readlink -f "$0")" "$@"
     fi
     [ "$action" = status ] || die "must run as root (or with passwordless sudo)"
 fi
 
 cd / || exit 1
-if [ "$action" != status ]; then
+if [ "$action" != status ] && [ "$action $target" != "cluster status" ]; then
     mkdir -p "$STATE_DIR" || die "cannot create $STATE_DIR"
     : >>"$LOG" || die "cannot write $LOG"
     # one broker.sh at a time (fd 9 is closed for the brokers themselves)
@@ -652,6 +918,11 @@ if [ "$action" != status ]; then
     log "=== broker.sh $action $target (pid $$)"
 else
     [ -w "$STATE_DIR" ] || LOG=/dev/null
+fi
+
+if [ "$action" = cluster ]; then
+    cluster_main "$target" "${3:-}"
+    exit $?
 fi
 
 rc=0

@@ -35,6 +35,12 @@ step "Rust tests: codec, session, policy (simulated time), real brokers, fake br
 cargo test --release -- --show-output 2>&1 | tee target/rust-tests.log   # --show-output: the figures tests print
 if grep -q "test result: FAILED" target/rust-tests.log; then exit 1; fi
 
+step "fuzzing: corpus replay and a short mutation run per target (the stable runner)"
+# The suite uses the stable runner (the same checks as the libFuzzer targets): installing cargo-fuzz
+# and building the instrumented targets takes minutes on a new machine. scripts/fuzz.sh without
+# --stable runs libFuzzer for the long runs.
+scripts/fuzz.sh --quick --stable
+
 step "the README's C programs compile and do what it says"
 scripts/check-readme.sh
 
@@ -46,6 +52,9 @@ scripts/test-interop.sh
 
 step "Ruby gem stomp_ffi: gem build, install into a temporary GEM_HOME, suite on StompFFI and on the stomp gem"
 RUBY_TEST_NO_BUILD=1 scripts/test-ruby.sh
+
+step "failover inside a RabbitMQ cluster, nothing lost (its own three nodes on loopback, about a minute)"
+scripts/soak.sh --cluster --quick
 
 step "failover when a broker is stopped mid-run (stops RabbitMQ, so it runs alone and last)"
 failover_rc=0
