@@ -17,6 +17,7 @@ typedef struct {
     unsigned char seen[SENDERS][MSGS]; /* times each message arrived */
     int next[SENDERS];                 /* the sequence number expected next from each sender */
     int total, duplicates, out_of_order, foreign;
+    int churned; /* messages of the churning subscriptions (the warm-up), not counted above */
 } tally;
 
 typedef struct {
@@ -41,10 +42,13 @@ static tally t;
 static void on_message(void *ud, const stomp_frame *f) {
     char body[32];
     int who = -1, seq = -1;
+    const char *sub = stomp_frame_header(f, "subscription");
     (void)ud;
     t_body_str(f, body, sizeof body);
     pthread_mutex_lock(&t.mu);
-    if (sscanf(body, "s%d-%d", &who, &seq) != 2 || who < 0 || who >= SENDERS || seq < 0 || seq >= MSGS) {
+    if (sub == NULL || strcmp(sub, "stable") != 0) {
+        t.churned++;
+    } else if (sscanf(body, "s%d-%d", &who, &seq) != 2 || who < 0 || who >= SENDERS || seq < 0 || seq >= MSGS) {
         t.foreign++;
     } else {
         if (t.seen[who][seq]++ > 0) t.duplicates++;
