@@ -46,7 +46,7 @@ static inline stomp_result ec_printing_listener(ec_ctx *x) {
     return rc != STOMP_OK ? rc : stomp_remove_listener(x->conn, "every-call-printer");
 }
 static inline stomp_result ec_connect_again(ec_ctx *x) {
-    return stomp_connect(x->conn, "guest", "guest", NULL, 0, false);
+    return stomp_connect(x->conn, T_LOGIN, T_PASSCODE, NULL, 0, false);
 }
 static inline stomp_result ec_send(ec_ctx *x) {
     stomp_header h = {"receipt", x->receipt};

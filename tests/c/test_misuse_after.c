@@ -64,7 +64,7 @@ int main(void) {
     run_table(a, qa, true, &last, "A after a second disconnect");
 
     t_section("the handle connects again after all that");
-    CHECK_OK(stomp_connect(a, "guest", "guest", NULL, 0, true));
+    CHECK_OK(stomp_connect(a, T_LOGIN, T_PASSCODE, NULL, 0, true));
     CHECK_OK(stomp_subscribe(a, qa, "s", STOMP_ACK_CLIENT_INDIVIDUAL, NULL, 0));
     run_table(a, qa, false, &last, "A connected again");
     CHECK_OK(stomp_disconnect(a, NULL, T_WAIT_MS));

@@ -55,7 +55,7 @@ static void main_on_message(void *ud, const stomp_frame *f) {
     s->rc_disconnect = stomp_disconnect(s->conn, NULL, T_WAIT_MS);
     x.closed = true;
     ec_run(&x, &s->closed);
-    s->rc_connect = stomp_connect(s->conn, "guest", "guest", NULL, 0, true);
+    s->rc_connect = stomp_connect(s->conn, T_LOGIN, T_PASSCODE, NULL, 0, true);
     s->rc_subscribe = stomp_subscribe(s->conn, s->queue, "again", STOMP_ACK_AUTO, NULL, 0);
     s->rc_remove = stomp_remove_listener(s->conn, "main");
     pthread_mutex_lock(&s->mu);
@@ -126,7 +126,7 @@ static void test_every_call_from_a_callback(void) {
     s.conn = t_new_connection(&b, STOMP_VERSION_1_2, 64, NULL);
     CHECK_OK(stomp_set_listener(s.conn, "main", &l));
     CHECK_OK(stomp_set_listener(s.conn, "rec", &lr));
-    CHECK_OK(stomp_connect(s.conn, "guest", "guest", NULL, 0, true));
+    CHECK_OK(stomp_connect(s.conn, T_LOGIN, T_PASSCODE, NULL, 0, true));
     CHECK_OK(stomp_subscribe(s.conn, s.queue, "s", STOMP_ACK_CLIENT_INDIVIDUAL, NULL, 0));
     CHECK_OK(t_send_confirmed(s.conn, s.queue, "first", NULL, 0));
     if (!wait_flag(&s.mu, &s.cv, &s.done, 4 * T_WAIT_MS)) {
