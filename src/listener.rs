@@ -8,7 +8,7 @@
 //! running callback to return), and one idle for 10 s ends, down to one. So a slow or blocked
 //! listener delays only its own connection's later events, never another connection's.
 
-use crate::proto::Frame;
+use crate::proto::{Frame, shown_value};
 
 #[allow(unused_variables)]
 pub trait Listener: Send + Sync {
@@ -27,7 +27,7 @@ pub trait Listener: Send + Sync {
     fn on_message(&self, frame: &Frame) {}
     fn on_receipt(&self, frame: &Frame) {}
     fn on_error(&self, frame: &Frame) {}
-    /// A frame was handed to the transport.
+    /// A frame was handed to the transport (a copy: a CONNECT's passcode shows as "********").
     fn on_send(&self, frame: &Frame) {}
     /// A heart-beat arrived from the broker.
     fn on_heartbeat(&self) {}
@@ -85,8 +85,7 @@ pub fn describe_frame(f: &Frame) -> String {
     let headers: Vec<String> = f
         .headers()
         .map(|(n, v)| {
-            let v = if n == "passcode" { "********" } else { v };
-            format!("{:?}: {:?}", n, v)
+            format!("{:?}: {:?}", n, shown_value(n, v))
         })
         .collect();
     let mut s = format!("{} {{{}}}", f.command, headers.join(", "));
