@@ -59,20 +59,22 @@ static inline void t_ok(const char *what) {
         }                                                       \
     } while (0)
 
-/* CHECK_RC(call, expected stomp_result): the call returns exactly that code. */
-#define CHECK_RC(call, want)                                                                     \
-    do {                                                                                         \
-        stomp_result t_rc_ = (call);                                                             \
-        stomp_result t_want_ = (want);                                                           \
-        if (t_rc_ == t_want_) {                                                                  \
-            t_ok(#call " == " #want);                                                            \
-        } else {                                                                                 \
-            t_fail(__FILE__, __LINE__, "%s returned %d (%s), expected %s (%d)", #call, (int)t_rc_, \
-                   stomp_strerror(t_rc_), #want, (int)t_want_);                                  \
-        }                                                                                        \
-    } while (0)
+static inline void t_check_rc(stomp_result got, stomp_result want, const char *call, const char *want_text,
+                              const char *file, int line) {
+    char what[512];
+    if (got != want) {
+        t_fail(file, line, "%s returned %d (%s), expected %s (%d)", call, (int)got, stomp_strerror(got), want_text,
+               (int)want);
+    }
+    snprintf(what, sizeof what, "%s == %s", call, want_text);
+    t_ok(what);
+}
 
-#define CHECK_OK(call) CHECK_RC(call, STOMP_OK)
+/* CHECK_RC(call, expected stomp_result): the call returns exactly that code. Each macro stringifies
+ * its own argument (not through another macro, which would expand T_PASSCODE into the output). */
+#define CHECK_RC(call, want) t_check_rc((call), (want), #call, #want, __FILE__, __LINE__)
+
+#define CHECK_OK(call) t_check_rc((call), STOMP_OK, #call, "STOMP_OK", __FILE__, __LINE__)
 
 /* CHECK_STR(actual, expected): both non-NULL and equal. */
 #define CHECK_STR(actual, expected)                                                              \
