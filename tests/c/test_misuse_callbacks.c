@@ -72,55 +72,40 @@ static void main_on_frame(void *ud, const stomp_frame *f) {
 
 static void main_on_plain(void *ud) { main_on_any(ud); }
 
-/* Waits (up to ms) for *flag, with `mu` guarding it and `cv` signalled when it changes. */
-static bool wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *flag, uint32_t ms) {
-    struct timespec until;
-    bool ok;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(mu);
-    while (!*flag && pthread_cond_timedwait(cv, mu, &until) == 0) {
-    }
-    ok = *flag;
-    pthread_mutex_unlock(mu);
-    return ok;
+typedef void (*frame_cb)(void *, const stomp_frame *);
+typedef void (*plain_cb)(void *);
+
+/* A listener with every callback set: `on_frame` and `on_plain` for all but on_message and
+ * on_disconnected, which get their own. */
+static stomp_listener listener_for(void *ud, frame_cb on_frame, plain_cb on_plain, frame_cb on_message,
+                                   plain_cb on_disconnected) {
+    stomp_listener l = STOMP_LISTENER_INIT;
+    l.user_data = ud;
+    l.on_connected = l.on_receipt = l.on_error = l.on_send = l.on_before_message = on_frame;
+    l.on_disconnecting = l.on_heartbeat = l.on_heartbeat_timeout = l.on_receiver_loop_completed = on_plain;
+    l.on_message = on_message;
+    l.on_disconnected = on_disconnected;
+    return l;
 }
 
-static void init_sync(pthread_mutex_t *mu, pthread_cond_t *cv) {
-    pthread_condattr_t a;
-    pthread_mutex_init(mu, NULL);
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(cv, &a);
-    pthread_condattr_destroy(&a);
+/* Waits (up to ms) for *flag, with `mu` guarding it and `cv` signalled when it changes. */
+static bool wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *flag, uint32_t ms) {
+    return t_wait(mu, cv, t_pred_flag, flag, ms);
 }
 
 static void test_every_call_from_a_callback(void) {
     reentry s;
     recorder rec;
-    stomp_listener l = STOMP_LISTENER_INIT, lr;
+    stomp_listener l, lr;
     char body[64];
     int n_before;
 
     t_section("every call from inside on_message, then disconnect, connect and remove itself there");
     memset(&s, 0, sizeof s);
-    init_sync(&s.mu, &s.cv);
+    t_sync_init(&s.mu, &s.cv);
     rec_init(&rec);
     t_unique_queue(s.queue, sizeof s.queue, "reentry");
-    l.user_data = &s;
-    l.on_message = main_on_message;
-    l.on_connected = main_on_frame;
-    l.on_receipt = main_on_frame;
-    l.on_error = main_on_frame;
-    l.on_send = main_on_frame;
-    l.on_disconnecting = main_on_plain;
-    l.on_disconnected = main_on_plain;
-    l.on_receiver_loop_completed = main_on_plain;
+    l = listener_for(&s, main_on_frame, main_on_plain, main_on_message, main_on_plain);
     lr = rec_listener(&rec);
 
     s.conn = t_new_connection(&b, STOMP_VERSION_1_2, 64, NULL);
@@ -214,24 +199,16 @@ static void freer_on_plain(void *ud) { freer_note(ud); }
 
 static void test_free_from_own_callback(bool in_message) {
     freer s;
-    stomp_listener l = STOMP_LISTENER_INIT;
+    stomp_listener l;
     stomp_connection *other;
     char q[128];
     int i;
 
     t_section("stomp_connection_free from inside its own %s", in_message ? "on_message" : "on_disconnected");
     memset(&s, 0, sizeof s);
-    init_sync(&s.mu, &s.cv);
+    t_sync_init(&s.mu, &s.cv);
     s.in_message = in_message;
-    l.user_data = &s;
-    l.on_message = freer_on_message;
-    l.on_connected = freer_on_frame;
-    l.on_receipt = freer_on_frame;
-    l.on_error = freer_on_frame;
-    l.on_send = freer_on_frame;
-    l.on_disconnecting = freer_on_plain;
-    l.on_disconnected = freer_on_disconnected;
-    l.on_receiver_loop_completed = freer_on_plain;
+    l = listener_for(&s, freer_on_frame, freer_on_plain, freer_on_message, freer_on_disconnected);
     t_unique_queue(q, sizeof q, "free-in-callback");
     s.conn = t_connect(&b, STOMP_VERSION_1_2, 0, &l);
     CHECK_OK(stomp_subscribe(s.conn, q, "s", STOMP_ACK_AUTO, NULL, 0));

@@ -94,18 +94,19 @@ static void *churn(void *arg) {
     return NULL;
 }
 
+typedef struct {
+    int done, others;
+} tally_goal;
+
+static bool tally_reached(const void *arg) {
+    const tally_goal *g = arg;
+    return t.total >= g->done && t.foreign >= g->others;
+}
+
 /* Waits (up to ms) until `done` messages of the test arrived and `others` others. */
 static bool wait_tally(int done, int others, uint32_t ms) {
-    struct timespec until;
-    bool ok;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000 + 1;
-    pthread_mutex_lock(&t.mu);
-    while (!(t.total >= done && t.foreign >= others) && pthread_cond_timedwait(&t.cv, &t.mu, &until) == 0) {
-    }
-    ok = t.total >= done && t.foreign >= others;
-    pthread_mutex_unlock(&t.mu);
-    return ok;
+    tally_goal g = {done, others};
+    return t_wait(&t.mu, &t.cv, tally_reached, &g, ms);
 }
 
 int main(void) {
@@ -120,8 +121,7 @@ int main(void) {
     int64_t t0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    pthread_mutex_init(&t.mu, NULL);
-    pthread_cond_init(&t.cv, NULL);
+    t_sync_init(&t.mu, &t.cv);
     t_unique_queue(q, sizeof q, "threads");
     t_unique_queue(q_churn, sizeof q_churn, "threads-churn");
     l.on_message = on_message;

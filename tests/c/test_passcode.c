@@ -65,24 +65,26 @@ static void on_error(void *ud, const stomp_frame *f) {
     pthread_mutex_unlock(&w->mu);
 }
 
+typedef struct {
+    const watcher *w;
+    int n;
+} connects_goal;
+
+static bool connects_reach(const void *arg) {
+    const connects_goal *g = arg;
+    return g->w->connects >= g->n;
+}
+
+/* Waits until on_send has seen n CONNECT frames in all. */
 static bool wait_connects(watcher *w, int n) {
-    struct timespec until;
-    bool ok;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += T_WAIT_MS / 1000;
-    pthread_mutex_lock(&w->mu);
-    while (w->connects < n && pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0) {
-    }
-    ok = w->connects >= n;
-    pthread_mutex_unlock(&w->mu);
-    return ok;
+    connects_goal g = {w, n};
+    return t_wait(&w->mu, &w->cv, connects_reach, &g, T_WAIT_MS);
 }
 
 static stomp_listener watcher_listener(watcher *w) {
     stomp_listener l = STOMP_LISTENER_INIT;
     memset(w, 0, sizeof *w);
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
+    t_sync_init(&w->mu, &w->cv);
     l.user_data = w;
     l.on_send = on_send;
     l.on_error = on_error;

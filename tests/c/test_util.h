@@ -130,6 +130,45 @@ static inline int64_t t_now_ms(void) {
 /* How long the tests wait for what a working library does in milliseconds. */
 #define T_WAIT_MS 10000u
 
+/* A mutex and a condition variable that waits by CLOCK_MONOTONIC (what t_deadline gives). */
+static inline void t_sync_init(pthread_mutex_t *mu, pthread_cond_t *cv) {
+    pthread_condattr_t a;
+    pthread_mutex_init(mu, NULL);
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+/* The CLOCK_MONOTONIC time `ms` from now, for pthread_cond_timedwait on a t_sync_init cv. */
+static inline struct timespec t_deadline(uint32_t ms) {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    return until;
+}
+
+/* Waits (up to ms) until pred(arg) holds, evaluated with `mu` held; `cv` (from t_sync_init) is
+ * signalled when what it reads changes. Returns whether it holds. */
+typedef bool (*t_pred)(const void *arg);
+static inline bool t_wait(pthread_mutex_t *mu, pthread_cond_t *cv, t_pred pred, const void *arg, uint32_t ms) {
+    struct timespec until = t_deadline(ms);
+    bool ok;
+    pthread_mutex_lock(mu);
+    while (!(ok = pred(arg)) && pthread_cond_timedwait(cv, mu, &until) == 0) {
+    }
+    if (!ok) ok = pred(arg);
+    pthread_mutex_unlock(mu);
+    return ok;
+}
+
+static inline bool t_pred_flag(const void *flag) { return *(const bool *)flag; }
+
 /* ----------------------------------------------------------------------------------------------
  * Brokers (started by scripts/broker.sh; ports overridable like the Rust tests'). */
 
@@ -323,13 +362,8 @@ typedef struct {
 } recorder;
 
 static inline void rec_init(recorder *r) {
-    pthread_condattr_t a;
     memset(r, 0, sizeof *r);
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &a);
-    pthread_condattr_destroy(&a);
+    t_sync_init(&r->mu, &r->cv);
     atomic_init(&r->in_callback, 0);
     atomic_init(&r->overlap, 0);
     atomic_init(&r->on_main, 0);
@@ -506,15 +540,8 @@ static inline stomp_listener rec_listener(recorder *r) {
 typedef bool (*rec_pred)(const recorder *r, const void *arg);
 
 static inline bool rec_wait(recorder *r, rec_pred pred, const void *arg, uint32_t timeout_ms) {
-    struct timespec until;
+    struct timespec until = t_deadline(timeout_ms);
     bool ok;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&r->mu);
     while (!(ok = pred(r, arg))) {
         if (pthread_cond_timedwait(&r->cv, &r->mu, &until) != 0) {
