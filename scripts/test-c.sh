@@ -12,13 +12,19 @@
 #   4. check that libstomp.so exports only stomp_* symbols and that its SONAME is libstomp.so.0.
 # Needs the local brokers (started here if they are not running: scripts/broker.sh start all).
 #
-# Environment: JOBS (default 2) for the builds and ctest; KEEP_PREFIX=1 keeps the install prefix.
+# Environment: JOBS (default 2) for the builds and ctest; KEEP_PREFIX=1 keeps the install prefix;
+# STOMP_TSAN=0 skips the ThreadSanitizer stage (its first run builds an instrumented Rust standard
+# library: minutes; later runs rebuild only libstomp).
 # (No `grep -q` after a pipe here: with pipefail, the writer's SIGPIPE would fail the pipeline.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 start=$(date +%s)
 JOBS=${JOBS:-2}
+# The examples connect with the suite's credentials too (tests/secret.env; the C tests read it
+# through tests/c/CMakeLists.txt), so that scripts/test.sh's passcode check covers them.
+creds=(-DSTOMP_EXAMPLES_USER="$(sed -n 's/^STOMP_TEST_LOGIN=//p' tests/secret.env)"
+       -DSTOMP_EXAMPLES_PASSWORD="$(sed -n 's/^STOMP_TEST_PASSCODE=//p' tests/secret.env)")
 summary=()
 failures=0
 
@@ -63,13 +69,13 @@ fi
 
 # ---------------------------------------------------------------------------------------------------
 step "C tests and examples (build/c)"
-cmake -S . -B build/c -DCMAKE_BUILD_TYPE=Debug -DSTOMP_SANITIZE=OFF >/dev/null
+cmake -S . -B build/c -DCMAKE_BUILD_TYPE=Debug -DSTOMP_SANITIZE=OFF "${creds[@]}" >/dev/null
 cmake --build build/c -j"$JOBS"
 run_ctest build/c "plain"
 
 # ---------------------------------------------------------------------------------------------------
 step "C tests and examples under AddressSanitizer + UndefinedBehaviorSanitizer (build/c-asan)"
-cmake -S . -B build/c-asan -DCMAKE_BUILD_TYPE=Debug -DSTOMP_SANITIZE=ON >/dev/null
+cmake -S . -B build/c-asan -DCMAKE_BUILD_TYPE=Debug -DSTOMP_SANITIZE=ON "${creds[@]}" >/dev/null
 cmake --build build/c-asan -j"$JOBS"
 # LeakSanitizer checks every test and example at exit, the library's allocations included (they go
 # through the sanitizer's malloc). No suppression is needed: the Rust runtime's global threads keep
@@ -117,13 +123,16 @@ step "threading C tests under ThreadSanitizer (build/c-tsan, libstomp instrument
 # standard library); later ones rebuild only libstomp. Without nightly the stage is skipped, not
 # run uninstrumented: TSan would then report the library's own synchronisation as races.
 tsan_lib=$root/target/tsan/x86_64-unknown-linux-gnu/release
-if rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
+if [ "${STOMP_TSAN:-1}" = 0 ]; then
+    summary+=("SKIPPED ThreadSanitizer: STOMP_TSAN=0")
+elif rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
     if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -x 'rust-src' >/dev/null; then
         rustup component add rust-src --toolchain nightly
     fi
     RUSTFLAGS="-Zsanitizer=thread" CARGO_TARGET_DIR=$root/target/tsan \
         cargo +nightly build -Zbuild-std --target x86_64-unknown-linux-gnu --release --lib
-    cmake -S . -B build/c-tsan -DCMAKE_BUILD_TYPE=Debug -DSTOMP_SANITIZE_THREAD=ON -DSTOMP_RUST_LIB_DIR="$tsan_lib" >/dev/null
+    cmake -S . -B build/c-tsan -DCMAKE_BUILD_TYPE=Debug -DSTOMP_SANITIZE_THREAD=ON -DSTOMP_RUST_LIB_DIR="$tsan_lib" \
+        "${creds[@]}" >/dev/null
     cmake --build build/c-tsan -j"$JOBS"
     # Any report fails the test (exit status 66); no suppressions.
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"

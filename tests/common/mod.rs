@@ -40,10 +40,23 @@ impl Broker {
         let mut o = self.options(version);
         tweak(&mut o);
         let c = Connection::new(o).expect("options are valid");
-        c.connect(Some("guest"), Some("guest"), &[], true)
+        let (login, passcode) = credentials();
+        c.connect(Some(login), Some(passcode), &[], true)
             .unwrap_or_else(|e| panic!("connect to {:?} {}: {}", self, version, e));
         c
     }
+}
+
+/// The suite's login and passcode (tests/secret.env): a RabbitMQ user of scripts/broker.sh with a
+/// distinctive passcode, which scripts/test.sh checks never appears in the suite's output.
+pub fn credentials() -> (&'static str, &'static str) {
+    let env = include_str!("../secret.env");
+    let get = |key: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("tests/secret.env has no {key}"))
+    };
+    (get("STOMP_TEST_LOGIN="), get("STOMP_TEST_PASSCODE="))
 }
 
 pub const BROKERS: [Broker; 2] = [Broker::RabbitMq, Broker::ActiveMq];
