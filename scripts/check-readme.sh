@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Keeps the README honest: compiles every complete C program in README.md with the project's warning
-# flags and runs them against the local RabbitMQ. The resilient consumer of "Staying connected" is
+# Keeps the README honest: compiles every complete C and C++ program in README.md with the
+# project's warning flags and runs them against the local RabbitMQ. The resilient consumer of "Staying connected" is
 # checked for what it claims: RabbitMQ itself closes its connection (with an ERROR frame), the
 # library reconnects and re-subscribes, and the messages sent after the drop are handled too.
 # Assumes target/release holds the built library and RabbitMQ runs (scripts/test.sh does both).
@@ -20,14 +20,22 @@ names = ["quickstart", "resilient"]
 assert len(blocks) == len(names), f"README has {len(blocks)} C programs, expected {len(names)}"
 for name, b in zip(names, blocks):
     open(f"{sys.argv[2]}/{name}.c", "w").write(b)
+cpp = [b for b in re.findall(r"```cpp\n(.*?)```", text, re.S) if "int main(" in b]
+assert len(cpp) == 1, f"README has {len(cpp)} C++ programs, expected 1"
+open(f"{sys.argv[2]}/quickstart_cpp.cpp", "w").write(cpp[0])
 EOF
 for p in quickstart resilient; do
   gcc -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude "$out/$p.c" -Ltarget/release -lstomp -pthread -o "$out/$p"
 done
-echo "readme: both C programs compile with -Wall -Wextra -Wpedantic -Werror"
+g++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -Iinclude "$out/quickstart_cpp.cpp" -Ltarget/release -lstomp -pthread \
+  -o "$out/quickstart_cpp"
+echo "readme: both C programs and the C++ one compile with -Wall -Wextra -Wpedantic -Werror"
 
 timeout 30 "$out/quickstart" >"$out/quickstart.log"
 echo "readme: the quick start ran"
+timeout 30 "$out/quickstart_cpp" >"$out/quickstart_cpp.log"
+grep -q '^pulled: a test message$' "$out/quickstart_cpp.log"
+echo "readme: the C++ program ran and pulled its message"
 
 # wait_for FILE PATTERN COUNT SECONDS: until FILE has COUNT lines matching PATTERN.
 wait_for() {

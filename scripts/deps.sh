@@ -7,7 +7,7 @@ need=()
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
-for p in iproute2 cmake pkg-config gcc g++ make python3-stomp ruby ruby-stomp ruby-ffi valgrind socat libclang-rt-14-dev clang-14; do
+for p in iproute2 cmake pkg-config gcc g++ make python3-stomp ruby ruby-stomp ruby-ffi valgrind socat libclang-rt-14-dev clang-14 libedit-dev; do
   have_pkg "$p" || need+=("$p")
 done
 

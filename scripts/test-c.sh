@@ -160,6 +160,10 @@ done
 real=$(readlink -f "$libdir/libstomp.so")
 [ ! -L "$real" ] && [ -f "$real" ] || die "libstomp.so does not lead to a file"
 cmp -s "$prefix/include/stomp.h" include/stomp.h || die "the installed stomp.h differs from include/stomp.h"
+cmp -s "$prefix/include/stomp.hpp" include/stomp.hpp || die "the installed stomp.hpp differs from include/stomp.hpp"
+[ -x "$prefix/bin/stomp" ] || die "bin/stomp was not installed"
+[ -f "$prefix/share/man/man1/stomp.1" ] || die "share/man/man1/stomp.1 was not installed"
+"$prefix/bin/stomp" --help >/dev/null || die "the installed bin/stomp does not run without LD_LIBRARY_PATH"
 [ -f "$libdir/cmake/stomp/stompConfig.cmake" ] && [ -f "$libdir/cmake/stomp/stompConfigVersion.cmake" ] \
     || die "the CMake package was not installed"
 PKG_CONFIG_PATH=$pcdir pkg-config --static --libs stomp | grep -- '-lpthread -ldl -lm' \

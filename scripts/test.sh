@@ -61,6 +61,9 @@ if ! cargo clippy --version >/dev/null 2>&1; then
 fi
 cargo clippy --release --all-targets -- -D warnings
 
+step "reference docs: Doxygen over stomp.h and stomp.hpp, no warnings"
+scripts/docs.sh
+
 step "Rust tests: codec, session, policy (simulated time), real brokers, fake broker"
 cargo test --release -- --show-output 2>&1 | tee target/rust-tests.log   # --show-output: the figures tests print
 if grep -q "test result: FAILED" target/rust-tests.log; then exit 1; fi
@@ -73,6 +76,9 @@ scripts/test-c.sh
 
 step "interoperability with stomp.py and the Ruby gem"
 scripts/test-interop.sh
+
+step "Ruby gem stomp_ffi: gem build, install into a temporary GEM_HOME, suite on StompFFI and on the stomp gem"
+RUBY_TEST_NO_BUILD=1 scripts/test-ruby.sh
 
 step "failover when a broker is stopped mid-run (stops RabbitMQ, so it runs alone and last)"
 failover_rc=0

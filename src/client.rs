@@ -90,6 +90,7 @@ impl Connection {
                 resolved: Vec::new(),
                 params: ConnectParams::default(),
                 error: None,
+                last_disconnect: None,
                 user_closed: false,
                 flush_queued: false,
                 out_waiters: 0,
@@ -225,7 +226,11 @@ impl Connection {
             core.session.clear_dropped_transactions();
             self.shared.set_phase(Phase::Connecting);
         }
-        lock(&self.shared.recv).frames.clear();
+        {
+            let mut q = lock(&self.shared.recv);
+            q.frames.clear();
+            q.bytes = 0;
+        }
         runtime().command(Cmd::Open(self.shared.clone()));
         if !wait {
             return Ok(());
@@ -303,6 +308,14 @@ impl Connection {
     /// The reason the last connect or link ended.
     pub fn last_error(&self) -> Option<Error> {
         self.shared.lock_core().error.clone()
+    }
+
+    /// Why the connection last went down, asked for or not (`None` if it never has): a link ending
+    /// (also one that auto-reconnect then replaces) or a connect that ended without a link. Set
+    /// before the listeners hear `on_disconnected_reason`, and kept across later connects until the
+    /// next time the connection goes down.
+    pub fn last_disconnect(&self) -> Option<crate::listener::Disconnection> {
+        self.shared.lock_core().last_disconnect.clone()
     }
 
     /// Queues any frame for sending (the seed's `send_frame`): escaped and framed by the library.
@@ -569,7 +582,8 @@ impl Connection {
     }
 
     /// Waits for RECEIPT `receipt_id`. `Disconnected` if the link dropped first (the frame may or may
-    /// not have been processed); `NotFound` if no frame asked for it.
+    /// not have been processed); `ServerError` if the broker answered it with an ERROR frame (one
+    /// carrying its `receipt-id`: the frame failed); `NotFound` if no frame asked for it.
     pub fn wait_receipt(&self, receipt_id: &str, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         let mut core = self.shared.lock_core();
@@ -584,6 +598,18 @@ impl Connection {
                     return err(
                         ErrorKind::Disconnected,
                         format!("the link dropped before receipt {} came", receipt_id),
+                    );
+                }
+                ReceiptStatus::Refused => {
+                    let why = core
+                        .session
+                        .receipt_error(receipt_id)
+                        .unwrap_or_default()
+                        .to_owned();
+                    core.session.forget_receipt(receipt_id);
+                    return err(
+                        ErrorKind::ServerError,
+                        format!("the broker answered receipt {} with ERROR: {}", receipt_id, why),
                     );
                 }
                 ReceiptStatus::Unknown
@@ -742,8 +768,10 @@ impl Connection {
         let mut q = lock(&self.shared.recv);
         loop {
             if let Some(f) = q.frames.pop_front() {
+                q.bytes -= f.size();
                 // Reading resumes at the low-water mark, so the queue refills in batches.
-                let low = q.frames.len() <= cap / 2;
+                let low = q.frames.len() <= cap / 2
+                    && q.bytes <= self.shared.opts.receive_queue_bytes.max(1) / 2;
                 drop(q);
                 if low && self.shared.paused.load(Ordering::SeqCst) {
                     runtime().command(Cmd::Resume(self.shared.id));

@@ -13,7 +13,7 @@ pub mod runtime;
 
 pub use client::{AckMode, Connection};
 pub use error::{Error, ErrorKind, Result};
-pub use listener::{Listener, PrintingListener};
+pub use listener::{Disconnection, Listener, PrintingListener};
 pub use options::{HostSpec, Keepalive, Options};
 pub use proto::{Command, Frame, Version};
 pub use runtime::reconnect::ReconnectPolicy;

@@ -8,7 +8,50 @@
 //! running callback to return), and one idle for 10 s ends, down to one. So a slow or blocked
 //! listener delays only its own connection's later events, never another connection's.
 
+use crate::error::{Error, ErrorKind};
 use crate::proto::{Frame, shown_value};
+
+/// Why a connection went down: what `Connection::last_disconnect` returns and
+/// `Listener::on_disconnected_reason` hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disconnection {
+    /// The application asked: `disconnect` (its DISCONNECT answered or not), a DISCONNECT frame it
+    /// sent, or the handle dropped. STOMP_OK in C, with the message "disconnected by the client".
+    Requested,
+    /// Anything else, with the error that ended it: the broker closed the link, a socket error, a
+    /// frame over a limit or malformed, a time limit (heart-beat, frame, CONNECTED), a refused
+    /// CONNECT, a host list that gave up, an internal error.
+    Failed(Error),
+}
+
+impl Disconnection {
+    /// The reason for a link (or connect walk) that ended with `error` (`None`: a clean end, the
+    /// receipt of a DISCONNECT), `requested` when the application had asked for the end.
+    pub(crate) fn of(requested: bool, error: Option<&Error>) -> Disconnection {
+        match error {
+            None => Disconnection::Requested,
+            // The application's own close, or the broker closing the link while it was asked to.
+            Some(e) if requested && e.kind == ErrorKind::Closed => Disconnection::Requested,
+            Some(e) => Disconnection::Failed(e.clone()),
+        }
+    }
+
+    /// The error, unless the application asked for the end.
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            Disconnection::Requested => None,
+            Disconnection::Failed(e) => Some(e),
+        }
+    }
+
+    /// A sentence for a person.
+    pub fn message(&self) -> &str {
+        match self {
+            Disconnection::Requested => "disconnected by the client",
+            Disconnection::Failed(e) => &e.message,
+        }
+    }
+}
 
 #[allow(unused_variables)]
 pub trait Listener: Send + Sync {
@@ -20,6 +63,12 @@ pub trait Listener: Send + Sync {
     fn on_disconnecting(&self) {}
     /// The link is gone (asked for or not).
     fn on_disconnected(&self) {}
+    /// Why the connection went down: called just before `on_disconnected` (with every listener's
+    /// `on_disconnected_reason` before any `on_disconnected`), and, when a connection ends without
+    /// its link having come up (a CONNECT refused or never answered, a host list given up; then no
+    /// `on_disconnected` is called), just before `on_receiver_loop_completed`. The same reason is
+    /// then readable from `Connection::last_disconnect`.
+    fn on_disconnected_reason(&self, reason: &Disconnection) {}
     /// Nothing was heard from the broker for longer than the heart-beat allows.
     fn on_heartbeat_timeout(&self) {}
     /// A MESSAGE, before `on_message`.
@@ -114,6 +163,9 @@ impl<W: Fn(&str) + Send + Sync> Listener for PrintingListener<W> {
     fn on_disconnected(&self) {
         (self.print)("on_disconnected");
     }
+    fn on_disconnected_reason(&self, reason: &Disconnection) {
+        (self.print)(&format!("on_disconnected_reason {}", reason.message()));
+    }
     fn on_heartbeat_timeout(&self) {
         (self.print)("on_heartbeat_timeout");
     }
@@ -137,5 +189,35 @@ impl<W: Fn(&str) + Send + Sync> Listener for PrintingListener<W> {
     }
     fn on_receiver_loop_completed(&self) {
         (self.print)("on_receiver_loop_completed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_end_is_requested_only_when_asked_for_and_clean_or_closed() {
+        let closed = Error::new(ErrorKind::Closed, "the broker closed the connection");
+        let limit = Error::new(ErrorKind::TooLarge, "over max_frame");
+        assert_eq!(Disconnection::of(true, None), Disconnection::Requested);
+        assert_eq!(Disconnection::of(false, None), Disconnection::Requested);
+        assert_eq!(
+            Disconnection::of(true, Some(&closed)),
+            Disconnection::Requested
+        );
+        assert_eq!(
+            Disconnection::of(false, Some(&closed)),
+            Disconnection::Failed(closed.clone())
+        );
+        // A failure while disconnecting is still reported as one.
+        let d = Disconnection::of(true, Some(&limit));
+        assert_eq!(d.error(), Some(&limit));
+        assert_eq!(d.message(), "over max_frame");
+        assert_eq!(
+            Disconnection::Requested.message(),
+            "disconnected by the client"
+        );
+        assert_eq!(Disconnection::Requested.error(), None);
     }
 }

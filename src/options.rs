@@ -74,6 +74,13 @@ pub struct Options {
     /// `frame_timeout` bytes of it must come, unless it completes first, so a body that arrives
     /// whole sooner is never affected. 0: no rate limit (the head's limit stays).
     pub frame_min_rate: u32,
+    /// Most bytes of received frames (`Frame::size`: headers and body) waiting for the listeners
+    /// before the library stops reading the socket, as `max_pending_messages` does for their count
+    /// (default 64 MiB). A frame is handed on while some room is left, so at most one frame more.
+    pub max_pending_bytes: usize,
+    /// Most bytes of messages in the receive queue before the library stops reading the socket, as
+    /// `receive_queue` does for their count (default 64 MiB; only when the queue is on).
+    pub receive_queue_bytes: usize,
 }
 
 impl Default for Options {
@@ -100,6 +107,8 @@ impl Default for Options {
             max_pending_messages: 1024,
             frame_timeout: Duration::from_secs(10),
             frame_min_rate: 1024,
+            max_pending_bytes: 64 << 20,
+            receive_queue_bytes: 64 << 20,
         }
     }
 }

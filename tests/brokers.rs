@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use stomp::*;
@@ -106,6 +106,34 @@ fn receipts_are_awaited() {
 }
 
 #[test]
+fn an_error_answering_a_receipt_ends_the_wait_at_once() {
+    // ActiveMQ only: RabbitMQ 3.10 answers the same COMMIT with an ERROR that has no receipt-id
+    // (seen on the wire), so nothing ties it to the receipt and the wait runs to its timeout there.
+    for v in VERSIONS {
+        let b = Broker::ActiveMq;
+        let c = b.connect(v, |_| {});
+        // A COMMIT of a transaction the broker never saw: an ERROR that carries the receipt-id, and
+        // the link kept.
+        c.send_frame(
+            Frame::new(Command::Commit)
+                .with("transaction", "libstomp-no-such-tx")
+                .with("receipt", "r-bad"),
+        )
+        .unwrap();
+        let start = Instant::now();
+        let e = c.wait_receipt("r-bad", T).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::ServerError, "{b:?} {v}: {e}");
+        assert!(e.message.contains("r-bad"), "{b:?} {v}: {e}");
+        assert!(
+            start.elapsed() < T / 2,
+            "{b:?} {v}: the wait took {:?}, as if the ERROR had not been seen",
+            start.elapsed()
+        );
+        c.disconnect(Some("bye"), T).unwrap();
+    }
+}
+
+#[test]
 fn listeners_hear_events_in_order() {
     for b in BROKERS {
         let rec = Recorder::new();
@@ -133,10 +161,15 @@ fn listeners_hear_events_in_order() {
                 "connecting 127.0.0.1:".to_owned() + &b.port().to_string(),
                 "connected".into(),
                 "disconnecting".into(),
+                "reason".into(),
                 "disconnected".into(),
                 "loop_completed".into()
             ]
         );
+        // An asked-for end, told to the listener and kept on the connection.
+        let reasons = rec.state.lock().unwrap().reasons.clone();
+        assert_eq!(reasons, [Disconnection::Requested]);
+        assert_eq!(c.last_disconnect(), Some(Disconnection::Requested));
     }
 }
 
@@ -160,6 +193,7 @@ fn callbacks_keep_their_order_when_disconnect_follows_connect_at_once() {
                     "connecting",
                     "connected",
                     "disconnecting",
+                    "reason",
                     "disconnected",
                     "loop_completed"
                 ],
@@ -387,6 +421,54 @@ fn a_full_receive_queue_stops_reading_instead_of_growing() {
         }
         assert_eq!(consumer.receive(T).unwrap().body(), b"end");
         assert!(max_seen <= cap, "{b:?}: the queue held {max_seen} > {cap}");
+        producer.disconnect(None, T).unwrap();
+        consumer.disconnect(None, T).unwrap();
+    }
+}
+
+#[test]
+fn a_receive_queue_full_in_bytes_stops_reading_instead_of_growing() {
+    // The count allows thousands; the byte bound (32 KiB) allows about eight 4 KiB messages.
+    let bound: usize = 32 << 10;
+    let body = vec![b'x'; 4 << 10];
+    for b in BROKERS {
+        let consumer = b.connect(Version::V1_2, |o| {
+            o.receive_queue = 10_000;
+            o.receive_queue_bytes = bound;
+        });
+        let producer = b.connect(Version::V1_2, |_| {});
+        let q = unique_queue("byte-backpressure");
+        consumer.subscribe(&q, None, AckMode::Auto, &[]).unwrap();
+        let n = 200;
+        for i in 0..n {
+            producer
+                .send(&q, &body, None, &[("n", &i.to_string())])
+                .unwrap();
+        }
+        producer
+            .send(&q, b"end", None, &[("receipt", "all")])
+            .unwrap();
+        producer.wait_receipt("all", T).unwrap();
+        let (mut max_seen, mut frame) = (0, 0);
+        for i in 0..n {
+            max_seen = max_seen.max(consumer.queued());
+            let m = consumer
+                .receive(T)
+                .unwrap_or_else(|e| panic!("{b:?} message {i}: {e}"));
+            assert_eq!(
+                m.header("n"),
+                Some(i.to_string().as_str()),
+                "{b:?}: in order"
+            );
+            frame = frame.max(m.size());
+        }
+        assert_eq!(consumer.receive(T).unwrap().body(), b"end");
+        // Handed on while room is left: the bound and one frame more, at most.
+        let most = bound.div_ceil(frame) + 1;
+        assert!(
+            max_seen <= most,
+            "{b:?}: the queue held {max_seen} messages of {frame} bytes, more than {most}"
+        );
         producer.disconnect(None, T).unwrap();
         consumer.disconnect(None, T).unwrap();
     }

@@ -1,66 +1,17 @@
-//! What a real broker will not do on demand: malformed frames, silence, stalls and dropped links.
-//! `FakeBroker` is a scripted TCP server on 127.0.0.1 used only for these cases.
+//! What a real broker will not do on demand: malformed frames, silence, stalls and dropped links,
+//! played by `common::hostile::HostileServer` (a scripted TCP server on 127.0.0.1). The full list
+//! of hostile cases, each with and without a receive queue, is in `hostile_server.rs`.
 
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::Recorder;
+use common::hostile::{HostileServer as FakeBroker, Script, play};
 use stomp::*;
-
-/// A scripted stand-in for a broker: accepts one connection, reads the CONNECT frame, and hands the
-/// socket to the test.
-struct FakeBroker {
-    listener: TcpListener,
-    port: u16,
-}
-
-impl FakeBroker {
-    fn new() -> FakeBroker {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        FakeBroker { listener, port }
-    }
-
-    fn options(&self) -> Options {
-        let mut o = Options::new().host("127.0.0.1", self.port);
-        o.reconnect = ReconnectPolicy {
-            attempts_max: 1,
-            ..ReconnectPolicy::default()
-        };
-        o
-    }
-
-    /// Accepts, reads up to the CONNECT frame's NUL, returns the socket and what was read.
-    fn accept(&self) -> (TcpStream, String) {
-        let (mut s, _) = self.listener.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut got = Vec::new();
-        let mut b = [0u8; 1];
-        while s.read(&mut b).unwrap() == 1 {
-            if b[0] == 0 {
-                break;
-            }
-            got.push(b[0]);
-        }
-        (s, String::from_utf8_lossy(&got).into_owned())
-    }
-
-    /// Connects `c` in the background, answers CONNECTED with `heart_beat`, and returns the socket.
-    fn connect(&self, c: &std::sync::Arc<Connection>, heart_beat: &str) -> TcpStream {
-        let (tx, rx) = mpsc::channel();
-        let c2 = c.clone();
-        std::thread::spawn(move || tx.send(c2.connect(None, None, &[], true)).unwrap());
-        let (mut s, connect) = self.accept();
-        assert!(connect.starts_with("CONNECT\n"), "{connect:?}");
-        write!(s, "CONNECTED\nversion:1.2\nheart-beat:{}\n\n\0", heart_beat).unwrap();
-        rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
-        s
-    }
-}
 
 fn connection(o: Options, rec: &std::sync::Arc<Recorder>) -> std::sync::Arc<Connection> {
     let c = std::sync::Arc::new(Connection::new(o).unwrap());
@@ -251,8 +202,7 @@ fn ipv6_literals_with_and_without_brackets() {
         println!("no IPv6 loopback on this machine: skipped");
         return;
     };
-    let port = listener.local_addr().unwrap().port();
-    let fake = FakeBroker { listener, port };
+    let fake = FakeBroker::from_listener(listener);
     for host in ["::1", "[::1]"] {
         let mut o = Options::new().host(host, fake.port);
         o.reconnect = ReconnectPolicy {
@@ -346,15 +296,12 @@ fn link_end_with_listener_and_queue(queue: usize, script: &[u8], close: bool, ki
     o.receive_queue = queue;
     let c = connection(o, &rec);
     let mut s = fake.connect(&c, "0,0");
-    // A writer thread: the million-header script is larger than the socket buffers, and the client
-    // stops reading once it has seen enough to refuse the frame.
-    let script = script.to_vec();
-    std::thread::spawn(move || {
-        let _ = s.write_all(&script);
-        if !close {
-            std::thread::sleep(Duration::from_secs(30)); // keep the socket open: the client must close
-        }
-    });
+    if close {
+        s.write_all(script).unwrap();
+        drop(s);
+    } else {
+        play(s, Script::Bytes(script.to_vec()));
+    }
     rec.wait_for(Duration::from_secs(10), "disconnected", |r| {
         r.events.iter().any(|e| e == "disconnected")
     });

@@ -441,6 +441,7 @@ mod tests {
             ("options.rs", include_str!("options.rs")),
             ("result.rs", include_str!("result.rs")),
             ("listener.rs", include_str!("listener.rs")),
+            ("version.rs", include_str!("version.rs")),
         ];
         let entries = [
             "ffi_boundary!",

@@ -11,7 +11,7 @@ use super::boundary::{
     with_handle,
 };
 use super::frame::stomp_frame;
-use super::listener::{CListener, stomp_listener};
+use super::listener::{CListener, disconnection_code, stomp_listener};
 use super::options::{StompVersionArg, stomp_options, version_code};
 use super::result::stomp_result;
 use crate::client::{AckMode, Connection};
@@ -27,7 +27,9 @@ pub struct stomp_connection {
 /// One header: name and value, NUL-terminated UTF-8, borrowed for the duration of the call.
 #[repr(C)]
 pub struct stomp_header {
+    /// The header's name.
     pub name: *const c_char,
+    /// The header's value.
     pub value: *const c_char,
 }
 
@@ -162,12 +164,6 @@ fn check_out(id_len: usize, out: *mut c_char, out_len: usize) -> Result<()> {
 
 /// Generated ids (UUIDs) are this long; with the NUL, a 37-byte buffer holds one.
 const GENERATED_ID_LEN: usize = 36;
-
-/// The library's version, e.g. "0.1.0" (static).
-#[unsafe(no_mangle)]
-pub extern "C" fn stomp_lib_version() -> *const c_char {
-    ffi_boundary! { Ok(concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()) }
-}
 
 /// A new, unconnected connection. `opts` is copied (free it whenever you like). NULL, with
 /// `stomp_last_error()` set, if the options are unusable (no host, say). Free with
@@ -645,7 +641,9 @@ pub unsafe extern "C" fn stomp_receive(
 
 /// Waits up to `timeout_ms` for the RECEIPT of a frame sent with a `receipt` header `receipt_id`.
 /// STOMP_ERR_DISCONNECTED if the link dropped before it came (the frame may not have been processed:
-/// resend it), STOMP_ERR_NOT_FOUND if no frame asked for it, STOMP_ERR_TIMEOUT.
+/// resend it), STOMP_ERR_SERVER if the broker answered with an ERROR frame carrying that
+/// `receipt-id` (the frame failed; the error's text is in `stomp_last_error()`, and `on_error` has
+/// the frame), STOMP_ERR_NOT_FOUND if no frame asked for it, STOMP_ERR_TIMEOUT.
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; `receipt_id` is NULL or NUL-terminated.
@@ -714,6 +712,45 @@ pub unsafe extern "C" fn stomp_connected_frame(
             let frame_out = out_arg(frame_out, "frame_out")?;
             let f = c.connected_frame().map_or_else(not_connected, Ok)?;
             frame_out.write(into_raw(f));
+            Ok(())
+        })
+    }
+}
+
+/// Why the connection last went down, for when no call failed (a link that ended on its own, a
+/// connect made without waiting): `*code_out` is STOMP_OK when the application asked for the end
+/// (stomp_disconnect, a DISCONNECT frame, the message "disconnected by the client"), else the code
+/// of the error that ended it, as `on_disconnected_reason` reports it; the message, NUL-terminated,
+/// goes to `message_out` (`message_len` bytes) unless that is NULL. Set when a link ends (also one
+/// auto-reconnect then replaces) or a connect ends without a link, before the listeners hear it;
+/// kept until the connection next goes down.
+///
+/// Returns STOMP_OK with both written; STOMP_ERR_INVALID_ARGUMENT if `conn` or `code_out` is NULL;
+/// STOMP_ERR_NOT_FOUND if the connection has never gone down;
+/// STOMP_ERR_BUFFER_TOO_SMALL if the message does not fit (stomp_last_error says how many bytes it
+/// needs). Nothing is written unless it returns STOMP_OK. Any thread, callbacks included.
+///
+/// # Safety
+/// `conn` is NULL or a live stomp_connection; `code_out` is NULL or writable; `message_out` is NULL
+/// or points to `message_len` writable bytes (the string written is at most `message_len` bytes,
+/// NUL included).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stomp_last_disconnect(
+    conn: *const stomp_connection,
+    code_out: *mut stomp_result,
+    message_out: *mut c_char,
+    message_len: usize,
+) -> stomp_result {
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_handle(conn, |c| {
+            let code_out = out_arg(code_out, "code_out")?;
+            let reason = c.last_disconnect().map_or_else(
+                || err(ErrorKind::NotFound, "the connection has not gone down yet"),
+                Ok,
+            )?;
+            write_out(reason.message(), message_out, message_len)?;
+            code_out.write(disconnection_code(&reason));
             Ok(())
         })
     }

@@ -5,8 +5,9 @@ use std::ffi::{CString, c_char, c_void};
 use std::mem::{MaybeUninit, align_of, offset_of, size_of};
 
 use super::frame::stomp_frame;
+use super::result::stomp_result;
 use crate::error::{ErrorKind, Result, err};
-use crate::listener::Listener;
+use crate::listener::{Disconnection, Listener};
 use crate::proto::Frame;
 
 /// Callbacks for connection events, mirroring stomp.py's ConnectionListener; any callback may be NULL.
@@ -41,6 +42,7 @@ use crate::proto::Frame;
 pub struct stomp_listener {
     /// `sizeof(stomp_listener)` as the program was compiled (set by `STOMP_LISTENER_INIT`).
     pub size: usize,
+    /// Passed back as the first argument of every callback; the library never reads or frees it.
     pub user_data: *mut c_void,
     /// A TCP connection to `host:port` is about to be tried (once per host per attempt).
     pub on_connecting:
@@ -69,6 +71,21 @@ pub struct stomp_listener {
     pub on_heartbeat: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
     /// The connection ended and will not reconnect by itself.
     pub on_receiver_loop_completed: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
+    /// Why the connection went down (the first member added after the first layout: a program
+    /// built before it has a smaller `size`, and this is NULL for it). Called just before
+    /// `on_disconnected` (every listener's `on_disconnected_reason` before any `on_disconnected`);
+    /// and, when a connection ends without its link having come up (a CONNECT refused or never
+    /// answered, a host list given up: no `on_disconnected` then), just before
+    /// `on_receiver_loop_completed`. `code` is STOMP_OK with "disconnected by the client" when the
+    /// application asked for the end (stomp_disconnect, a DISCONNECT frame, stomp_connection_free),
+    /// else the error's code: STOMP_ERR_CLOSED (the broker closed the link), STOMP_ERR_IO,
+    /// STOMP_ERR_PROTOCOL, STOMP_ERR_TOO_LARGE (a frame over a limit, named in `message`),
+    /// STOMP_ERR_TIMEOUT (heart-beat, frame time limit, CONNECTED not in time), STOMP_ERR_REFUSED,
+    /// STOMP_ERR_CONNECT_FAILED, STOMP_ERR_INTERNAL. `message` is NUL-terminated UTF-8, borrowed for
+    /// the call; the same reason is readable afterwards with `stomp_last_disconnect`.
+    pub on_disconnected_reason: Option<
+        unsafe extern "C" fn(user_data: *mut c_void, code: stomp_result, message: *const c_char),
+    >,
 }
 
 /// The size of the first layout (libstomp 0.1: `size` through `on_receiver_loop_completed`), the
@@ -165,6 +182,19 @@ impl Listener for CListener {
     fn on_disconnected(&self) {
         self.plain(self.0.on_disconnected)
     }
+    fn on_disconnected_reason(&self, reason: &Disconnection) {
+        if let Some(f) = self.0.on_disconnected_reason {
+            let message = CString::new(reason.message().replace('\0', "\\0")).unwrap_or_default();
+            // SAFETY: a C function pointer given to us for this purpose; `message` outlives the call.
+            unsafe {
+                f(
+                    self.0.user_data,
+                    disconnection_code(reason),
+                    message.as_ptr(),
+                )
+            }
+        }
+    }
     fn on_heartbeat_timeout(&self) {
         self.plain(self.0.on_heartbeat_timeout)
     }
@@ -199,6 +229,13 @@ impl Listener for CListener {
 
 type FrameFn = Option<unsafe extern "C" fn(*mut c_void, *const stomp_frame)>;
 
+/// A disconnect's reason as C gets it: STOMP_OK when the application asked for it.
+pub(crate) fn disconnection_code(reason: &Disconnection) -> stomp_result {
+    reason
+        .error()
+        .map_or(stomp_result::STOMP_OK, |e| stomp_result::from_kind(e.kind))
+}
+
 impl CListener {
     fn frame(&self, f: FrameFn, frame: &Frame) {
         if let Some(f) = f {
@@ -221,6 +258,7 @@ mod tests {
 
     unsafe extern "C" fn plain(_: *mut c_void) {}
     unsafe extern "C" fn framed(_: *mut c_void, _: *const stomp_frame) {}
+    unsafe extern "C" fn reason(_: *mut c_void, _: stomp_result, _: *const c_char) {}
 
     /// A listener with every member but `on_connecting` set, `size` as given.
     fn full(size: usize) -> stomp_listener {
@@ -240,6 +278,7 @@ mod tests {
             on_send: fr,
             on_heartbeat: Some(f),
             on_receiver_loop_completed: Some(f),
+            on_disconnected_reason: Some(reason),
         }
     }
 
@@ -290,6 +329,18 @@ mod tests {
         assert_eq!(l.user_data as usize, 0x1234);
         assert!(l.on_connecting.is_none() && l.on_connected.is_some());
         assert!(l.on_receiver_loop_completed.is_some());
+        assert!(l.on_disconnected_reason.is_some());
+    }
+
+    #[test]
+    fn a_program_built_before_on_disconnected_reason_gets_it_null() {
+        let l = unsafe { stomp_listener::read_sized(&full(FIRST_LAYOUT_SIZE), "l") }.unwrap();
+        assert_eq!(l.size, FIRST_LAYOUT_SIZE);
+        assert!(l.on_receiver_loop_completed.is_some());
+        assert!(
+            l.on_disconnected_reason.is_none(),
+            "the member set past the caller's size is not taken"
+        );
     }
 
     #[test]

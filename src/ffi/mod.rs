@@ -9,3 +9,4 @@ pub mod frame;
 pub mod listener;
 pub mod options;
 pub mod result;
+pub mod version;

@@ -451,7 +451,11 @@ fn nonzero_or<T: Default + PartialEq>(value: T, current: T) -> T {
 
 /// Limits on received frames: the largest body in bytes, the most headers, the longest header line in
 /// bytes (0 keeps the current value). Defaults 64 MiB, 1000, 64 KiB. A frame over a limit closes the
-/// connection with STOMP_ERR_TOO_LARGE.
+/// connection with STOMP_ERR_TOO_LARGE: the listeners hear on_disconnected_reason (the detail names
+/// the limit, its value and the figures; also stomp_last_disconnect), then on_disconnected; not
+/// on_error, which is for ERROR frames from the broker. An announced content-length over max_body
+/// is refused with the frame's head, before any memory is set aside for the body. The whole
+/// frame's size: stomp_options_set_max_frame.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -526,6 +530,55 @@ pub unsafe extern "C" fn stomp_options_set_frame_timeouts(
                 o.frame_timeout = Duration::from_millis(header_timeout_ms as u64);
             }
             o.frame_min_rate = nonzero_or(min_body_bytes_per_s, o.frame_min_rate);
+        })
+    }
+}
+
+/// The largest whole frame accepted from the broker, in bytes: command, headers, body and NUL
+/// together (0 keeps the current value). Default 65 MiB (the largest body, 64 MiB, and 1 MiB of
+/// head). A frame over it closes the link with STOMP_ERR_TOO_LARGE, the detail naming max_frame
+/// and the figures (on_disconnected_reason, then on_disconnected, not on_error; also
+/// stomp_last_disconnect); when its content-length announces it, it is refused with
+/// its head, before any memory is set aside for its body. Pairs with stomp_options_set_frame_limits,
+/// which bounds the body, the header count and each line. Any thread, before stomp_connection_new.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stomp_options_set_max_frame(
+    opts: *mut stomp_options,
+    max_frame: usize,
+) -> stomp_result {
+    // SAFETY: the caller's contract.
+    unsafe {
+        set(opts, |o| {
+            o.limits.max_frame = nonzero_or(max_frame, o.limits.max_frame)
+        })
+    }
+}
+
+/// Byte bounds on received frames waiting for the application (0 keeps the current value), beside
+/// the count bounds of stomp_options_set_queue_limits and stomp_options_set_receive_queue: the bytes
+/// (headers and body) of the events waiting for the listeners, and of the messages in the receive
+/// queue (when it is on). Past either the library stops reading the socket, as for the counts, and
+/// reads on once the queue is down to half; a frame is handed on while some room is left, so a
+/// queue holds at most one frame more than its bound. Nothing is dropped and no error is raised:
+/// the broker is slowed down (heart-beats still flow; the silence of a paused link is not counted
+/// against the broker). Defaults 64 MiB and 64 MiB. Any thread, before stomp_connection_new.
+///
+/// # Safety
+/// `opts` is NULL or a live stomp_options no other thread uses during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stomp_options_set_incoming_byte_limits(
+    opts: *mut stomp_options,
+    max_pending_bytes: usize,
+    receive_queue_bytes: usize,
+) -> stomp_result {
+    // SAFETY: the caller's contract.
+    unsafe {
+        set(opts, |o| {
+            o.max_pending_bytes = nonzero_or(max_pending_bytes, o.max_pending_bytes);
+            o.receive_queue_bytes = nonzero_or(receive_queue_bytes, o.receive_queue_bytes);
         })
     }
 }

@@ -13,7 +13,10 @@ use super::escape::{escape_into, unescape_into};
 use super::frame::{Command, Frame, Version, shown_value};
 use crate::error::{Error, ErrorKind, Result, err};
 
-/// Bounds on what one received frame may take.
+/// Bounds on what one received frame may take. Each is checked as the bytes arrive, before the
+/// decoder buffers more than the limit of anything: an announced `content-length` over `max_body`
+/// (or a head plus body over `max_frame`) is refused when its header is read, before any room is
+/// made for the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest body accepted, in bytes.
@@ -22,6 +25,8 @@ pub struct Limits {
     pub max_headers: usize,
     /// Longest command or header line, in bytes.
     pub max_line: usize,
+    /// Largest whole frame (command, headers, body and NUL), in bytes.
+    pub max_frame: usize,
 }
 
 impl Default for Limits {
@@ -30,8 +35,32 @@ impl Default for Limits {
             max_body: 64 << 20,
             max_headers: 1000,
             max_line: 64 << 10,
+            // The largest body and 1 MiB of head.
+            max_frame: (64 << 20) + (1 << 20),
         }
     }
+}
+
+/// The error for a frame line over `max_line`.
+fn line_too_long(limits: &Limits, seen: usize) -> Error {
+    Error::new(
+        ErrorKind::TooLarge,
+        format!(
+            "a command or header line of {} bytes or more, over max_line ({} bytes)",
+            seen, limits.max_line
+        ),
+    )
+}
+
+/// The error for a frame of `seen` bytes or more, over `max_frame`.
+fn frame_too_large(limits: &Limits, seen: usize) -> Error {
+    Error::new(
+        ErrorKind::TooLarge,
+        format!(
+            "a frame of {} bytes or more, over max_frame ({} bytes)",
+            seen, limits.max_frame
+        ),
+    )
 }
 
 /// How far the frame being read has come (for the time limits on a frame, kept by the session).
@@ -317,20 +346,20 @@ impl Decoder {
             let rest = &self.buf[line_start..self.end];
             let Some(scan) = scan_line(rest) else {
                 if rest.len() > limits.max_line {
-                    return err(
-                        ErrorKind::TooLarge,
-                        format!("a frame line longer than {} bytes", limits.max_line),
-                    );
+                    return Err(line_too_long(&limits, rest.len()));
+                }
+                if self.end - base > limits.max_frame {
+                    return Err(frame_too_large(&limits, self.end - base));
                 }
                 self.scan = line_start;
                 return Ok(None);
             };
             let nl = scan.newline;
             if nl > limits.max_line {
-                return err(
-                    ErrorKind::TooLarge,
-                    format!("a frame line longer than {} bytes", limits.max_line),
-                );
+                return Err(line_too_long(&limits, nl));
+            }
+            if line_start + nl + 1 - base > limits.max_frame {
+                return Err(frame_too_large(&limits, line_start + nl + 1 - base));
             }
             let line = &rest[..nl];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -366,6 +395,13 @@ impl Decoder {
                         return err(ErrorKind::Protocol, format!("header is not UTF-8: {}", e));
                     }
                     let p = std::mem::take(&mut self.partial);
+                    // The whole frame's size is known once its head is: refused before any room
+                    // is made for the body.
+                    if let Some(n) = p.content_length
+                        && next - base + n + 1 > limits.max_frame
+                    {
+                        return Err(frame_too_large(&limits, next - base + n + 1));
+                    }
                     self.scan = next;
                     return Ok(Some(Head {
                         command,
@@ -416,8 +452,15 @@ impl Decoder {
                         if self.end - start > self.limits.max_body {
                             return err(
                                 ErrorKind::TooLarge,
-                                format!("a body over the limit of {} bytes", self.limits.max_body),
+                                format!(
+                                    "a body of {} bytes or more, over max_body ({} bytes)",
+                                    self.end - start,
+                                    self.limits.max_body
+                                ),
                             );
+                        }
+                        if self.end - self.pos > self.limits.max_frame {
+                            return Err(frame_too_large(&self.limits, self.end - self.pos));
                         }
                         self.scan = self.end;
                         return Ok(None);
@@ -478,7 +521,10 @@ fn header_line(
     if lines.len() >= limits.max_headers {
         return err(
             ErrorKind::TooLarge,
-            format!("a frame with more than {} headers", limits.max_headers),
+            format!(
+                "a frame with more headers than max_headers ({})",
+                limits.max_headers
+            ),
         );
     }
     let Some(colon) = colon.filter(|&c| c < line.len()) else {
@@ -505,7 +551,7 @@ fn header_line(
             return err(
                 ErrorKind::TooLarge,
                 format!(
-                    "a body of {} bytes, over the limit of {}",
+                    "content-length {} is over max_body ({} bytes)",
                     n, limits.max_body
                 ),
             );
@@ -873,18 +919,46 @@ mod tests {
             max_body: 10,
             max_headers: 2,
             max_line: 20,
+            max_frame: 40,
         };
-        let run = |raw: &[u8]| {
+        let run_with = |limits: Limits, raw: &[u8]| {
             let mut d = Decoder::new(limits);
             d.push(raw);
             loop {
                 match d.next() {
                     Ok(Some(_)) => continue,
                     Ok(None) => return None,
-                    Err(e) => return Some(e.kind),
+                    Err(e) => {
+                        assert_eq!(e.kind, ErrorKind::TooLarge, "{}", e.message);
+                        return Some(e.message);
+                    }
                 }
             }
         };
+        let run = |raw: &[u8]| run_with(limits, raw).map(|_| ErrorKind::TooLarge);
+        let wide = Limits {
+            max_line: 1000,
+            ..limits
+        };
+        // Each message names the limit crossed and its value.
+        let m = run_with(wide, b"MESSAGE\ncontent-length:99999999999\n\n").unwrap();
+        assert!(
+            m.contains("99999999999") && m.contains("max_body (10 bytes)"),
+            "{m}"
+        );
+        let m = run_with(limits, b"MESSAGE\na:1\nb:2\nc:3\n").unwrap();
+        assert!(m.contains("max_headers (2)"), "{m}");
+        let m = run_with(limits, b"MESSAGE\nlong:aaaaaaaaaaaaaaaaaaaa").unwrap();
+        assert!(m.contains("max_line (20 bytes)"), "{m}");
+        // max_frame: a head and body each within their limits, too large together; announced by
+        // content-length (refused with the head), or not (refused as it arrives).
+        let m = run_with(limits, b"MESSAGE\na:0123456789\ncontent-length:10\n\n").unwrap();
+        assert!(m.contains("max_frame (40 bytes)"), "{m}");
+        let m = run_with(limits, b"MESSAGE\na:0123456789\nb:0123456789\n\n0123456789").unwrap();
+        assert!(m.contains("max_frame (40 bytes)"), "{m}");
+        let m = run_with(wide, &[b'x'; 41]).unwrap();
+        assert!(m.contains("max_frame (40 bytes)"), "a head over it: {m}");
+        assert_eq!(run(b"MESSAGE\ncontent-length:5\n\n01234\0"), None);
         assert_eq!(
             run(b"MESSAGE\ncontent-length:11\n\n"),
             Some(ErrorKind::TooLarge)

@@ -449,6 +449,12 @@ impl Frame {
         &self.buf[self.body_start..]
     }
 
+    /// Bytes the frame holds (its headers and body): what the byte bounds on received frames
+    /// waiting for the application count.
+    pub fn size(&self) -> usize {
+        self.buf.len()
+    }
+
     /// The body as text, where it is UTF-8.
     pub fn body_str(&self) -> Option<&str> {
         std::str::from_utf8(self.body()).ok()

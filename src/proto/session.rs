@@ -111,6 +111,9 @@ pub enum ReceiptStatus {
     Received,
     /// The link dropped before it came: the frame may or may not have been processed.
     Lost,
+    /// The broker answered with an ERROR frame carrying this `receipt-id` (the frame failed; the
+    /// error's text is `receipt_error`).
+    Refused,
     /// Never asked for (or forgotten long ago).
     Unknown,
 }
@@ -185,6 +188,8 @@ pub struct Session {
     receipts: HashMap<String, ReceiptStatus>,
     /// Finished receipts in the order they finished, to forget the oldest.
     receipts_done: VecDeque<String>,
+    /// The text of the ERROR frames that answered a receipt (`ReceiptStatus::Refused`).
+    receipt_errors: HashMap<String, String>,
     disconnect_receipt: Option<String>,
     subscriptions: Vec<(String, Subscription)>,
     transactions: HashSet<String>,
@@ -193,6 +198,9 @@ pub struct Session {
     /// How many more MESSAGE frames may be handed on before the application makes room; frames past
     /// that wait in `ahead`, so the application's queues stay bounded.
     message_budget: usize,
+    /// How many more bytes of MESSAGE frames (`Frame::size`) may be handed on: a message goes while
+    /// some of it is left, so the application's queues exceed their byte bound by one frame at most.
+    byte_budget: usize,
     /// Frames decoded past the message budget, in order, not yet handled: the bytes behind a full
     /// queue are still decoded (up to `LOOKAHEAD` bytes) so that what ends the link (malformed bytes,
     /// an oversized frame, the broker closing) is seen while the application's queues are full,
@@ -234,11 +242,13 @@ impl Session {
             connected_deadline: None,
             receipts: HashMap::new(),
             receipts_done: VecDeque::new(),
+            receipt_errors: HashMap::new(),
             disconnect_receipt: None,
             subscriptions: Vec::new(),
             transactions: HashSet::new(),
             dropped_transactions: VecDeque::new(),
             message_budget: usize::MAX,
+            byte_budget: usize::MAX,
             ahead: VecDeque::new(),
             ahead_bytes: 0,
             emit_sent: false,
@@ -249,7 +259,7 @@ impl Session {
 
     /// How many more MESSAGEs may be handed on; zero while frames wait in `ahead`.
     pub fn message_budget(&self) -> usize {
-        if self.ahead.is_empty() {
+        if self.ahead.is_empty() && self.byte_budget > 0 {
             self.message_budget
         } else {
             0
@@ -265,6 +275,11 @@ impl Session {
     /// Sets how many more MESSAGE frames may be handed on (see `message_budget`).
     pub fn set_message_budget(&mut self, n: usize) {
         self.message_budget = n;
+    }
+
+    /// Sets how many more bytes of MESSAGE frames may be handed on (see `byte_budget`).
+    pub fn set_byte_budget(&mut self, bytes: usize) {
+        self.byte_budget = bytes;
     }
 
     pub fn state(&self) -> State {
@@ -636,9 +651,14 @@ impl Session {
                     // What was decoded before the error still reaches the application, past its
                     // budget (at most `LOOKAHEAD` bytes of it): the link is ending anyway.
                     self.release_ahead(true, now);
+                    let what = if e.kind == ErrorKind::TooLarge {
+                        "a frame over a limit"
+                    } else {
+                        "a malformed frame"
+                    };
                     self.close(Some(Error::new(
                         e.kind,
-                        format!("the broker sent a malformed frame: {}", e.message),
+                        format!("the broker sent {}: {}", what, e.message),
                     )));
                     return;
                 }
@@ -734,7 +754,7 @@ impl Session {
     fn release_ahead(&mut self, all: bool, now: Instant) {
         while self.state != State::Closed {
             let is_message = matches!(self.ahead.front(), Some(Decoded::Frame(f)) if f.command == Command::Message);
-            if is_message && self.message_budget == 0 && !all {
+            if is_message && (self.message_budget == 0 || self.byte_budget == 0) && !all {
                 return;
             }
             let Some(d) = self.ahead.pop_front() else {
@@ -820,6 +840,7 @@ impl Session {
             }
             (_, Command::Message) => {
                 self.message_budget = self.message_budget.saturating_sub(1);
+                self.byte_budget = self.byte_budget.saturating_sub(f.size());
                 self.events.push_back(Event::Message(f));
             }
             (_, Command::Receipt) => {
@@ -831,7 +852,18 @@ impl Session {
                     self.close(None);
                 }
             }
-            (_, Command::Error) => self.events.push_back(Event::Error(f)),
+            (_, Command::Error) => {
+                // An ERROR caused by a frame that asked for a receipt carries its `receipt-id`
+                // (STOMP 1.2, ERROR): that receipt will never come, so it ends here, refused.
+                if let Some(id) = f.header("receipt-id")
+                    && self.receipts.get(id) == Some(&ReceiptStatus::Pending)
+                {
+                    let id = id.to_owned();
+                    self.receipt_errors.insert(id.clone(), error_text(&f));
+                    self.finish_receipt(&id, ReceiptStatus::Refused);
+                }
+                self.events.push_back(Event::Error(f))
+            }
             (_, other) => {
                 self.close(Some(Error::new(
                     ErrorKind::Protocol,
@@ -850,6 +882,7 @@ impl Session {
             while self.receipts_done.len() > self.config.receipt_memory {
                 if let Some(old) = self.receipts_done.pop_front() {
                     self.receipts.remove(&old);
+                    self.receipt_errors.remove(&old);
                 }
             }
         }
@@ -893,6 +926,11 @@ impl Session {
             .unwrap_or(ReceiptStatus::Unknown)
     }
 
+    /// The text of the ERROR frame that refused receipt `id` (`ReceiptStatus::Refused`).
+    pub fn receipt_error(&self, id: &str) -> Option<&str> {
+        self.receipt_errors.get(id).map(String::as_str)
+    }
+
     /// Forget a receipt someone has waited for.
     pub fn forget_receipt(&mut self, id: &str) {
         if self
@@ -901,6 +939,7 @@ impl Session {
             .is_some_and(|s| *s != ReceiptStatus::Pending)
         {
             self.receipts.remove(id);
+            self.receipt_errors.remove(id);
             self.receipts_done.retain(|r| r != id);
         }
     }

@@ -293,6 +293,36 @@ fn receipts_arrive_or_are_lost_with_the_link() {
 }
 
 #[test]
+fn an_error_carrying_a_receipt_id_refuses_that_receipt() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    for r in ["r1", "r2"] {
+        s.send(
+            Frame::new(Command::Commit)
+                .with("transaction", "nope")
+                .with("receipt", r),
+        )
+        .unwrap();
+    }
+    s.handle_bytes(b"ERROR\nreceipt-id:r1\nmessage:Bad transaction\n\n\0", now);
+    assert_eq!(s.receipt_status("r1"), ReceiptStatus::Refused);
+    assert_eq!(s.receipt_error("r1"), Some("Bad transaction"));
+    assert_eq!(
+        s.receipt_status("r2"),
+        ReceiptStatus::Pending,
+        "an ERROR refuses only the receipt it names"
+    );
+    // An ERROR naming a receipt nobody waits for changes nothing; one without receipt-id neither.
+    s.handle_bytes(b"ERROR\nreceipt-id:zz\n\n\0ERROR\nmessage:x\n\n\0", now);
+    assert_eq!(s.receipt_status("zz"), ReceiptStatus::Unknown);
+    assert_eq!(s.receipt_status("r2"), ReceiptStatus::Pending);
+    s.forget_receipt("r1");
+    assert_eq!(s.receipt_status("r1"), ReceiptStatus::Unknown);
+    assert_eq!(s.receipt_error("r1"), None);
+    assert_eq!(s.state(), State::Connected, "an ERROR alone does not end the session");
+}
+
+#[test]
 fn receipt_memory_is_bounded() {
     let now = t0();
     let config = SessionConfig {
@@ -584,6 +614,43 @@ fn message_budget_holds_frames_back_in_the_buffer() {
     s.set_message_budget(10);
     s.handle_bytes(&[], now);
     assert_eq!(ids(events(&mut s)), ["2", "3", "4", "receipt"]);
+}
+
+#[test]
+fn byte_budget_holds_frames_back_once_spent_overshooting_by_one_frame_at_most() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (0, 0), "0,0", now);
+    let body = [b'x'; 100];
+    let mut bytes = Vec::new();
+    for i in 0..5 {
+        bytes.extend_from_slice(
+            format!("MESSAGE\nmessage-id:{i}\ncontent-length:100\n\n").as_bytes(),
+        );
+        bytes.extend_from_slice(&body);
+        bytes.push(0);
+    }
+    // Room for one byte: the first message goes (the one frame of overshoot) and spends it.
+    s.set_byte_budget(1);
+    s.handle_bytes(&bytes, now);
+    let got = events(&mut s);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let size = match &got[0] {
+        Event::Message(f) => f.size(),
+        other => panic!("{other:?}"),
+    };
+    assert!(size > 100, "the body counts: {size}");
+    // Room for a little more than one: the next goes, and the one after it waits.
+    s.set_byte_budget(size + 1);
+    s.handle_bytes(&[], now);
+    assert_eq!(events(&mut s).len(), 2);
+    assert_eq!(s.message_budget(), 0, "a spent byte budget stops messages");
+    assert!(
+        s.wants_read(),
+        "reading goes on for the look-ahead, so a link ending behind a full queue is seen"
+    );
+    s.set_byte_budget(usize::MAX);
+    s.handle_bytes(&[], now);
+    assert_eq!(events(&mut s).len(), 2);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::listener::Listener;
+use crate::listener::{Disconnection, Listener};
 use crate::options::Options;
 use crate::proto::{ConnectParams, Frame, Session};
 
@@ -51,6 +51,9 @@ pub struct Core {
     pub params: ConnectParams,
     /// Why the last connect attempt or link ended.
     pub error: Option<Error>,
+    /// Why the connection last went down (a link ending, or a connect that ended without one), asked
+    /// for or not; kept across later connects, until the next one goes down.
+    pub last_disconnect: Option<Disconnection>,
     /// The application asked to disconnect: no reconnecting.
     pub user_closed: bool,
     /// A `Flush` command is already on its way to the loop.
@@ -76,14 +79,17 @@ pub enum Dispatch {
     Connecting(String, u16),
     Connected(Frame),
     Disconnecting,
-    Disconnected,
+    /// A link that was up ended: `on_disconnected_reason`, then `on_disconnected`.
+    Disconnected(Disconnection),
     HeartbeatTimeout,
     Message(Frame),
     Receipt(Frame),
     Error(Frame),
     Send(Frame),
     Heartbeat,
-    LoopCompleted,
+    /// The connection ended for good; with the reason when no `Disconnected` told it (the link never
+    /// came up).
+    LoopCompleted(Option<Disconnection>),
 }
 
 #[derive(Default)]
@@ -96,6 +102,8 @@ pub struct DispatchQueue {
     /// Events caused by reading (MESSAGE, RECEIPT, ERROR, heart-beats) waiting for the listeners:
     /// at `max_pending_messages` the I/O thread stops reading this connection.
     pub read_events: usize,
+    /// Bytes of the frames of those events (`Frame::size`): at `max_pending_bytes` reading stops too.
+    pub read_bytes: usize,
     /// `on_send` events waiting: at `max_pending_messages` a send waits (up to the send timeout).
     pub sends: usize,
     /// Threads waiting on `dispatch_idle`: the dispatcher signals it only when there are some.
@@ -112,12 +120,22 @@ impl Dispatch {
             Dispatch::Message(_) | Dispatch::Receipt(_) | Dispatch::Error(_) | Dispatch::Heartbeat
         )
     }
+
+    /// Bytes a read event holds, for `max_pending_bytes`.
+    pub fn read_bytes(&self) -> usize {
+        match self {
+            Dispatch::Message(f) | Dispatch::Receipt(f) | Dispatch::Error(f) => f.size(),
+            _ => 0,
+        }
+    }
 }
 
 /// The pull queue read by `receive`.
 #[derive(Default)]
 pub struct RecvQueue {
     pub frames: VecDeque<Frame>,
+    /// Their bytes (`Frame::size`), bounded by `receive_queue_bytes`.
+    pub bytes: usize,
     /// Threads waiting in `receive`: the loop signals `recv_cv` only when there are some.
     pub waiters: usize,
 }
@@ -247,23 +265,29 @@ impl Shared {
         lock(&self.core)
     }
 
-    /// How many more messages the application's queues can take now: the receive queue's room (when
-    /// it is on) and the listeners' room (when there are listeners). Zero stops reading.
-    pub fn message_budget(&self) -> usize {
-        let mut budget = usize::MAX;
-        let cap = self.opts.receive_queue;
-        if cap > 0 {
-            budget = cap.saturating_sub(lock(&self.recv).frames.len());
+    /// How many more messages, and bytes of them, the application's queues can take now: the
+    /// receive queue's room (when it is on) and the listeners' room (when there are listeners).
+    /// Zero in either stops reading.
+    pub fn message_budget(&self) -> (usize, usize) {
+        let (mut budget, mut bytes) = (usize::MAX, usize::MAX);
+        let o = &self.opts;
+        if o.receive_queue > 0 {
+            let q = lock(&self.recv);
+            budget = o.receive_queue.saturating_sub(q.frames.len());
+            bytes = o.receive_queue_bytes.max(1).saturating_sub(q.bytes);
         }
         if self.listener_count.load(Ordering::Acquire) > 0 {
-            let room = self
-                .opts
-                .max_pending_messages
-                .max(1)
-                .saturating_sub(lock(&self.dispatch).read_events);
-            budget = budget.min(room);
+            let d = lock(&self.dispatch);
+            budget = budget.min(o.max_pending_messages.max(1).saturating_sub(d.read_events));
+            bytes = bytes.min(o.max_pending_bytes.max(1).saturating_sub(d.read_bytes));
         }
-        budget
+        (budget, bytes)
+    }
+
+    /// Whether the application's queues have room for a message now (see `message_budget`).
+    pub fn has_room(&self) -> bool {
+        let (messages, bytes) = self.message_budget();
+        messages > 0 && bytes > 0
     }
 
     pub fn listeners(&self) -> ListenerList {

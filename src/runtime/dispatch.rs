@@ -308,6 +308,7 @@ impl Pool<Arc<Shared>> {
             for ev in evs {
                 if ev.is_read_event() {
                     d.read_events += 1;
+                    d.read_bytes += ev.read_bytes();
                 } else if matches!(ev, Dispatch::Send(_)) {
                     d.sends += 1;
                 }
@@ -352,11 +353,12 @@ fn run(shared: &Arc<Shared>) -> bool {
         }
         batch
     };
-    let (mut reads, mut sends) = (0, 0);
+    let (mut reads, mut read_bytes, mut sends) = (0, 0, 0);
     let mut listeners: Option<(usize, ListenerList)> = None;
     while let Some(ev) = batch.pop_front() {
         if ev.is_read_event() {
             reads += 1;
+            read_bytes += ev.read_bytes();
         } else if matches!(ev, Dispatch::Send(_)) {
             sends += 1;
         }
@@ -375,6 +377,7 @@ fn run(shared: &Arc<Shared>) -> bool {
     let (resume, more, wake) = {
         let mut d = lock(&shared.dispatch);
         d.read_events -= reads;
+        d.read_bytes -= read_bytes;
         d.sends -= sends;
         d.running_on = None;
         if d.spare.capacity() < batch.capacity() {
@@ -383,12 +386,13 @@ fn run(shared: &Arc<Shared>) -> bool {
         // Resume reading at the low-water mark, not at the first free slot, so that a full queue
         // is refilled in batches rather than one message per wake-up.
         let low_water = shared.opts.max_pending_messages.max(1) / 2;
+        let low_bytes = shared.opts.max_pending_bytes.max(1) / 2;
         let more = !d.events.is_empty();
         if !more {
             d.scheduled = false;
         }
         (
-            reads > 0 && d.read_events <= low_water,
+            reads > 0 && d.read_events <= low_water && d.read_bytes <= low_bytes,
             more,
             d.idle_waiters > 0,
         )
@@ -414,7 +418,10 @@ fn deliver(listeners: &ListenerList, ev: &Dispatch) {
         Dispatch::Connecting(h, p) => call(&|l| l.on_connecting(h, *p)),
         Dispatch::Connected(f) => call(&|l| l.on_connected(f)),
         Dispatch::Disconnecting => call(&|l| l.on_disconnecting()),
-        Dispatch::Disconnected => call(&|l| l.on_disconnected()),
+        Dispatch::Disconnected(reason) => {
+            call(&|l| l.on_disconnected_reason(reason));
+            call(&|l| l.on_disconnected());
+        }
         Dispatch::HeartbeatTimeout => call(&|l| l.on_heartbeat_timeout()),
         Dispatch::Message(f) => {
             call(&|l| l.on_before_message(f));
@@ -424,7 +431,12 @@ fn deliver(listeners: &ListenerList, ev: &Dispatch) {
         Dispatch::Error(f) => call(&|l| l.on_error(f)),
         Dispatch::Send(f) => call(&|l| l.on_send(f)),
         Dispatch::Heartbeat => call(&|l| l.on_heartbeat()),
-        Dispatch::LoopCompleted => call(&|l| l.on_receiver_loop_completed()),
+        Dispatch::LoopCompleted(reason) => {
+            if let Some(reason) = reason {
+                call(&|l| l.on_disconnected_reason(reason));
+            }
+            call(&|l| l.on_receiver_loop_completed());
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use super::conn::{Core, Dispatch, Phase, Shared, lock};
 use super::reconnect::{Jitter, Planner, Step};
 use super::transport;
 use crate::error::{Error, ErrorKind};
+use crate::listener::Disconnection;
 use crate::proto::{Event, Frame, State};
 
 pub const WAKER: Token = Token(usize::MAX);
@@ -591,7 +592,7 @@ impl Loop {
         {
             let mut core = shared.lock_core();
             if error.is_some() {
-                core.error = error;
+                core.error = error.clone();
             }
             // Nothing held back will be sent now: their receipts will never come.
             for f in std::mem::take(&mut core.held) {
@@ -602,10 +603,14 @@ impl Loop {
             core.held_bytes = 0;
             core.session.lose_pending_receipts();
             shared.set_phase(Phase::Closed);
+            let reason = Disconnection::of(core.user_closed, error.as_ref());
+            core.last_disconnect = Some(reason.clone());
             if link_was_open {
-                Self::dispatch(conn, Dispatch::Disconnected);
+                Self::dispatch(conn, Dispatch::Disconnected(reason));
+                Self::dispatch(conn, Dispatch::LoopCompleted(None));
+            } else {
+                Self::dispatch(conn, Dispatch::LoopCompleted(Some(reason)));
             }
-            Self::dispatch(conn, Dispatch::LoopCompleted);
         }
         shared.cv.notify_all();
         {
@@ -783,10 +788,7 @@ impl Loop {
         // A consumer that made room just before `paused` was set saw it unset and sent no Resume: look
         // again now that it is set and the new messages are queued (consumers check `paused` after
         // taking a message, so one of the two sides sees the other).
-        if turn.closed.is_none()
-            && shared.paused.load(Ordering::SeqCst)
-            && shared.message_budget() > 0
-        {
+        if turn.closed.is_none() && shared.paused.load(Ordering::SeqCst) && shared.has_room() {
             shared.paused.store(false, Ordering::SeqCst);
             self.again.push(id);
         }
@@ -814,7 +816,9 @@ impl Loop {
             _ => return,
         };
         let was_paused = shared.paused.load(Ordering::SeqCst);
-        core.session.set_message_budget(shared.message_budget());
+        let (messages, bytes) = shared.message_budget();
+        core.session.set_message_budget(messages);
+        core.session.set_byte_budget(bytes);
         // Frames held back while the application was full (and whatever is buffered behind them).
         core.session.handle_bytes(&[], now);
         // `paused`: messages wait for room (a consumer making room sends Resume). Reading goes on
@@ -974,7 +978,11 @@ impl Loop {
                     turn.notify = true;
                     Self::dispatch(conn, Dispatch::Receipt(f));
                 }
-                Event::Error(f) => Self::dispatch(conn, Dispatch::Error(f)),
+                Event::Error(f) => {
+                    // It may have refused a receipt someone waits for.
+                    turn.notify |= f.header("receipt-id").is_some();
+                    Self::dispatch(conn, Dispatch::Error(f));
+                }
                 Event::Sent(f) => Self::dispatch(conn, Dispatch::Send(f)),
                 Event::Heartbeat => Self::dispatch(conn, Dispatch::Heartbeat),
                 Event::HeartbeatTimeout => Self::dispatch(conn, Dispatch::HeartbeatTimeout),
@@ -1042,6 +1050,7 @@ impl Loop {
         let listeners = shared.listener_count.load(Ordering::Acquire) > 0;
         if shared.opts.receive_queue > 0 {
             let mut q = lock(&shared.recv);
+            q.bytes += messages.iter().map(Frame::size).sum::<usize>();
             if listeners {
                 q.frames.extend(messages.iter().cloned());
             } else {
@@ -1071,7 +1080,13 @@ impl Loop {
         }
         // on_disconnected pairs with on_connected: a link that never got CONNECTED is a failed attempt.
         if !turn.handshake && turn.reconnect {
-            Self::dispatch(conn, Dispatch::Disconnected);
+            let reason = {
+                let mut core = conn.shared.lock_core();
+                let reason = Disconnection::of(core.user_closed, reason.as_ref());
+                core.last_disconnect = Some(reason.clone());
+                reason
+            };
+            Self::dispatch(conn, Dispatch::Disconnected(reason));
         }
         if turn.handshake {
             if let Some(r) = turn.refused {
@@ -1096,7 +1111,7 @@ impl Loop {
         if turn.reconnect {
             self.start_walk(id, true, now);
         } else {
-            self.finish_link(id, None, true);
+            self.finish_link(id, reason, true);
         }
     }
 }

@@ -35,6 +35,7 @@ typedef struct {
     stomp_connection *live;    /* connected to RabbitMQ, receive queue on */
     stomp_frame *msg, *msg2;   /* MESSAGEs received on `live` (one is acked, one nacked) */
     char queue[128];
+    stomp_result code; /* written by stomp_last_disconnect */
 } fixture;
 
 static fixture fx;
@@ -50,6 +51,7 @@ static stomp_listener a_listener;
  * stomp_result or R_NULL / R_VALUE / R_VOID. `id` names the generated function. */
 #define NULL_CASES(X)                                                                                        \
     X(version, "stomp_lib_version", "(none)", NONE, R_VALUE, ptr_result(stomp_lib_version()))                \
+    X(version_string, "stomp_version_string", "(none)", NONE, R_VALUE, ptr_result(stomp_version_string()))  \
     X(strerror, "stomp_strerror", "(none)", NONE, R_VALUE, ptr_result(stomp_strerror(STOMP_ERR_TIMEOUT)))    \
     X(last_error, "stomp_last_error", "(none)", NONE, R_VALUE, ptr_result(stomp_last_error()))               \
     X(options_new, "stomp_options_new", "(none)", NONE, R_VALUE, options_new_and_free())                     \
@@ -89,6 +91,9 @@ static stomp_listener a_listener;
     X(set_ql, "stomp_options_set_queue_limits", "opts", INVALID, 0, stomp_options_set_queue_limits(NULL, 1, 1, 1)) \
     X(set_ft, "stomp_options_set_frame_timeouts", "opts", INVALID, 0,                                        \
       stomp_options_set_frame_timeouts(NULL, 1, 1))                                                          \
+    X(set_mf, "stomp_options_set_max_frame", "opts", INVALID, 0, stomp_options_set_max_frame(NULL, 1))       \
+    X(set_ibl, "stomp_options_set_incoming_byte_limits", "opts", INVALID, 0,                                 \
+      stomp_options_set_incoming_byte_limits(NULL, 1, 1))                                                    \
     X(conn_new, "stomp_connection_new", "opts", NULLRET, R_NULL, ptr_result(stomp_connection_new(NULL)))     \
     X(conn_free, "stomp_connection_free", "conn", NOOP, R_VOID, (stomp_connection_free(NULL), R_VOID))       \
     X(set_l_c, "stomp_set_listener", "conn", INVALID, 0, stomp_set_listener(NULL, "l", &a_listener))         \
@@ -188,6 +193,10 @@ static stomp_listener a_listener;
     X(is_conn, "stomp_is_connected", "conn", NULLRET, R_NULL, stomp_is_connected(NULL) ? R_VALUE : R_NULL)   \
     X(ver_c, "stomp_connection_version", "conn", INVALID, 0, version_into(NULL))                             \
     X(ver_o, "stomp_connection_version", "version_out", INVALID, 0, stomp_connection_version(fx.live, NULL)) \
+    X(ld_c, "stomp_last_disconnect", "conn", INVALID, 0, last_disconnect_into(NULL))                         \
+    X(ld_code, "stomp_last_disconnect", "code_out", INVALID, 0, stomp_last_disconnect(fx.refused, NULL, NULL, 0)) \
+    X(ld_msg, "stomp_last_disconnect", "message_out", ALLOWED, STOMP_OK,                                     \
+      stomp_last_disconnect(fx.refused, &fx.code, NULL, 0))                                                  \
     X(cf_c, "stomp_connected_frame", "conn", INVALID, 0, connected_frame_into(NULL))                         \
     X(cf_o, "stomp_connected_frame", "frame_out", INVALID, 0, stomp_connected_frame(fx.live, NULL))          \
     X(f_cmd, "stomp_frame_command", "frame", NULLRET, R_NULL, ptr_result(stomp_frame_command(NULL)))         \
@@ -224,6 +233,15 @@ static int version_into(stomp_connection *c) {
     stomp_version v = (stomp_version)77;
     int rc = stomp_connection_version(c, &v);
     CHECK(v == (stomp_version)77);
+    return rc;
+}
+
+static int last_disconnect_into(stomp_connection *c) {
+    stomp_result code = (stomp_result)77;
+    char msg[8] = "same";
+    int rc = stomp_last_disconnect(c, &code, msg, sizeof msg);
+    CHECK(code == (stomp_result)77);
+    CHECK_STR(msg, "same");
     return rc;
 }
 

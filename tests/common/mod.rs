@@ -1,12 +1,14 @@
-//! Shared by the integration tests: the local brokers started by `scripts/broker.sh`.
+//! Shared by the integration tests: the local brokers started by `scripts/broker.sh`, a listener
+//! that records what it hears, a fault-injecting proxy and a hostile server.
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod hostile;
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use stomp::{Connection, Frame, Listener, Options, Version};
+use stomp::{Connection, Disconnection, Frame, Listener, Options, Version};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Broker {
@@ -86,6 +88,8 @@ pub struct Recorded {
     pub events: Vec<String>,
     /// Heart-beats heard from the broker.
     pub beats: usize,
+    /// What `on_disconnected_reason` said, in order.
+    pub reasons: Vec<Disconnection>,
 }
 
 impl Recorder {
@@ -133,6 +137,12 @@ impl Listener for Recorder {
     }
     fn on_disconnected(&self) {
         self.note(|s| s.events.push("disconnected".into()));
+    }
+    fn on_disconnected_reason(&self, reason: &Disconnection) {
+        self.note(|s| {
+            s.events.push("reason".into());
+            s.reasons.push(reason.clone());
+        });
     }
     fn on_heartbeat_timeout(&self) {
         self.note(|s| s.events.push("heartbeat_timeout".into()));

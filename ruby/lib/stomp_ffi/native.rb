@@ -1,0 +1,222 @@
+# frozen_string_literal: true
+
+require 'ffi'
+
+module StompFFI
+  # The C API of libstomp (include/stomp.h) bound with the ffi gem, and the one place that finds
+  # and loads the library. Nothing else in the gem calls FFI.
+  #
+  # Calls that can wait inside the library are attached with `blocking: true`, so that Ruby's GVL
+  # is released while they wait: other Ruby threads run meanwhile, and a library callback that
+  # needs the GVL can always get it (stomp_connection_free waits for running callbacks).
+  module Native
+    extend FFI::Library
+
+    OK = 0
+    ERR_TIMEOUT = 5
+    ERR_CLOSED = 15
+
+    VERSIONS = { '1.0' => 10, '1.1' => 11, '1.2' => 12 }.freeze
+
+    # The libraries tried, in order: $STOMP_LIB, pkg-config's libdir, then the loader's own search
+    # (LD_LIBRARY_PATH, ld.so.cache, /usr/lib ...). Each entry: [where it came from, path or name].
+    def self.candidates
+      list = []
+      if (env = ENV['STOMP_LIB']) && !env.empty?
+        path = File.directory?(env) ? File.join(env, 'libstomp.so') : env
+        list << ['STOMP_LIB', path]
+      end
+      libdir = pkg_config_libdir
+      list << ['pkg-config --variable=libdir stomp', File.join(libdir, 'libstomp.so')] if libdir
+      list << ['the system library path', 'libstomp.so.0']
+      list << ['the system library path', 'libstomp.so']
+      list
+    end
+
+    def self.pkg_config_libdir
+      out = IO.popen(%w[pkg-config --variable=libdir stomp], err: File::NULL, &:read)
+      dir = out.to_s.strip
+      $?.success? && !dir.empty? ? dir : nil
+    rescue SystemCallError
+      nil # no pkg-config on this machine
+    end
+
+    # Loads the first candidate that works; a LoadError naming every one tried otherwise.
+    def self.load_library
+      tried = []
+      candidates.each do |from, path|
+        begin
+          ffi_lib path
+          return [from, path]
+        rescue LoadError => e
+          tried << "  #{path} (from #{from}): #{e.message.lines.first.to_s.strip}"
+        end
+      end
+      raise LoadError, "stomp_ffi: libstomp could not be loaded. Tried, in order:\n#{tried.join("\n")}\n" \
+                       'Set STOMP_LIB to the path of libstomp.so, or install libstomp where pkg-config finds it.'
+    end
+
+    LOADED_FROM = load_library
+
+    attach_function :stomp_lib_version, [], :string
+
+    # Refuses a library whose major version differs or whose minor version is older than the
+    # gem needs (it could lack functions bound below).
+    def self.check_version!
+      v = stomp_lib_version.to_s
+      major, minor = v.split('.').map(&:to_i)
+      return v if major == LIBSTOMP_MAJOR && minor >= LIBSTOMP_MIN_MINOR
+
+      raise LoadError, "stomp_ffi #{VERSION} needs libstomp #{LIBSTOMP_MAJOR}.#{LIBSTOMP_MIN_MINOR} or a later " \
+                       "#{LIBSTOMP_MAJOR}.x; #{LOADED_FROM[1]} (from #{LOADED_FROM[0]}) is #{v.inspect}"
+    end
+    LIB_VERSION = check_version!
+
+    # stomp_header: two NUL-terminated strings.
+    class Header < FFI::Struct
+      layout :name, :pointer, :value, :pointer
+    end
+
+    # stomp_listener (see stomp.h): size, user_data, then 12 callbacks in the header's order.
+    class Listener < FFI::Struct
+      layout :size, :size_t, :user_data, :pointer,
+             :on_connecting, :pointer, :on_connected, :pointer, :on_disconnecting, :pointer,
+             :on_disconnected, :pointer, :on_heartbeat_timeout, :pointer, :on_before_message, :pointer,
+             :on_message, :pointer, :on_receipt, :pointer, :on_error, :pointer, :on_send, :pointer,
+             :on_heartbeat, :pointer, :on_receiver_loop_completed, :pointer
+    end
+
+    attach_function :stomp_strerror, [:int], :string
+    attach_function :stomp_last_error, [], :string
+
+    attach_function :stomp_options_new, [], :pointer
+    attach_function :stomp_options_free, [:pointer], :void
+    attach_function :stomp_options_add_host_login, %i[pointer string uint16 string string], :int
+    attach_function :stomp_options_set_version, %i[pointer int], :int
+    attach_function :stomp_options_set_vhost, %i[pointer string], :int
+    attach_function :stomp_options_set_heartbeats, %i[pointer uint32 uint32], :int
+    attach_function :stomp_options_set_receive_queue, %i[pointer size_t], :int
+    attach_function :stomp_options_set_auto_content_length, %i[pointer bool], :int
+    attach_function :stomp_options_set_stomp_command, %i[pointer bool], :int
+    attach_function :stomp_options_set_reconnect, %i[pointer double double double double int], :int
+    attach_function :stomp_options_set_connect_timeout, %i[pointer uint32], :int
+    attach_function :stomp_options_set_auto_reconnect, %i[pointer bool], :int
+    attach_function :stomp_options_set_randomize_hosts, %i[pointer bool], :int
+    attach_function :stomp_options_set_tcp_nodelay, %i[pointer bool], :int
+    attach_function :stomp_options_set_frame_timeouts, %i[pointer uint32 uint32], :int
+
+    # TLS arrived after 0.1.0: bound only when the library has it.
+    TLS = begin
+      attach_function :stomp_options_set_tls, %i[pointer string string string], :int
+      attach_function :stomp_options_add_host_tls, %i[pointer string uint16 string string string], :int
+      true
+    rescue FFI::NotFoundError
+      false
+    end
+
+    attach_function :stomp_connection_new, [:pointer], :pointer
+    attach_function :stomp_connection_free, [:pointer], :void, blocking: true
+    attach_function :stomp_set_listener, %i[pointer string pointer], :int
+    attach_function :stomp_connect, %i[pointer string string pointer size_t bool], :int, blocking: true
+    attach_function :stomp_send_frame, %i[pointer string pointer size_t pointer size_t], :int, blocking: true
+    attach_function :stomp_disconnect, %i[pointer string uint32], :int, blocking: true
+    attach_function :stomp_receive, %i[pointer uint32 pointer], :int, blocking: true
+    attach_function :stomp_is_connected, [:pointer], :bool
+    attach_function :stomp_connection_version, %i[pointer pointer], :int
+    attach_function :stomp_connected_frame, %i[pointer pointer], :int
+
+    attach_function :stomp_frame_command, [:pointer], :string
+    attach_function :stomp_frame_header, %i[pointer string], :pointer
+    attach_function :stomp_frame_header_count, [:pointer], :size_t
+    attach_function :stomp_frame_header_at, %i[pointer size_t pointer pointer], :int
+    attach_function :stomp_frame_body, %i[pointer pointer], :pointer
+    attach_function :stomp_frame_clone, [:pointer], :pointer
+    attach_function :stomp_frame_free, [:pointer], :void
+
+    # The failure text of `rc` for an exception: "strerror: detail".
+    def self.describe(rc)
+      detail = stomp_last_error.to_s
+      text = stomp_strerror(rc).to_s
+      detail.empty? ? text : "#{text}: #{detail}"
+    end
+
+    ADDRESS_PACK = FFI::Pointer.size == 8 ? 'Q*' : 'L*'
+    STRINGS_PACK = Hash.new { |h, n| h[n] = 'Z*' * n }
+
+    # Memory of one thread for the calls it makes: out-parameters, and the C form of an outgoing
+    # frame's headers and body, reused while they fit (and, for headers, while they are the same
+    # as last time, which they usually are), so that a publish allocates no native memory. No
+    # user code runs between filling it and the call that reads it.
+    class Scratch
+      attr_reader :frame, :name, :value, :len
+
+      def self.current
+        Thread.current[:stomp_ffi_scratch] ||= new
+      end
+
+      def initialize
+        @frame = FFI::MemoryPointer.new(:pointer)
+        @name = FFI::MemoryPointer.new(:pointer)
+        @value = FFI::MemoryPointer.new(:pointer)
+        @len = FFI::MemoryPointer.new(:size_t)
+        @flat = nil
+        @headers = nil
+        @body = FFI::MemoryPointer.new(:char, 4096, false)
+      end
+
+      # [stomp_header array (nil if none), count, body pointer (nil if empty)] for `flat`
+      # ([name, value, name, value, ...], Strings) and `body`, valid until this thread's next call.
+      def frame_memory(flat, body)
+        pack_headers(flat) unless flat == @flat
+        body_ptr = nil
+        unless body.empty?
+          @body = FFI::MemoryPointer.new(:char, body.bytesize * 2, false) if body.bytesize > @body.size
+          @body.put_bytes(0, body)
+          body_ptr = @body
+        end
+        [flat.empty? ? nil : @headers, flat.size / 2, body_ptr]
+      end
+
+      private
+
+      # The stomp_header array, then the NUL-terminated strings it points to, in one block.
+      def pack_headers(flat)
+        strings = flat.pack(STRINGS_PACK[flat.size])
+        if strings.count("\0") != flat.size
+          raise ArgumentError, "a header holds a NUL byte: #{flat.find { |s| s.include?("\0") }.inspect}"
+        end
+
+        array_bytes = flat.size * FFI::Pointer.size
+        mem = FFI::MemoryPointer.new(:char, array_bytes + strings.bytesize, false)
+        address = mem.address + array_bytes
+        addresses = flat.map do |str|
+          a = address
+          address += str.bytesize + 1
+          a
+        end
+        mem.put_bytes(0, addresses.pack(ADDRESS_PACK) << strings)
+        @headers = mem
+        @flat = flat.map { |str| str.dup.freeze } # the caller may change its strings later
+      end
+    end
+
+    # Yields each header of a frame as binary strings (name, value), in order.
+    def self.each_header(frame)
+      scratch = Scratch.current
+      np = scratch.name
+      vp = scratch.value
+      stomp_frame_header_count(frame).times do |i|
+        stomp_frame_header_at(frame, i, np, vp)
+        yield np.read_pointer.read_string, vp.read_pointer.read_string
+      end
+    end
+
+    # A frame's body, binary.
+    def self.frame_body(frame)
+      len = Scratch.current.len
+      ptr = stomp_frame_body(frame, len)
+      size = len.read(:size_t)
+      size.zero? ? String.new(encoding: Encoding::BINARY) : ptr.read_bytes(size)
+    end
+  end
+end
