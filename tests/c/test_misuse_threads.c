@@ -32,6 +32,9 @@ typedef struct {
     stomp_connection *conn;
     const char *queue;
     atomic_bool stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool started; /* the first cycle is done (or failed): the senders may start */
     int cycles;
     stomp_result failed;
     char error[160];
@@ -87,9 +90,16 @@ static void *churn(void *arg) {
         if (rc != STOMP_OK) {
             c->failed = rc;
             snprintf(c->error, sizeof c->error, "cycle %d: %s", c->cycles, stomp_last_error());
-            break;
+        } else {
+            c->cycles++;
         }
-        c->cycles++;
+        if (c->cycles <= 1) {
+            pthread_mutex_lock(&c->mu);
+            c->started = true;
+            pthread_cond_broadcast(&c->cv);
+            pthread_mutex_unlock(&c->mu);
+        }
+        if (rc != STOMP_OK) break;
     }
     return NULL;
 }
@@ -136,8 +146,11 @@ int main(void) {
     ch.conn = c;
     ch.queue = q_churn;
     atomic_init(&ch.stop, false);
+    t_sync_init(&ch.mu, &ch.cv);
     t0 = t_now_ms();
     CHECK(pthread_create(&churn_th, NULL, churn, &ch) == 0);
+    /* The senders start once the churn is under way (2000 sends can be over in milliseconds). */
+    CHECK(t_wait(&ch.mu, &ch.cv, t_pred_flag, &ch.started, T_WAIT_MS));
     for (i = 0; i < SENDERS; i++) {
         memset(&senders[i], 0, sizeof senders[i]);
         senders[i].conn = c;
@@ -179,6 +192,8 @@ int main(void) {
     pthread_mutex_unlock(&t.mu);
 
     stomp_connection_free(c);
+    pthread_cond_destroy(&ch.cv);
+    pthread_mutex_destroy(&ch.mu);
     pthread_cond_destroy(&t.cv);
     pthread_mutex_destroy(&t.mu);
     return t_done("test_misuse_threads");
