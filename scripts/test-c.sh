@@ -133,7 +133,7 @@ elif rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
         cargo +nightly build -Zbuild-std --target x86_64-unknown-linux-gnu --release --lib
     cmake -S . -B build/c-tsan -DCMAKE_BUILD_TYPE=Debug -DSTOMP_SANITIZE_THREAD=ON -DSTOMP_RUST_LIB_DIR="$tsan_lib" \
         "${creds[@]}" >/dev/null
-    cmake --build build/c-tsan -j"$JOBS"
+    cmake --build build/c-tsan -j"$JOBS" --target stomp_threads_tests
     # Any report fails the test (exit status 66); no suppressions.
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
     run_ctest build/c-tsan "ThreadSanitizer (C tests and libstomp instrumented)" -L threads
