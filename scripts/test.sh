@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 if [ -z "${STOMP_SUITE_LOGGING:-}" ]; then
   mkdir -p target
   rc=0
-  STOMP_SUITE_LOGGING=1 "$0" "$@" 2>&1 | tee target/test-suite.log || rc=$?
+  STOMP_SUITE_LOGGING=1 bash scripts/test.sh "$@" 2>&1 | tee target/test-suite.log || rc=$?
   secret=$(sed -n 's/^STOMP_TEST_PASSCODE=//p' tests/secret.env)
   # holds_secret FILE...: the files (of those given) that contain the passcode.
   holds_secret() { grep -l -F -e "$secret" -- "$@" || true; }
