@@ -42,8 +42,7 @@ impl Broker {
         let mut o = self.options(version);
         tweak(&mut o);
         let c = Connection::new(o).expect("options are valid");
-        let (login, passcode) = credentials();
-        c.connect(Some(login), Some(passcode), &[], true)
+        c.connect(login(), passcode(), &[], true)
             .unwrap_or_else(|e| panic!("connect to {:?} {}: {}", self, version, e));
         c
     }
@@ -59,6 +58,15 @@ pub fn credentials() -> (&'static str, &'static str) {
             .unwrap_or_else(|| panic!("tests/secret.env has no {key}"))
     };
     (get("STOMP_TEST_LOGIN="), get("STOMP_TEST_PASSCODE="))
+}
+
+/// `credentials()`'s login and passcode, as `connect` takes them.
+pub fn login() -> Option<&'static str> {
+    Some(credentials().0)
+}
+
+pub fn passcode() -> Option<&'static str> {
+    Some(credentials().1)
 }
 
 pub const BROKERS: [Broker; 2] = [Broker::RabbitMq, Broker::ActiveMq];
