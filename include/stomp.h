@@ -617,6 +617,25 @@ size_t stomp_frame_header_count(const stomp_frame *frame);
 stomp_result stomp_frame_header_at(const stomp_frame *frame, size_t index, const char **name, const char **value);
 
 /**
+ * Every header in one call, for bindings where a call costs more than a copy (Ruby's ffi, say):
+ * writes `name\0value\0` for each header, in the order received, repeats included, into `buf`
+ * (`len` bytes), and the bytes that takes into `*needed_out`. Names and values of a received
+ * frame hold no NUL (one inside a header is a protocol error), so splitting the block at its NULs
+ * gives 2 x `stomp_frame_header_count` strings.
+ *
+ * Returns STOMP_OK with the block written; STOMP_ERR_BUFFER_TOO_SMALL, with nothing written to
+ * `buf`, if it does not fit (a call with `buf` NULL and `len` 0 asks for the size: it
+ * returns that, and STOMP_OK only for a frame without headers);
+ * STOMP_ERR_INVALID_ARGUMENT if `frame` or `needed_out` is NULL, or `buf` is NULL with `len` over 0.
+ * Unlike other output parameters, `*needed_out` is written on STOMP_ERR_BUFFER_TOO_SMALL too.
+ *
+ * # Safety
+ * `frame` is NULL or a live stomp_frame; `buf` is NULL or points to `len` writable bytes;
+ * `needed_out` is NULL or writable.
+ */
+stomp_result stomp_frame_headers_packed(const stomp_frame *frame, char *buf, size_t len, size_t *needed_out);
+
+/**
  * The body and its length (which may include NUL bytes). The pointer lives as long as the frame; it
  * is not NUL-terminated. `len` may be NULL. NULL (and length 0) for a NULL frame.
  *

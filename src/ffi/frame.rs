@@ -4,7 +4,7 @@
 use std::ffi::c_char;
 
 use super::boundary::{
-    Handle, borrow, ffi_boundary, free, into_raw, opt_out, str_arg, with_handle,
+    Handle, borrow, ffi_boundary, free, into_raw, opt_out, out_arg, str_arg, with_handle,
 };
 use super::result::stomp_result;
 use crate::error::{ErrorKind, err};
@@ -127,6 +127,56 @@ pub unsafe extern "C" fn stomp_frame_header_at(
         unsafe {
             opt_out(name, n);
             opt_out(value, v);
+        }
+        Ok(())
+    }
+}
+
+/// Every header in one call, for bindings where a call costs more than a copy (Ruby's ffi, say):
+/// writes `name\0value\0` for each header, in the order received, repeats included, into `buf`
+/// (`len` bytes), and the bytes that takes into `*needed_out`. Names and values of a received
+/// frame hold no NUL (one inside a header is a protocol error), so splitting the block at its NULs
+/// gives 2 x `stomp_frame_header_count` strings.
+///
+/// Returns STOMP_OK with the block written; STOMP_ERR_BUFFER_TOO_SMALL, with nothing written to
+/// `buf`, if it does not fit (a call with `buf` NULL and `len` 0 asks for the size: it
+/// returns that, and STOMP_OK only for a frame without headers);
+/// STOMP_ERR_INVALID_ARGUMENT if `frame` or `needed_out` is NULL, or `buf` is NULL with `len` over 0.
+/// Unlike other output parameters, `*needed_out` is written on STOMP_ERR_BUFFER_TOO_SMALL too.
+///
+/// # Safety
+/// `frame` is NULL or a live stomp_frame; `buf` is NULL or points to `len` writable bytes;
+/// `needed_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stomp_frame_headers_packed(
+    frame: *const stomp_frame,
+    buf: *mut c_char,
+    len: usize,
+    needed_out: *mut usize,
+) -> stomp_result {
+    ffi_boundary! {
+        // SAFETY: the caller's contract.
+        let (f, needed_out) = unsafe { (borrow(frame)?, out_arg(needed_out, "needed_out")?) };
+        if buf.is_null() && len > 0 {
+            return err(ErrorKind::InvalidArgument, format!("buf is NULL but len is {}", len));
+        }
+        let pairs = (0..f.header_count()).filter_map(|i| f.header_at_with_nul(i));
+        let needed: usize = pairs.clone().map(|(n, v)| n.len() + v.len()).sum();
+        needed_out.write(needed);
+        if needed > len {
+            return err(
+                ErrorKind::BufferTooSmall,
+                format!("the headers need {} bytes, the buffer has {}", needed, len),
+            );
+        }
+        let mut at = 0;
+        for part in pairs.flat_map(|(n, v)| [n, v]) {
+            // SAFETY: `buf` has `len` writable bytes (the caller's contract) and the parts sum to
+            // `needed` <= `len`; each part ends with its NUL.
+            unsafe {
+                std::ptr::copy_nonoverlapping(part.as_ptr(), buf.cast::<u8>().add(at), part.len())
+            };
+            at += part.len();
         }
         Ok(())
     }

@@ -86,6 +86,38 @@ int main(int argc, char **argv) {
     CHECK_OK(stomp_frame_header_at(lent_clone, 0, &name, NULL));
     CHECK(name != NULL && strcmp(name, "untouched") != 0);
 
+    t_section("%s: headers_packed gives every header in one block", b.name);
+    {
+        size_t need = 0, need2 = 0, at = 0;
+        char small[4] = "xyz";
+        char *block;
+        CHECK_RC(stomp_frame_headers_packed(lent_clone, NULL, 0, &need), STOMP_ERR_BUFFER_TOO_SMALL);
+        CHECK(need > 0);
+        CHECK_RC(stomp_frame_headers_packed(lent_clone, small, sizeof small, &need2), STOMP_ERR_BUFFER_TOO_SMALL);
+        CHECK(need2 == need);
+        CHECK_STR(small, "xyz"); /* nothing written when it does not fit */
+        CHECK_RC(stomp_frame_headers_packed(lent_clone, NULL, 8, &need2), STOMP_ERR_INVALID_ARGUMENT);
+        CHECK_RC(stomp_frame_headers_packed(lent_clone, small, sizeof small, NULL), STOMP_ERR_INVALID_ARGUMENT);
+        CHECK_RC(stomp_frame_headers_packed(NULL, small, sizeof small, &need2), STOMP_ERR_INVALID_ARGUMENT);
+        block = malloc(need);
+        CHECK(block != NULL);
+        CHECK_OK(stomp_frame_headers_packed(lent_clone, block, need, &need2));
+        CHECK(need2 == need);
+        for (i = 0; i < n; i++) {
+            if (stomp_frame_header_at(lent_clone, i, &name, &value) != STOMP_OK)
+                t_fail(__FILE__, __LINE__, "header_at(%zu)", i);
+            if (at >= need || strcmp(block + at, name) != 0)
+                t_fail(__FILE__, __LINE__, "packed name %zu is not %s", i, name);
+            at += strlen(name) + 1;
+            if (at >= need || strcmp(block + at, value) != 0)
+                t_fail(__FILE__, __LINE__, "packed value %zu is not %s", i, value);
+            at += strlen(value) + 1;
+        }
+        CHECK(at == need);
+        free(block);
+        t_ok("the packed block is the headers of header_at, in order, and nothing more");
+    }
+
     t_section("%s: freeing one copy leaves the others intact", b.name);
     rec_destroy(&rec); /* frees lent_clone */
     CHECK(t_body_is(clone2, body, body_len));

@@ -207,6 +207,11 @@ static stomp_listener a_listener;
     X(f_at_f, "stomp_frame_header_at", "frame", INVALID, 0, header_at_into(NULL))                            \
     X(f_at_n, "stomp_frame_header_at", "name", ALLOWED, STOMP_OK, header_at_value_only())                    \
     X(f_at_v, "stomp_frame_header_at", "value", ALLOWED, STOMP_OK, header_at_name_only())                    \
+    X(f_pk_f, "stomp_frame_headers_packed", "frame", INVALID, 0, packed_into(NULL, 64))                     \
+    X(f_pk_b1, "stomp_frame_headers_packed", "buf", INVALID, 0, packed_into(fx.msg, 64))                     \
+    X(f_pk_b0, "stomp_frame_headers_packed", "buf", ALLOWED, STOMP_ERR_BUFFER_TOO_SMALL, packed_into(fx.msg, 0)) \
+    X(f_pk_n, "stomp_frame_headers_packed", "needed_out", INVALID, 0,                                        \
+      stomp_frame_headers_packed(fx.msg, NULL, 0, NULL))                                                     \
     X(f_body_f, "stomp_frame_body", "frame", NULLRET, R_NULL, body_of_null())                                \
     X(f_body_l, "stomp_frame_body", "len", ALLOWED, R_VALUE, ptr_result(stomp_frame_body(fx.msg, NULL)))     \
     X(f_clone, "stomp_frame_clone", "frame", NULLRET, R_NULL, ptr_result(stomp_frame_clone(NULL)))           \
@@ -257,6 +262,14 @@ static int header_at_into(const stomp_frame *f) {
     int rc = stomp_frame_header_at(f, 0, &n, &v);
     CHECK_STR(n, "untouched");
     CHECK_STR(v, "untouched");
+    return rc;
+}
+
+/* buf NULL with `len`: refused over 0; with 0, the size asked for (and written). */
+static int packed_into(const stomp_frame *f, size_t len) {
+    size_t needed = 7777;
+    int rc = stomp_frame_headers_packed(f, NULL, len, &needed);
+    CHECK(len == 0 ? needed > 0 && needed != 7777 : needed == 7777);
     return rc;
 }
 

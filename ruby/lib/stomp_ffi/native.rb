@@ -15,6 +15,7 @@ module StompFFI
     OK = 0
     ERR_TIMEOUT = 5
     ERR_CLOSED = 15
+    ERR_BUFFER_TOO_SMALL = 18
 
     VERSIONS = { '1.0' => 10, '1.1' => 11, '1.2' => 12 }.freeze
 
@@ -130,6 +131,14 @@ module StompFFI
     attach_function :stomp_frame_header_count, [:pointer], :size_t
     attach_function :stomp_frame_header_at, %i[pointer size_t pointer pointer], :int
     attach_function :stomp_frame_body, %i[pointer pointer], :pointer
+
+    # Every header in one call (added after 0.1.0's first build): bound only when the library has it.
+    PACKED_HEADERS = begin
+      attach_function :stomp_frame_headers_packed, %i[pointer pointer size_t pointer], :int
+      true
+    rescue FFI::NotFoundError
+      false
+    end
     attach_function :stomp_frame_clone, [:pointer], :pointer
     attach_function :stomp_frame_free, [:pointer], :void
 
@@ -162,6 +171,13 @@ module StompFFI
         @flat = nil
         @headers = nil
         @body = FFI::MemoryPointer.new(:char, 4096, false)
+        @headers_buffer = FFI::MemoryPointer.new(:char, 1024, false)
+      end
+
+      # Room for a frame's packed headers: at least `size` bytes, grown (doubled) as needed.
+      def headers_buffer(size = 0)
+        @headers_buffer = FFI::MemoryPointer.new(:char, size * 2, false) if size > @headers_buffer.size
+        @headers_buffer
       end
 
       # [stomp_header array (nil if none), count, body pointer (nil if empty)] for `flat`
@@ -200,8 +216,11 @@ module StompFFI
       end
     end
 
-    # Yields each header of a frame as binary strings (name, value), in order.
-    def self.each_header(frame)
+    # Yields each header of a frame as binary strings (name, value), in order: with one call for
+    # the whole block where the library can, else one call a header.
+    def self.each_header(frame, &block)
+      return each_header_packed(frame, &block) if PACKED_HEADERS
+
       scratch = Scratch.current
       np = scratch.name
       vp = scratch.value
@@ -209,6 +228,21 @@ module StompFFI
         stomp_frame_header_at(frame, i, np, vp)
         yield np.read_pointer.read_string, vp.read_pointer.read_string
       end
+    end
+
+    def self.each_header_packed(frame)
+      scratch = Scratch.current
+      buf = scratch.headers_buffer
+      rc = stomp_frame_headers_packed(frame, buf, buf.size, scratch.len)
+      if rc == ERR_BUFFER_TOO_SMALL
+        buf = scratch.headers_buffer(scratch.len.read(:size_t))
+        rc = stomp_frame_headers_packed(frame, buf, buf.size, scratch.len)
+      end
+      raise Error::LibraryError.new(rc, "stomp_frame_headers_packed: #{describe(rc)}") unless rc == OK
+
+      parts = buf.read_bytes(scratch.len.read(:size_t)).split("\0", -1)
+      parts.pop # the empty string after the last NUL
+      parts.each_slice(2) { |name, value| yield name, value }
     end
 
     # A frame's body, binary.
