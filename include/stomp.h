@@ -302,7 +302,7 @@ typedef struct {
    */
   void (*on_error)(void *user_data, const stomp_frame *frame);
   /**
-   * A frame was handed to the socket (CONNECT included: mask its passcode if you print it).
+   * A frame was handed to the socket (CONNECT included, with its passcode shown as "********").
    */
   void (*on_send)(void *user_data, const stomp_frame *frame);
   /**

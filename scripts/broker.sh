@@ -446,7 +446,8 @@ rabbit_start() {
     if [ -n "$pids" ]; then
         if [ "$RABBIT_CONF_CHANGED" = 0 ] && stomp_ping "$RABBIT_PORT" && rabbit_is_ours && rabbit_loopback_only; then
             say "rabbitmq: already running (stomp 127.0.0.1:$RABBIT_PORT)"
-            return 0
+            rabbit_test_user
+            return
         fi
         say "rabbitmq: restarting a stale or reconfigured node (pid $(echo $pids))"
         rabbit_stop quiet
@@ -480,6 +481,27 @@ rabbit_start() {
     done
     say "rabbitmq: started in $((SECONDS - t0))s (stomp 127.0.0.1:$RABBIT_PORT, pid $(echo $(rabbit_pids)))"
     rabbit_loopback_only || warn "rabbitmq: some port listens beyond loopback (see $LOG)"
+    rabbit_test_user
+}
+
+# The suite's own user (tests/secret.env): its distinctive passcode lets scripts/test.sh check that
+# no output shows it. Idempotent; the passcode goes to rabbitmqctl only, never to the log.
+SECRET_ENV=$(dirname "$(readlink -f "$0")")/../tests/secret.env
+rabbit_test_user() {
+    local login pass
+    [ -f "$SECRET_ENV" ] || { warn "rabbitmq: $SECRET_ENV is missing: no test user"; return 0; }
+    login=$(sed -n 's/^STOMP_TEST_LOGIN=//p' "$SECRET_ENV")
+    pass=$(sed -n 's/^STOMP_TEST_PASSCODE=//p' "$SECRET_ENV")
+    if (cd / && timeout 60 rabbitmqctl -q -n "$RABBIT_NODE" authenticate_user "$login" "$pass") >/dev/null 2>&1 9>&-; then
+        return 0
+    fi
+    log "rabbitmq: adding the test user $login"
+    (cd / && timeout 60 rabbitmqctl -q -n "$RABBIT_NODE" delete_user "$login") >/dev/null 2>&1 9>&-
+    (cd / && timeout 60 rabbitmqctl -q -n "$RABBIT_NODE" add_user "$login" "$pass") >/dev/null 2>&1 9>&- \
+        || { warn "rabbitmq: could not add the test user $login"; return 1; }
+    run timeout 60 rabbitmqctl -q -n "$RABBIT_NODE" set_permissions -p / "$login" '.*' '.*' '.*' \
+        || { warn "rabbitmq: could not set the permissions of $login"; return 1; }
+    say "rabbitmq: test user $login added (vhost /)"
 }
 
 rabbit_status() {

@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # scripts/test-c.sh - the C side of libstomp, end to end:
 #   1. configure, build and run the C tests and the examples (CTest) in build/c;
-#   2. the same under AddressSanitizer + LeakSanitizer in build/c-asan (-DSTOMP_SANITIZE=ON);
+#   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer in build/c-asan
+#      (-DSTOMP_SANITIZE=ON; every UB report is fatal);
 #   2b. the tests/c tests again under valgrind memcheck (errors and definite leaks);
+#   2c. the threading tests (label "threads") under ThreadSanitizer in build/c-tsan, against a
+#      libstomp instrumented too (nightly Rust, -Zsanitizer=thread -Zbuild-std, target/tsan): TSan
+#      cannot see the Rust library's locks and atomics otherwise and reports races that are not;
 #   3. `cmake --install` into a temporary prefix, then build tests/install against it both through
 #      find_package(stomp) (shared and static) and through pkg-config, and run those programs;
 #   4. check that libstomp.so exports only stomp_* symbols and that its SONAME is libstomp.so.0.
 # Needs the local brokers (started here if they are not running: scripts/broker.sh start all).
 #
-# Environment: JOBS (default 2) for the builds and ctest; KEEP_PREFIX=1 keeps the install prefix.
+# Environment: JOBS (default 2) for the builds and ctest; KEEP_PREFIX=1 keeps the install prefix;
+# STOMP_TSAN=0 skips the ThreadSanitizer stage (its first run builds an instrumented Rust standard
+# library: minutes; later runs rebuild only libstomp).
 # (No `grep -q` after a pipe here: with pipefail, the writer's SIGPIPE would fail the pipeline.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 start=$(date +%s)
 JOBS=${JOBS:-2}
+# The examples connect with the suite's credentials too (tests/secret.env; the C tests read it
+# through tests/c/CMakeLists.txt), so that scripts/test.sh's passcode check covers them.
+creds=(-DSTOMP_EXAMPLES_USER="$(sed -n 's/^STOMP_TEST_LOGIN=//p' tests/secret.env)"
+       -DSTOMP_EXAMPLES_PASSWORD="$(sed -n 's/^STOMP_TEST_PASSCODE=//p' tests/secret.env)")
 summary=()
 failures=0
 
@@ -35,12 +45,13 @@ die() {
     exit 1
 }
 
-# run_ctest DIR NAME: ctest in DIR, the output of failed tests shown; failed tests are listed in the
-# summary and fail the script at the end.
+# run_ctest DIR NAME [CTEST ARGS...]: ctest in DIR, the output of failed tests shown; failed tests
+# are listed in the summary and fail the script at the end.
 run_ctest() {
     local dir=$1 name=$2 log failed
+    shift 2
     log=$dir/ctest.log
-    if (cd "$dir" && ctest --output-on-failure -j"$JOBS") 2>&1 | tee "$log"; then
+    if (cd "$dir" && ctest --output-on-failure -j"$JOBS" "$@") 2>&1 | tee "$log"; then
         ok "$name: $(grep -Eo '[0-9]+% tests passed.*' "$log" | tail -n 1)"
     else
         failed=$(sed -n '/The following tests FAILED:/,$p' "$log" | sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\).*/\1/p' | tr '\n' ' ')
@@ -58,20 +69,21 @@ fi
 
 # ---------------------------------------------------------------------------------------------------
 step "C tests and examples (build/c)"
-cmake -S . -B build/c -DCMAKE_BUILD_TYPE=Debug -DSTOMP_SANITIZE=OFF >/dev/null
+cmake -S . -B build/c -DCMAKE_BUILD_TYPE=Debug -DSTOMP_SANITIZE=OFF "${creds[@]}" >/dev/null
 cmake --build build/c -j"$JOBS"
 run_ctest build/c "plain"
 
 # ---------------------------------------------------------------------------------------------------
-step "C tests and examples under AddressSanitizer (build/c-asan)"
-cmake -S . -B build/c-asan -DCMAKE_BUILD_TYPE=Debug -DSTOMP_SANITIZE=ON >/dev/null
+step "C tests and examples under AddressSanitizer + UndefinedBehaviorSanitizer (build/c-asan)"
+cmake -S . -B build/c-asan -DCMAKE_BUILD_TYPE=Debug -DSTOMP_SANITIZE=ON "${creds[@]}" >/dev/null
 cmake --build build/c-asan -j"$JOBS"
 # LeakSanitizer checks every test and example at exit, the library's allocations included (they go
 # through the sanitizer's malloc). No suppression is needed: the Rust runtime's global threads keep
 # what they allocate reachable (statics, their stacks), so only real leaks are reported.
 export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
-run_ctest build/c-asan "AddressSanitizer + LeakSanitizer"
-unset ASAN_OPTIONS
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+run_ctest build/c-asan "AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer"
+unset ASAN_OPTIONS UBSAN_OPTIONS
 
 # ---------------------------------------------------------------------------------------------------
 step "C tests under valgrind memcheck (the plain build)"
@@ -102,6 +114,32 @@ if [ -z "$vg_failed" ]; then
 else
     for t in $vg_failed; do echo "--- valgrind: $t"; tail -n 40 "build/c/valgrind/$t.log"; done
     fail "valgrind memcheck: failed: $(echo $vg_failed) (logs in build/c/valgrind/)"
+fi
+
+# ---------------------------------------------------------------------------------------------------
+step "threading C tests under ThreadSanitizer (build/c-tsan, libstomp instrumented by nightly Rust)"
+# The stable toolchain cannot instrument Rust; nightly can, with the standard library rebuilt
+# instrumented (-Zbuild-std, which needs the rust-src component). The first build takes minutes (the
+# standard library); later ones rebuild only libstomp. Without nightly the stage is skipped, not
+# run uninstrumented: TSan would then report the library's own synchronisation as races.
+tsan_lib=$root/target/tsan/x86_64-unknown-linux-gnu/release
+if [ "${STOMP_TSAN:-1}" = 0 ]; then
+    summary+=("SKIPPED ThreadSanitizer: STOMP_TSAN=0")
+elif rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
+    if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -x 'rust-src' >/dev/null; then
+        rustup component add rust-src --toolchain nightly
+    fi
+    RUSTFLAGS="-Zsanitizer=thread" CARGO_TARGET_DIR=$root/target/tsan \
+        cargo +nightly build -Zbuild-std --target x86_64-unknown-linux-gnu --release --lib
+    cmake -S . -B build/c-tsan -DCMAKE_BUILD_TYPE=Debug -DSTOMP_SANITIZE_THREAD=ON -DSTOMP_RUST_LIB_DIR="$tsan_lib" \
+        "${creds[@]}" >/dev/null
+    cmake --build build/c-tsan -j"$JOBS" --target stomp_threads_tests
+    # Any report fails the test (exit status 66); no suppressions.
+    export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+    run_ctest build/c-tsan "ThreadSanitizer (C tests and libstomp instrumented)" -L threads
+    unset TSAN_OPTIONS
+else
+    summary+=("SKIPPED ThreadSanitizer: no nightly Rust toolchain (rustup toolchain install nightly)")
 fi
 
 # ---------------------------------------------------------------------------------------------------

@@ -1,9 +1,42 @@
 #!/usr/bin/env bash
 # The whole suite: installs what it needs, starts the local brokers (loopback only), builds, and runs
-# the Rust unit and broker tests, the C tests (plain and under AddressSanitizer) with the seed
-# examples, the install checks, and the interoperability tests with stomp.py and the Ruby gem.
+# the Rust unit and broker tests, the C tests (plain, under ASan+UBSan, valgrind, and the threading
+# ones under TSan) with the seed examples, the install checks, and the interoperability tests with
+# stomp.py and the Ruby gem. Then it checks that the test passcode appears in none of its output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Everything the suite prints goes to target/test-suite.log too; when it is done, that log and the
+# logs the tests write (CTest's, valgrind's) must not contain the test passcode (tests/secret.env).
+if [ -z "${STOMP_SUITE_LOGGING:-}" ]; then
+  mkdir -p target
+  rc=0
+  STOMP_SUITE_LOGGING=1 bash scripts/test.sh "$@" 2>&1 | tee target/test-suite.log || rc=$?
+  secret=$(sed -n 's/^STOMP_TEST_PASSCODE=//p' tests/secret.env)
+  # holds_secret FILE...: the files (of those given) that contain the passcode.
+  holds_secret() { grep -l -F -e "$secret" -- "$@" || true; }
+  logs=()
+  for f in target/test-suite.log target/rust-tests.log build/*/Testing/Temporary/LastTest*.log build/c/valgrind/*.log; do
+    if [ -f "$f" ]; then logs+=("$f"); fi
+  done
+  # The check must be able to fail: a file holding the passcode is found, or the check is broken.
+  canary=$(mktemp)
+  printf 'canary %s canary\n' "$secret" >"$canary"
+  found=$(holds_secret "$canary")
+  rm -f "$canary"
+  if [ -z "$secret" ] || [ -z "$found" ]; then
+    echo "test.sh: FAILED: the passcode check does not find a planted passcode: it is broken" >&2
+    exit 1
+  fi
+  leaks=$(holds_secret "${logs[@]}")
+  if [ -n "$leaks" ]; then
+    echo "test.sh: FAILED: the test passcode appears in:" >&2
+    grep -H -n -F -e "$secret" -- $leaks | sed "s/$secret/<PASSCODE>/g" | head -n 20 >&2
+    exit 1
+  fi
+  echo "passcode check: the test passcode is in none of the ${#logs[@]} logs of the suite (a planted one is found)"
+  exit "$rc"
+fi
 start=$(date +%s)
 step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
 

@@ -9,7 +9,7 @@
 //! listener delays only its own connection's later events, never another connection's.
 
 use crate::error::{Error, ErrorKind};
-use crate::proto::Frame;
+use crate::proto::{Frame, shown_value};
 
 /// Why a connection went down: what `Connection::last_disconnect` returns and
 /// `Listener::on_disconnected_reason` hears.
@@ -76,7 +76,7 @@ pub trait Listener: Send + Sync {
     fn on_message(&self, frame: &Frame) {}
     fn on_receipt(&self, frame: &Frame) {}
     fn on_error(&self, frame: &Frame) {}
-    /// A frame was handed to the transport.
+    /// A frame was handed to the transport (a copy: a CONNECT's passcode shows as "********").
     fn on_send(&self, frame: &Frame) {}
     /// A heart-beat arrived from the broker.
     fn on_heartbeat(&self) {}
@@ -134,8 +134,7 @@ pub fn describe_frame(f: &Frame) -> String {
     let headers: Vec<String> = f
         .headers()
         .map(|(n, v)| {
-            let v = if n == "passcode" { "********" } else { v };
-            format!("{:?}: {:?}", n, v)
+            format!("{:?}: {:?}", n, shown_value(n, v))
         })
         .collect();
     let mut s = format!("{} {{{}}}", f.command, headers.join(", "));

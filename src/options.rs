@@ -1,14 +1,15 @@
 //! Connection options: everything fixed before a connection is made.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::proto::{Limits, Version};
+use crate::proto::{Limits, MASKED, Version};
 use crate::runtime::reconnect::ReconnectPolicy;
 use crate::runtime::tls::{TlsFiles, TlsOptions};
 
 /// One broker in the failover list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct HostSpec {
     pub host: String,
     pub port: u16,
@@ -17,6 +18,18 @@ pub struct HostSpec {
     pub passcode: Option<String>,
     /// TLS with these files for this host; `None`: `Options::tls.default` (plain if that is unset).
     pub tls: Option<TlsFiles>,
+}
+
+/// The passcode is masked: debug output (of `Options` too) ends up in logs.
+impl fmt::Debug for HostSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostSpec")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("login", &self.login)
+            .field("passcode", &self.passcode.as_ref().map(|_| MASKED))
+            .finish()
+    }
 }
 
 /// TCP keepalive settings (off by default; the kernel's defaults where a field is `None`).
@@ -132,5 +145,31 @@ impl Options {
             tls: Some(files),
         });
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{Command, Frame};
+
+    /// Debug output ends up in logs: no passcode in that of the options, a host, or a CONNECT.
+    #[test]
+    fn debug_output_masks_the_passcode() {
+        let mut o = Options::new().host("127.0.0.1", 61613);
+        o.hosts[0].login = Some("me".into());
+        o.hosts[0].passcode = Some("pc-debug-secret".into());
+        let connect = Frame::new(Command::Connect)
+            .with("login", "me")
+            .with("passcode", "pc-debug-secret");
+        for shown in [
+            format!("{o:?}"),
+            format!("{:?}", o.hosts[0]),
+            format!("{connect:?}"),
+        ] {
+            assert!(!shown.contains("pc-debug-secret"), "{shown}");
+            assert!(shown.contains("********") && shown.contains("me"), "{shown}");
+        }
+        assert!(format!("{:?}", Options::new().host("h", 1)).contains("passcode: None"));
     }
 }

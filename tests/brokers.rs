@@ -139,7 +139,7 @@ fn listeners_hear_events_in_order() {
         let rec = Recorder::new();
         let c = Connection::new(b.options(Version::V1_2)).unwrap();
         c.set_listener("rec", rec.clone());
-        c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+        c.connect(login(), passcode(), &[], true).unwrap();
         let q = unique_queue("order");
         c.subscribe(&q, Some("s"), AckMode::Auto, &[]).unwrap();
         for i in 0..20 {
@@ -182,7 +182,7 @@ fn callbacks_keep_their_order_when_disconnect_follows_connect_at_once() {
         let c = Connection::new(b.options(Version::V1_2)).unwrap();
         c.set_listener("rec", rec.clone());
         for round in 0..200 {
-            c.connect(Some("guest"), Some("guest"), &[], true)
+            c.connect(login(), passcode(), &[], true)
                 .unwrap_or_else(|e| panic!("{b:?} round {round}: {e}"));
             c.disconnect(None, T).unwrap();
             let ev: Vec<String> = rec.state.lock().unwrap().events.drain(..).collect();
@@ -212,7 +212,7 @@ fn idle_connections_with_one_second_heartbeats_stay_up() {
         o.heartbeats = (1000, 1000);
         let c = Connection::new(o).unwrap();
         c.set_listener("rec", rec.clone());
-        c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+        c.connect(login(), passcode(), &[], true).unwrap();
         assert_eq!(
             c.heartbeats(),
             (Duration::from_millis(1000), Duration::from_millis(1000))
@@ -349,7 +349,7 @@ fn refused_login_reports_the_brokers_message() {
     o.vhost = None;
     let c = Connection::new(o).unwrap();
     assert_eq!(
-        c.connect(Some("guest"), Some("guest"), &[], true)
+        c.connect(login(), passcode(), &[], true)
             .unwrap_err()
             .kind,
         ErrorKind::Refused
@@ -555,7 +555,7 @@ fn a_slow_listener_holds_back_reading_but_loses_nothing() {
     o.max_pending_messages = 4;
     let c = Connection::new(o).unwrap();
     c.set_listener("slow", Arc::new(Slow(seen.clone(), rec.clone())));
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     let q = unique_queue("slow");
     c.subscribe(&q, None, AckMode::Auto, &[]).unwrap();
     for i in 0..200 {
@@ -603,7 +603,7 @@ fn calling_back_from_a_callback_does_not_deadlock() {
             reply_to: q.clone(),
         });
         c.set_listener("echo", echo.clone());
-        c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+        c.connect(login(), passcode(), &[], true).unwrap();
         c.subscribe(&q, None, AckMode::Auto, &[]).unwrap();
         c.send(&q, b"ping", None, &[]).unwrap();
         rec.wait_for(T, "ping and pong", |s| s.messages.len() == 2);

@@ -43,7 +43,7 @@ fn reconnecting_via_proxy(
     tune(&mut o);
     let c = Connection::new(o).unwrap();
     c.set_listener("rec", rec.clone());
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     (proxy, c, rec)
 }
 
@@ -75,7 +75,7 @@ fn failover_skips_a_dead_port_to_the_live_broker() {
     o.vhost = Some("/".into());
     let c = Connection::new(o).unwrap();
     c.set_listener("rec", rec.clone());
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     assert!(c.server().unwrap().contains("RabbitMQ"));
     let ev = rec.state.lock().unwrap().events.clone();
     assert_eq!(
@@ -94,8 +94,8 @@ fn per_host_credentials_are_used_for_that_host() {
     o.hosts.push(HostSpec {
         host: "127.0.0.1".into(),
         port: Broker::RabbitMq.port(),
-        login: Some("guest".into()),
-        passcode: Some("guest".into()),
+        login: login().map(Into::into),
+        passcode: passcode().map(Into::into),
         tls: None,
     });
     o.vhost = Some("/".into());
@@ -147,7 +147,7 @@ fn heartbeat_timeout_through_a_stalled_link_is_detected_in_time() {
     o.heartbeats = (0, 1000);
     let c = Connection::new(o).unwrap();
     c.set_listener("rec", rec.clone());
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     let (_, recv) = c.heartbeats();
     assert_eq!(
         recv,
@@ -331,10 +331,10 @@ fn a_transaction_open_at_a_drop_is_refused_while_still_reconnecting() {
     c.commit("t1").unwrap();
     c.disconnect(None, T).unwrap();
     // And after a disconnect and a new connect, any name may be used, open ones at the close included.
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     c.begin(Some("t3")).unwrap();
     c.disconnect(None, T).unwrap();
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     c.begin(Some("t3")).unwrap();
     c.abort("t3").unwrap();
     c.disconnect(None, T).unwrap();
@@ -397,7 +397,7 @@ fn a_five_second_handler_with_one_second_heartbeats_costs_nothing() {
     o.heartbeats = (1000, 1000);
     let c = Connection::new(o).unwrap();
     c.set_listener("slow", Arc::new(Slow(rec.clone())));
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     assert_eq!(
         c.heartbeats(),
         (Duration::from_millis(1000), Duration::from_millis(1000))
@@ -462,7 +462,7 @@ fn no_message_lost_through_twenty_drops() {
     let cc = Arc::new(Connection::new(opts()).unwrap());
     *consumer.conn.lock().unwrap() = Some(cc.clone());
     cc.set_listener("consumer", consumer.clone());
-    cc.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    cc.connect(login(), passcode(), &[], true).unwrap();
     cc.subscribe(&q, Some("c"), AckMode::ClientIndividual, &[])
         .unwrap();
 
@@ -488,7 +488,7 @@ fn no_message_lost_through_twenty_drops() {
 
     let publisher = Connection::new(opts()).unwrap();
     publisher
-        .connect(Some("guest"), Some("guest"), &[], true)
+        .connect(login(), passcode(), &[], true)
         .unwrap();
     let mut resent = 0;
     for i in 0..N {

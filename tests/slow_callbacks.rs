@@ -97,7 +97,7 @@ impl Listener for Probe {
 fn connect_with(listener: Arc<dyn Listener>) -> (Connection, String) {
     let c = Connection::new(Broker::RabbitMq.options(Version::V1_2)).unwrap();
     c.set_listener("l", listener);
-    c.connect(Some("guest"), Some("guest"), &[], true)
+    c.connect(login(), passcode(), &[], true)
         .unwrap_or_else(|e| panic!("connect to RabbitMQ: {e}"));
     let q = unique_queue("slow-callbacks");
     c.subscribe(&q, None, AckMode::Auto, &[("receipt", "subscribed")])

@@ -338,6 +338,70 @@ mod tests {
         assert!(last_error().contains("boom"));
     }
 
+    /// Exported-style functions as C sees them: `extern "C"`, raw pointer arguments, the body in
+    /// the boundary; not `no_mangle`, so they never reach the shipped symbol list. A panic that
+    /// escaped one would abort this whole test process (unwinding out of `extern "C"` aborts),
+    /// not fail one test: the process living on is the proof.
+    unsafe extern "C" fn synthetic_export(arg: *const c_char) -> stomp_result {
+        ffi_boundary! {
+            // SAFETY: NULL or NUL-terminated (the test passes a literal).
+            let s = unsafe { str_arg(arg, "arg") }?;
+            match s {
+                "index" => {
+                    let v: Vec<u8> = Vec::new();
+                    // Out of bounds: a bug's panic, with a formatted message.
+                    let _never = v[s.len()];
+                    Ok(())
+                }
+                "payload" => std::panic::panic_any(42u32), // not a string
+                _ => Ok(()),
+            }
+        }
+    }
+
+    unsafe extern "C" fn synthetic_getter(arg: *const c_char) -> *const c_char {
+        ffi_boundary! {
+            if !arg.is_null() {
+                panic!("getter bug");
+            }
+            Ok(c"fine".as_ptr())
+        }
+    }
+
+    #[test]
+    fn a_panic_in_an_extern_c_export_becomes_an_error_code_not_an_abort() {
+        let export: unsafe extern "C" fn(*const c_char) -> stomp_result = synthetic_export;
+        let getter: unsafe extern "C" fn(*const c_char) -> *const c_char = synthetic_getter;
+        // SAFETY: NULL or literals, as the functions expect.
+        unsafe {
+            assert_eq!(export(c"ok".as_ptr()), stomp_result::STOMP_OK);
+            assert_eq!(
+                export(std::ptr::null()),
+                stomp_result::STOMP_ERR_INVALID_ARGUMENT
+            );
+            assert_eq!(last_error(), "arg is NULL");
+            assert_eq!(
+                export(c"index".as_ptr()),
+                stomp_result::STOMP_ERR_INTERNAL
+            );
+            let m = last_error();
+            assert!(
+                m.contains("panicked") && m.contains("index out of bounds"),
+                "{m}"
+            );
+            assert_eq!(
+                export(c"payload".as_ptr()),
+                stomp_result::STOMP_ERR_INTERNAL
+            );
+            assert!(last_error().contains("no message"), "{}", last_error());
+            assert!(getter(c"x".as_ptr()).is_null());
+            assert!(last_error().contains("getter bug"));
+            assert!(!getter(std::ptr::null()).is_null());
+            // The boundary is reusable after a panic: the next call works normally.
+            assert_eq!(export(c"ok".as_ptr()), stomp_result::STOMP_OK);
+        }
+    }
+
     #[test]
     fn an_error_returns_its_code_and_sets_the_last_error() {
         let r: stomp_result = ffi_boundary! { err(ErrorKind::NotFound, "no such thing") };

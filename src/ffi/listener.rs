@@ -65,7 +65,7 @@ pub struct stomp_listener {
     pub on_receipt: Option<unsafe extern "C" fn(user_data: *mut c_void, frame: *const stomp_frame)>,
     /// An ERROR frame from the broker.
     pub on_error: Option<unsafe extern "C" fn(user_data: *mut c_void, frame: *const stomp_frame)>,
-    /// A frame was handed to the socket (CONNECT included: mask its passcode if you print it).
+    /// A frame was handed to the socket (CONNECT included, with its passcode shown as "********").
     pub on_send: Option<unsafe extern "C" fn(user_data: *mut c_void, frame: *const stomp_frame)>,
     /// A heart-beat arrived from the broker.
     pub on_heartbeat: Option<unsafe extern "C" fn(user_data: *mut c_void)>,

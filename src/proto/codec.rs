@@ -10,7 +10,7 @@
 //! and the application, and one allocation per frame.
 
 use super::escape::{escape_into, unescape_into};
-use super::frame::{Command, Frame, Version};
+use super::frame::{Command, Frame, Version, shown_value};
 use crate::error::{Error, ErrorKind, Result, err};
 
 /// Bounds on what one received frame may take. Each is checked as the bytes arrive, before the
@@ -757,9 +757,9 @@ fn encode_inner<'a>(
                 ),
             );
         }
-        escape_into(name, version, escaped, out)?;
+        escape_into(name, name, version, escaped, out)?;
         out.push(b':');
-        escape_into(value, version, escaped, out)?;
+        escape_into(value, shown_value(name, value), version, escaped, out)?;
         out.push(b'\n');
     }
     if needs_length {
@@ -1066,10 +1066,14 @@ mod tests {
             encode(&f, Version::V1_0, true, &mut out).unwrap_err().kind,
             ErrorKind::InvalidHeader
         );
-        let f = Frame::new(Command::Connect).with("passcode", "a\nb");
-        assert_eq!(
-            encode(&f, Version::V1_2, true, &mut out).unwrap_err().kind,
-            ErrorKind::InvalidHeader
+        let f = Frame::new(Command::Connect).with("passcode", "pc-codec\nb");
+        let e = encode(&f, Version::V1_2, true, &mut out).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidHeader);
+        // The message says what is wrong without the passcode in it.
+        assert!(
+            e.message.contains("********") && !e.message.contains("pc-codec"),
+            "{}",
+            e.message
         );
         let f = Frame::new(Command::Subscribe).with_body("x");
         assert_eq!(

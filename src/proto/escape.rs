@@ -2,16 +2,24 @@
 //! 1.0 has none (so a newline cannot be sent at all); 1.1 escapes `\\`, LF and `:`; 1.2 also CR.
 //! CONNECT, STOMP and CONNECTED frames are never escaped, in any version.
 
-use super::frame::Version;
+use super::frame::{Version, shown_value};
 use crate::error::{ErrorKind, Result, err};
 
 /// Appends `value`, escaped for `version`, to `out`. `escaped = false` writes it raw (CONNECT frames),
-/// which is only possible when it holds no octet that would break the frame.
-pub fn escape_into(value: &str, version: Version, escaped: bool, out: &mut Vec<u8>) -> Result<()> {
+/// which is only possible when it holds no octet that would break the frame. Error messages quote
+/// `shown` for the value (`shown_value`: a passcode never appears in one).
+pub fn escape_into(
+    value: &str,
+    shown: &str,
+    version: Version,
+    escaped: bool,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     let bytes = value.as_bytes();
     if !escaped || version == Version::V1_0 {
         refuse_unframeable(
-            value,
+            shown,
+            bytes,
             version,
             if escaped { "" } else { " in a CONNECT frame" },
         )?;
@@ -36,14 +44,14 @@ pub fn escape_into(value: &str, version: Version, escaped: bool, out: &mut Vec<u
                     ErrorKind::InvalidHeader,
                     format!(
                         "header {:?} holds a carriage return, which STOMP 1.1 cannot escape",
-                        value
+                        shown
                     ),
                 );
             }
             0 => {
                 return err(
                     ErrorKind::InvalidHeader,
-                    format!("header {:?} holds a NUL octet", value),
+                    format!("header {:?} holds a NUL octet", shown),
                 );
             }
             _ => out.push(b),
@@ -59,21 +67,22 @@ pub fn refuse_line_breaks<'a>(
     version: Version,
 ) -> Result<()> {
     for (name, value) in headers {
-        refuse_unframeable(name, version, "")?;
-        refuse_unframeable(value, version, "")?;
+        refuse_unframeable(name, name.as_bytes(), version, "")?;
+        refuse_unframeable(shown_value(name, value), value.as_bytes(), version, "")?;
     }
     Ok(())
 }
 
-/// A value written raw must not hold a line break or NUL: it would break the frame.
-fn refuse_unframeable(value: &str, version: Version, context: &str) -> Result<()> {
-    match value.bytes().find(|&b| b == b'\n' || b == b'\r' || b == 0) {
+/// A value written raw must not hold a line break or NUL: it would break the frame. The message
+/// quotes `shown` for it.
+fn refuse_unframeable(shown: &str, value: &[u8], version: Version, context: &str) -> Result<()> {
+    match value.iter().copied().find(|&b| b == b'\n' || b == b'\r' || b == 0) {
         None => Ok(()),
         Some(b) => err(
             ErrorKind::InvalidHeader,
             format!(
                 "header value {:?} holds {} which STOMP {} cannot carry{}",
-                value,
+                shown,
                 describe(b),
                 version,
                 context
@@ -148,7 +157,7 @@ mod tests {
 
     fn esc(v: &str, version: Version) -> Result<String> {
         let mut out = Vec::new();
-        escape_into(v, version, true, &mut out)?;
+        escape_into(v, v, version, true, &mut out)?;
         Ok(String::from_utf8(out).unwrap())
     }
 
@@ -182,10 +191,10 @@ mod tests {
     #[test]
     fn connect_frames_are_never_escaped() {
         let mut out = Vec::new();
-        escape_into("pass:w\\rd", Version::V1_2, false, &mut out).unwrap();
+        escape_into("pass:w\\rd", "pass", Version::V1_2, false, &mut out).unwrap();
         assert_eq!(out, b"pass:w\\rd");
         assert_eq!(
-            escape_into("a\nb", Version::V1_2, false, &mut out)
+            escape_into("a\nb", "a\nb", Version::V1_2, false, &mut out)
                 .unwrap_err()
                 .kind,
             ErrorKind::InvalidHeader

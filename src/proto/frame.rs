@@ -173,11 +173,24 @@ impl PartialEq for Frame {
 
 impl Eq for Frame {}
 
+/// What stands in for a passcode wherever one would be shown or copied for the application.
+pub const MASKED: &str = "********";
+
+/// A header's value as it may be shown: a `passcode` header's is `MASKED`.
+pub fn shown_value<'a>(name: &str, value: &'a str) -> &'a str {
+    if name == "passcode" { MASKED } else { value }
+}
+
 impl fmt::Debug for Frame {
+    /// The passcode of a CONNECT is masked: debug output ends up in logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<_> = self
+            .headers()
+            .map(|(n, v)| (n, shown_value(n, v)))
+            .collect();
         f.debug_struct("Frame")
             .field("command", &self.command)
-            .field("headers", &self.headers().collect::<Vec<_>>())
+            .field("headers", &headers)
             .field("body", &String::from_utf8_lossy(self.body()))
             .finish()
     }

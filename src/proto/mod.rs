@@ -8,5 +8,5 @@ pub mod session;
 mod swar;
 
 pub use codec::{Decoded, Decoder, Limits, Progress, encode, encode_parts};
-pub use frame::{Command, Frame, Version};
+pub use frame::{Command, Frame, MASKED, Version, shown_value};
 pub use session::{ConnectParams, Event, ReceiptStatus, Session, SessionConfig, State};

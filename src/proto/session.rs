@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::codec::{Decoded, Decoder, Limits, Progress, encode_parts};
-use super::frame::{Command, Frame, Version};
+use super::frame::{Command, Frame, MASKED, Version, shown_value};
 use crate::error::{Error, ErrorKind, Result, err};
 
 /// Bytes decoded past a spent message budget (see `Session::ahead`): about one read.
@@ -48,7 +48,7 @@ impl Default for SessionConfig {
 }
 
 /// What a CONNECT says.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ConnectParams {
     /// The highest version asked for; lower ones are offered too.
     pub version: Option<Version>,
@@ -65,6 +65,30 @@ pub struct ConnectParams {
     pub use_stomp_command: bool,
     /// Give up waiting for CONNECTED after this long.
     pub connected_timeout: Option<Duration>,
+}
+
+/// The passcode is masked: debug output ends up in logs.
+impl std::fmt::Debug for ConnectParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectParams")
+            .field("version", &self.version)
+            .field("login", &self.login)
+            .field("passcode", &self.passcode.as_ref().map(|_| MASKED))
+            .field("vhost", &self.vhost)
+            .field("host_name", &self.host_name)
+            .field("heartbeats", &self.heartbeats)
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n, shown_value(n, v)))
+                    .collect::<Vec<_>>(),
+            )
+            .field("use_stomp_command", &self.use_stomp_command)
+            .field("connected_timeout", &self.connected_timeout)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -517,9 +541,12 @@ impl Session {
             &mut self.out,
         )?;
         if self.emit_sent {
+            // The copy for on_send waits in queues and reaches application code: its passcode is
+            // masked, so the secret lives no longer than the CONNECT's own bytes.
+            let shown = headers.into_iter().map(|(n, v)| (n, shown_value(n, v)));
             self.sent_events += 1;
             self.events
-                .push_back(Event::Sent(Frame::from_parts(command, headers, body)));
+                .push_back(Event::Sent(Frame::from_parts(command, shown, body)));
         }
         Ok(())
     }

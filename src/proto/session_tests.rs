@@ -560,6 +560,32 @@ fn sent_and_heartbeat_events_only_when_asked() {
     assert!(matches!(ev[1], Event::Heartbeat));
 }
 
+/// The passcode goes to the wire and nowhere else: not into the on_send copy of the CONNECT, not
+/// into debug output of the parameters.
+#[test]
+fn the_passcode_is_on_the_wire_only() {
+    let now = t0();
+    let mut s = Session::new(SessionConfig::default(), now);
+    s.emit_sent = true;
+    let mut p = params(Version::V1_2, (0, 0));
+    p.passcode = Some("pc-unit-secret".into());
+    p.headers = vec![("passcode".into(), "pc-unit-extra".into())];
+    s.start(&p, now).unwrap();
+    let wire = drain_out(&mut s, now);
+    assert!(wire.contains("passcode:pc-unit-extra\n"), "{wire:?}");
+    let copy = match events(&mut s).first() {
+        Some(Event::Sent(f)) => f.clone(),
+        other => panic!("expected the CONNECT's copy, got {other:?}"),
+    };
+    assert_eq!(copy.command, Command::Connect);
+    assert_eq!(copy.header("passcode"), Some("********"));
+    assert_eq!(copy.header("login"), Some("guest"));
+    for shown in [format!("{copy:?}"), format!("{p:?}")] {
+        assert!(!shown.contains("pc-unit"), "{shown}");
+        assert!(shown.contains("********"), "{shown}");
+    }
+}
+
 #[test]
 fn message_budget_holds_frames_back_in_the_buffer() {
     let now = t0();

@@ -1007,6 +1007,11 @@ impl Loop {
                         conn.link = Link::Open { stream };
                     }
                     conn.walk = None;
+                    // Without auto-reconnect no CONNECT follows this one until the application
+                    // calls connect again, which gives the passcode anew: keep it no longer.
+                    if !shared.opts.auto_reconnect {
+                        core.params.passcode = None;
+                    }
                     Self::dispatch(conn, Dispatch::Connected(f));
                 }
                 Event::Message(mut f) => {
@@ -1242,6 +1247,21 @@ mod tests {
         }
         fn on_receiver_loop_completed(&self) {
             let _ = self.0.lock().unwrap().send("completed");
+        }
+    }
+
+    /// The passcode given to connect is kept after CONNECTED only when a reconnect may need it.
+    #[test]
+    fn the_passcode_is_kept_only_for_auto_reconnect() {
+        let port = fake_server(2);
+        for auto in [false, true] {
+            let mut o = Options::new().host("127.0.0.1", port);
+            o.auto_reconnect = auto;
+            let c = Connection::new(o).unwrap();
+            c.connect(Some("me"), Some("pc-kept?"), &[], true).unwrap();
+            let kept = c.shared.lock_core().params.passcode.clone();
+            assert_eq!(kept.is_some(), auto, "auto_reconnect {auto}: {kept:?}");
+            assert_eq!(c.shared.lock_core().params.login.as_deref(), Some("me"));
         }
     }
 

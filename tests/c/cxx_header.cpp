@@ -92,7 +92,7 @@ int session() {
         s->cv.notify_all();
     };
     CHECK(stomp_set_listener(conn.get(), "cxx", &l) == STOMP_OK);
-    CHECK(stomp_connect(conn.get(), "guest", "guest", nullptr, 0, true) == STOMP_OK);
+    CHECK(stomp_connect(conn.get(), T_LOGIN, T_PASSCODE, nullptr, 0, true) == STOMP_OK);
     CHECK(stomp_is_connected(conn.get()));
 
     const std::string q = "/queue/ctest-" + std::to_string(static_cast<long>(getpid())) + "-cxx";

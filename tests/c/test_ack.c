@@ -67,7 +67,7 @@ static void test_client_individual(void) {
     CHECK_OK(stomp_disconnect(c, NULL, T_WAIT_MS));
 
     t_section("the same handle again: only m2 comes back; m2's old frame cannot be acked");
-    CHECK_OK(stomp_connect(c, "guest", "guest", NULL, 0, true));
+    CHECK_OK(stomp_connect(c, T_LOGIN, T_PASSCODE, NULL, 0, true));
     CHECK_RC(stomp_ack_frame(c, m2, NULL), STOMP_ERR_DISCONNECTED);
     CHECK_CONTAINS(stomp_last_error(), "redeliver");
     CHECK_OK(stomp_subscribe(c, q, "ci2", STOMP_ACK_CLIENT_INDIVIDUAL, NULL, 0));

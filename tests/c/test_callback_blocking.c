@@ -117,7 +117,7 @@ int main(int argc, char **argv) {
     l.on_disconnected = on_disconnected;
     s.conn = t_new_connection(&b, STOMP_VERSION_1_2, 8, &l);
     t0 = t_now_ms();
-    CHECK_OK(stomp_connect(s.conn, "guest", "guest", NULL, 0, false));
+    CHECK_OK(stomp_connect(s.conn, T_LOGIN, T_PASSCODE, NULL, 0, false));
     wait_done(&s, 30000);
     printf("  all callbacks done in %lld ms (disconnect inside on_message took %lld ms)\n",
            (long long)(t_now_ms() - t0), (long long)s.disconnect_ms);

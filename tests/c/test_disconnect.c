@@ -31,7 +31,7 @@ static void test_disconnect(stomp_version v) {
     l = rec_listener(&rec);
     t_unique_queue(q, sizeof q, "disc");
     c = t_new_connection(&b, v, 8, &l);
-    CHECK_OK(stomp_connect(c, "guest", "guest", NULL, 0, true));
+    CHECK_OK(stomp_connect(c, T_LOGIN, T_PASSCODE, NULL, 0, true));
     CHECK_OK(stomp_subscribe(c, q, "s", STOMP_ACK_AUTO, NULL, 0));
     CHECK_OK(stomp_send(c, q, "left in the queue", 17, "text/plain", NULL, 0));
     /* on_message runs after the message is in the receive queue */
@@ -79,7 +79,7 @@ static void test_disconnect(stomp_version v) {
     CHECK(got == v);
 
     t_section("%s STOMP %s: the same handle again, generated receipt", b.name, t_version_str(v));
-    CHECK_OK(stomp_connect(c, "guest", "guest", NULL, 0, true));
+    CHECK_OK(stomp_connect(c, T_LOGIN, T_PASSCODE, NULL, 0, true));
     CHECK(stomp_is_connected(c));
     CHECK_OK(stomp_subscribe(c, q, "s3", STOMP_ACK_AUTO, NULL, 0));
     CHECK_OK(t_send_confirmed(c, q, "again", NULL, 0));
@@ -100,7 +100,7 @@ static void test_cycles(void) {
     t_section("%s: 25 connect/disconnect cycles on one handle", b.name);
     c = t_new_connection(&b, STOMP_VERSION_1_2, 0, NULL);
     for (i = 0; i < 25; i++) {
-        stomp_result rc = stomp_connect(c, "guest", "guest", NULL, 0, true);
+        stomp_result rc = stomp_connect(c, T_LOGIN, T_PASSCODE, NULL, 0, true);
         if (rc != STOMP_OK) {
             printf("  cycle %d: stomp_connect returned %d (%s): %s\n", i, (int)rc, stomp_strerror(rc),
                    stomp_last_error());
@@ -183,7 +183,7 @@ static void test_broker_closes(void) {
     l.on_disconnected = drop_on_disconnected;
     s.conn = t_new_connection(&b, STOMP_VERSION_1_2, 0, &l);
     snprintf(dest, sizeof dest, "/exchange/ctest-no-such-exchange-%ld", (long)getpid());
-    CHECK_OK(stomp_connect(s.conn, "guest", "guest", NULL, 0, true));
+    CHECK_OK(stomp_connect(s.conn, T_LOGIN, T_PASSCODE, NULL, 0, true));
     for (i = 0; i < ROUNDS; i++) {
         stomp_result rc;
         /* RabbitMQ answers ERROR "not_found" and closes the connection. */
@@ -191,7 +191,7 @@ static void test_broker_closes(void) {
         if (!drop_wait(&s, i + 1)) t_fail(__FILE__, __LINE__, "round %d: on_disconnected did not come", i);
         /* The link is gone: no waiting, no retrying. */
         if (stomp_is_connected(s.conn)) printf("  round %d: stomp_is_connected is still true after on_disconnected\n", i);
-        rc = stomp_connect(s.conn, "guest", "guest", NULL, 0, true);
+        rc = stomp_connect(s.conn, T_LOGIN, T_PASSCODE, NULL, 0, true);
         if (rc != STOMP_OK) {
             printf("  round %d: stomp_connect right after on_disconnected returned %d (%s): %s\n", i, (int)rc,
                    stomp_strerror(rc), stomp_last_error());

@@ -97,7 +97,7 @@ static void test_too_large(void) {
     stomp_options_free(o);
     CHECK(c != NULL);
     CHECK_OK(stomp_set_listener(c, "t", &l));
-    CHECK_OK(stomp_connect(c, "guest", "guest", NULL, 0, true));
+    CHECK_OK(stomp_connect(c, T_LOGIN, T_PASSCODE, NULL, 0, true));
     t_unique_queue(q, sizeof q, "too-large");
     CHECK_OK(stomp_subscribe(c, q, NULL, STOMP_ACK_AUTO, NULL, 0));
     memset(body, 'z', sizeof body);
@@ -125,7 +125,7 @@ static void test_refused(void) {
     rec_init(&rec);
     l = reason_listener(&rec);
     c = t_new_connection(&b, STOMP_VERSION_1_2, 0, &l);
-    CHECK_OK(stomp_connect(c, "guest", "not-the-passcode", NULL, 0, false));
+    CHECK_OK(stomp_connect(c, T_LOGIN, T_PASSCODE "-wrong", NULL, 0, false));
     CHECK(rec_wait_event(&rec, "loop_completed", T_WAIT_MS));
     check_before(&rec, "reason 7 ", "loop_completed");
     CHECK(rec_find(&rec, "disconnected", 0) < 0);

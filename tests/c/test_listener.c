@@ -40,7 +40,7 @@ static void test_order(stomp_version v) {
     t_unique_queue(q, sizeof q, "listener");
     c = t_new_connection(&b, v, 0, &l);
     CHECK_OK(stomp_set_listener(c, "other", &lo));
-    CHECK_OK(stomp_connect(c, "guest", "guest", NULL, 0, true));
+    CHECK_OK(stomp_connect(c, T_LOGIN, T_PASSCODE, NULL, 0, true));
     CHECK_OK(stomp_subscribe(c, q, "sub-1", STOMP_ACK_AUTO, NULL, 0));
     CHECK_OK(stomp_send(c, q, "first", 5, "text/plain", NULL, 0));
     CHECK(rec_wait_messages(&rec, 1, T_WAIT_MS));

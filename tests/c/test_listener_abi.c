@@ -190,7 +190,7 @@ static void test_old_and_new_programs(const broker *b) {
     CHECK_OK(stomp_set_listener(c, "newer", &ln->known));
     guarded_free(&g);
 
-    CHECK_OK(stomp_connect(c, "guest", "guest", NULL, 0, true));
+    CHECK_OK(stomp_connect(c, T_LOGIN, T_PASSCODE, NULL, 0, true));
     t_unique_queue(q, sizeof q, "abi");
     t_unique_receipt(rid, sizeof rid, "abi-sub");
     rh.name = "receipt";

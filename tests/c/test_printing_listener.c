@@ -37,7 +37,7 @@ int main(void) {
     stomp_connection *c;
     char path[] = "/tmp/stomp-printing-XXXXXX";
     char q[128], rid[64], line[256];
-    const char passcode[] = "guest"; /* RabbitMQ's; must not appear in the output */
+    const char passcode[] = T_PASSCODE; /* must not appear in the output */
     const uint8_t binary[5] = {0xff, 0x00, 0xfe, 0x00, 0x01};
     int fd, saved;
     char *out;
@@ -62,7 +62,7 @@ int main(void) {
     c = t_new_connection(&b, STOMP_VERSION_1_2, 0, NULL);
     if (stomp_set_printing_listener(c, "printer") != STOMP_OK) t_fail(__FILE__, __LINE__, "set_printing_listener");
     if (stomp_set_listener(c, "t", &l) != STOMP_OK) t_fail(__FILE__, __LINE__, "set_listener");
-    if (stomp_connect(c, "guest", passcode, NULL, 0, true) != STOMP_OK) t_fail(__FILE__, __LINE__, "connect");
+    if (stomp_connect(c, T_LOGIN, passcode, NULL, 0, true) != STOMP_OK) t_fail(__FILE__, __LINE__, "connect");
     if (stomp_subscribe(c, q, "print-sub", STOMP_ACK_AUTO, NULL, 0) != STOMP_OK) t_fail(__FILE__, __LINE__, "subscribe");
     if (stomp_send(c, q, "hello printer", 13, "text/plain", NULL, 0) != STOMP_OK) t_fail(__FILE__, __LINE__, "send");
     if (stomp_send(c, q, binary, sizeof binary, NULL, NULL, 0) != STOMP_OK) t_fail(__FILE__, __LINE__, "send");
@@ -83,7 +83,7 @@ int main(void) {
     if (stomp_set_printing_listener(c, "printer") != STOMP_OK) t_fail(__FILE__, __LINE__, "set_printing_listener 2");
     if (stomp_set_listener(c, "t", &l) != STOMP_OK) t_fail(__FILE__, __LINE__, "set_listener 2");
     if (stomp_remove_listener(c, "printer") != STOMP_OK) t_fail(__FILE__, __LINE__, "remove_listener");
-    if (stomp_connect(c, "guest", passcode, NULL, 0, true) != STOMP_OK) t_fail(__FILE__, __LINE__, "connect 2");
+    if (stomp_connect(c, T_LOGIN, passcode, NULL, 0, true) != STOMP_OK) t_fail(__FILE__, __LINE__, "connect 2");
     if (stomp_subscribe(c, q, "print-sub-2", STOMP_ACK_AUTO, NULL, 0) != STOMP_OK) t_fail(__FILE__, __LINE__, "subscribe 2");
     if (stomp_send(c, q, "unprinted", 9, NULL, NULL, 0) != STOMP_OK) t_fail(__FILE__, __LINE__, "send 2");
     if (!rec_wait_messages(&rec, 4, T_WAIT_MS)) t_fail(__FILE__, __LINE__, "message 4 did not arrive");
@@ -105,9 +105,9 @@ int main(void) {
     CHECK_CONTAINS(out, line);
     CHECK_CONTAINS(out, "on_send CONNECT {");
     CHECK_CONTAINS(out, "\"accept-version\": \"1.0,1.1,1.2\"");
-    CHECK_CONTAINS(out, "\"login\": \"guest\"");
+    CHECK_CONTAINS(out, "\"login\": \"" T_LOGIN "\"");
     CHECK_CONTAINS(out, "\"passcode\": \"********\"");
-    CHECK(strstr(out, "\"passcode\": \"guest\"") == NULL);
+    CHECK(strstr(out, passcode) == NULL);
     CHECK_CONTAINS(out, "on_connected CONNECTED {");
     CHECK_CONTAINS(out, "\"version\": \"1.2\"");
     CHECK_CONTAINS(out, "on_send SUBSCRIBE {");

@@ -42,10 +42,31 @@ impl Broker {
         let mut o = self.options(version);
         tweak(&mut o);
         let c = Connection::new(o).expect("options are valid");
-        c.connect(Some("guest"), Some("guest"), &[], true)
+        c.connect(login(), passcode(), &[], true)
             .unwrap_or_else(|e| panic!("connect to {:?} {}: {}", self, version, e));
         c
     }
+}
+
+/// The suite's login and passcode (tests/secret.env): a RabbitMQ user of scripts/broker.sh with a
+/// distinctive passcode, which scripts/test.sh checks never appears in the suite's output.
+pub fn credentials() -> (&'static str, &'static str) {
+    let env = include_str!("../secret.env");
+    let get = |key: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("tests/secret.env has no {key}"))
+    };
+    (get("STOMP_TEST_LOGIN="), get("STOMP_TEST_PASSCODE="))
+}
+
+/// `credentials()`'s login and passcode, as `connect` takes them.
+pub fn login() -> Option<&'static str> {
+    Some(credentials().0)
+}
+
+pub fn passcode() -> Option<&'static str> {
+    Some(credentials().1)
 }
 
 pub const BROKERS: [Broker; 2] = [Broker::RabbitMq, Broker::ActiveMq];
