@@ -94,6 +94,30 @@ static stomp_listener a_listener;
     X(set_mf, "stomp_options_set_max_frame", "opts", INVALID, 0, stomp_options_set_max_frame(NULL, 1))       \
     X(set_ibl, "stomp_options_set_incoming_byte_limits", "opts", INVALID, 0,                                 \
       stomp_options_set_incoming_byte_limits(NULL, 1, 1))                                                    \
+    X(tls_o, "stomp_options_set_tls", "opts", INVALID, 0, stomp_options_set_tls(NULL, NULL, NULL, NULL))      \
+    X(tls_ca, "stomp_options_set_tls", "ca_file", ALLOWED, STOMP_OK, tls_with(0, NULL, NULL, NULL))           \
+    X(tls_cert, "stomp_options_set_tls", "cert_file", ALLOWED, STOMP_ERR_INVALID_ARGUMENT,                   \
+      tls_with(0, NULL, NULL, cert_path("client.key")))                                                      \
+    X(tls_key, "stomp_options_set_tls", "key_file", ALLOWED, STOMP_ERR_INVALID_ARGUMENT,                     \
+      tls_with(0, NULL, cert_path("client.pem"), NULL))                                                      \
+    X(tlsh_o, "stomp_options_add_host_tls", "opts", INVALID, 0,                                              \
+      stomp_options_add_host_tls(NULL, "127.0.0.1", 1, NULL, NULL, NULL))                                    \
+    X(tlsh_h, "stomp_options_add_host_tls", "host", INVALID, 0,                                              \
+      stomp_options_add_host_tls(fx.opts, NULL, 1, NULL, NULL, NULL))                                        \
+    X(tlsh_ca, "stomp_options_add_host_tls", "ca_file", ALLOWED, STOMP_OK, tls_with(1, NULL, NULL, NULL))    \
+    X(tlsh_cert, "stomp_options_add_host_tls", "cert_file", ALLOWED, STOMP_ERR_INVALID_ARGUMENT,             \
+      tls_with(1, NULL, NULL, cert_path("client.key")))                                                      \
+    X(tlsh_key, "stomp_options_add_host_tls", "key_file", ALLOWED, STOMP_ERR_INVALID_ARGUMENT,               \
+      tls_with(1, NULL, cert_path("client.pem"), NULL))                                                      \
+    X(sni_o, "stomp_options_set_tls_server_name", "opts", INVALID, 0,                                        \
+      stomp_options_set_tls_server_name(NULL, "localhost"))                                                  \
+    X(sni_n, "stomp_options_set_tls_server_name", "name", ALLOWED, STOMP_OK, tls_options_call(0))             \
+    X(vcb_o, "stomp_options_set_tls_verify_callback", "opts", INVALID, 0,                                    \
+      stomp_options_set_tls_verify_callback(NULL, refuse_all, NULL))                                         \
+    X(vcb_cb, "stomp_options_set_tls_verify_callback", "cb", ALLOWED, STOMP_OK, tls_options_call(1))          \
+    X(vcb_ud, "stomp_options_set_tls_verify_callback", "user_data", ALLOWED, STOMP_OK, tls_options_call(2))   \
+    X(dang_o, "stomp_options_set_tls_dangerous_no_verify", "opts", INVALID, 0,                               \
+      stomp_options_set_tls_dangerous_no_verify(NULL, false))                                                \
     X(conn_new, "stomp_connection_new", "opts", NULLRET, R_NULL, ptr_result(stomp_connection_new(NULL)))     \
     X(conn_free, "stomp_connection_free", "conn", NOOP, R_VOID, (stomp_connection_free(NULL), R_VOID))       \
     X(set_l_c, "stomp_set_listener", "conn", INVALID, 0, stomp_set_listener(NULL, "l", &a_listener))         \
@@ -207,6 +231,11 @@ static stomp_listener a_listener;
     X(f_at_f, "stomp_frame_header_at", "frame", INVALID, 0, header_at_into(NULL))                            \
     X(f_at_n, "stomp_frame_header_at", "name", ALLOWED, STOMP_OK, header_at_value_only())                    \
     X(f_at_v, "stomp_frame_header_at", "value", ALLOWED, STOMP_OK, header_at_name_only())                    \
+    X(tls_s_c, "stomp_connection_tls_session", "conn", INVALID, 0, tls_session_of(NULL, 3))                  \
+    X(tls_s_v, "stomp_connection_tls_session", "version_out", ALLOWED, STOMP_ERR_NOT_FOUND,                  \
+      tls_session_of(fx.live, 2))                                                                            \
+    X(tls_s_cs, "stomp_connection_tls_session", "cipher_suite_out", ALLOWED, STOMP_ERR_NOT_FOUND,            \
+      tls_session_of(fx.live, 1))                                                                            \
     X(f_pk_f, "stomp_frame_headers_packed", "frame", INVALID, 0, packed_into(NULL, 64))                     \
     X(f_pk_b1, "stomp_frame_headers_packed", "buf", INVALID, 0, packed_into(fx.msg, 64))                     \
     X(f_pk_b0, "stomp_frame_headers_packed", "buf", ALLOWED, STOMP_ERR_BUFFER_TOO_SMALL, packed_into(fx.msg, 0)) \
@@ -218,6 +247,39 @@ static stomp_listener a_listener;
     X(f_free, "stomp_frame_free", "frame", NOOP, R_VOID, (stomp_frame_free(NULL), R_VOID))
 
 /* ---- calls that need more than one expression ---- */
+
+/* The TLS option setters on options of their own (a call that succeeds changes them). */
+static const char *cert_path(const char *file) {
+    static char path[4][512];
+    static int next;
+    const char *d = getenv("STOMP_TLS_CERT_DIR");
+    char *p = path[next++ % 4];
+    snprintf(p, sizeof path[0], "%s/%s", d != NULL && *d != '\0' ? d : "/var/lib/libstomp-test/certs", file);
+    return p;
+}
+
+static int tls_with(int per_host, const char *ca, const char *cert, const char *key) {
+    stomp_options *o = stomp_options_new();
+    int rc = per_host ? stomp_options_add_host_tls(o, "127.0.0.1", 1, ca, cert, key)
+                      : stomp_options_set_tls(o, ca, cert, key);
+    stomp_options_free(o);
+    return rc;
+}
+
+static int refuse_all(void *user_data, const uint8_t *der, size_t der_len, const char *host) {
+    (void)user_data, (void)der, (void)der_len, (void)host;
+    return 0;
+}
+
+/* 0: server name NULL (back to each host's own); 1: callback NULL (removed); 2: user_data NULL. */
+static int tls_options_call(int which) {
+    stomp_options *o = stomp_options_new();
+    int rc = which == 0   ? stomp_options_set_tls_server_name(o, NULL)
+             : which == 1 ? stomp_options_set_tls_verify_callback(o, NULL, NULL)
+                          : stomp_options_set_tls_verify_callback(o, refuse_all, NULL);
+    stomp_options_free(o);
+    return rc;
+}
 
 static int options_new_and_free(void) {
     stomp_options *o = stomp_options_new();
@@ -266,6 +328,16 @@ static int header_at_into(const stomp_frame *f) {
 }
 
 /* buf NULL with `len`: refused over 0; with 0, the size asked for (and written). */
+/* `outs`: bit 0 passes version_out, bit 1 cipher_suite_out (NULL otherwise); neither is written on
+ * failure (the link of fx.live is plain TCP: STOMP_ERR_NOT_FOUND). */
+static int tls_session_of(const stomp_connection *c, int outs) {
+    const char *v = "same", *cs = "same";
+    int rc = stomp_connection_tls_session(c, (outs & 1) ? &v : NULL, (outs & 2) ? &cs : NULL);
+    CHECK_STR(v, "same");
+    CHECK_STR(cs, "same");
+    return rc;
+}
+
 static int packed_into(const stomp_frame *f, size_t len) {
     size_t needed = 7777;
     int rc = stomp_frame_headers_packed(f, NULL, len, &needed);
