@@ -278,7 +278,8 @@ typedef struct {
    */
   void (*on_disconnecting)(void *user_data);
   /**
-   * The link to the broker is gone, asked for or not.
+   * The link to the broker is gone, asked for or not: an established one, or, once a connect
+   * gives up, one that came up but never got CONNECTED (refused, never answered, broken).
    */
   void (*on_disconnected)(void *user_data);
   /**
@@ -317,8 +318,8 @@ typedef struct {
    * Why the connection went down (the first member added after the first layout: a program
    * built before it has a smaller `size`, and this is NULL for it). Called just before
    * `on_disconnected` (every listener's `on_disconnected_reason` before any `on_disconnected`);
-   * and, when a connection ends without its link having come up (a CONNECT refused or never
-   * answered, a host list given up: no `on_disconnected` then), just before
+   * and, when a connect ends without any TCP link having come up (every host refused or
+   * unreachable: no `on_disconnected` then, as no link ended), just before
    * `on_receiver_loop_completed`. `code` is STOMP_OK with "disconnected by the client" when the
    * application asked for the end (stomp_disconnect, a DISCONNECT frame, stomp_connection_free),
    * else the error's code: STOMP_ERR_CLOSED (the broker closed the link), STOMP_ERR_IO,

@@ -61,12 +61,13 @@ pub trait Listener: Send + Sync {
     fn on_connected(&self, frame: &Frame) {}
     /// `disconnect` was called; DISCONNECT is about to go.
     fn on_disconnecting(&self) {}
-    /// The link is gone (asked for or not).
+    /// The link is gone (asked for or not): an established one, or, once a connect gives up, one
+    /// that came up but never got CONNECTED (refused, never answered, broken).
     fn on_disconnected(&self) {}
     /// Why the connection went down: called just before `on_disconnected` (with every listener's
-    /// `on_disconnected_reason` before any `on_disconnected`), and, when a connection ends without
-    /// its link having come up (a CONNECT refused or never answered, a host list given up; then no
-    /// `on_disconnected` is called), just before `on_receiver_loop_completed`. The same reason is
+    /// `on_disconnected_reason` before any `on_disconnected`), and, when a connect ends without any
+    /// TCP link having come up (every host refused or unreachable; then no `on_disconnected` is
+    /// called, as no link ended), just before `on_receiver_loop_completed`. The same reason is
     /// then readable from `Connection::last_disconnect`.
     fn on_disconnected_reason(&self, reason: &Disconnection) {}
     /// Nothing was heard from the broker for longer than the heart-beat allows.

@@ -129,6 +129,10 @@ fn randomized_host_lists_are_tried_in_varying_orders() {
             r.events.iter().any(|e| e == "loop_completed")
         });
         let ev = rec.state.lock().unwrap().events.clone();
+        assert!(
+            !ev.iter().any(|e| e == "disconnected"),
+            "no link came up, so none is heard to end: {ev:?}"
+        );
         let tried: Vec<String> = ev
             .into_iter()
             .filter(|e| e.starts_with("connecting"))

@@ -125,6 +125,11 @@ struct Conn {
     /// pauses or ends).
     slot: bool,
     wpos: usize,
+    /// A first connect's link came up (its CONNECT was written) and never got CONNECTED, and the
+    /// listeners have not heard `on_disconnected` since: if the walk gives up, they hear it then,
+    /// so that every link that came up is heard to end. (A reconnect walk's links don't set it:
+    /// the listeners heard the drop that started the walk.)
+    owes_disconnected: bool,
 }
 
 impl Conn {
@@ -310,6 +315,7 @@ impl Loop {
                     inbox: Vec::new(),
                     slot: false,
                     wpos: 0,
+                    owes_disconnected: false,
                 });
                 if matches!(conn.link, Link::None) {
                     self.start_walk(id, false, now);
@@ -611,7 +617,7 @@ impl Loop {
             shared.set_phase(Phase::Closed);
             let reason = Disconnection::of(core.user_closed, error.as_ref());
             core.last_disconnect = Some(reason.clone());
-            if link_was_open {
+            if std::mem::take(&mut conn.owes_disconnected) || link_was_open {
                 Self::dispatch(conn, Dispatch::Disconnected(reason));
                 Self::dispatch(conn, Dispatch::LoopCompleted(None));
             } else {
@@ -707,6 +713,9 @@ impl Loop {
             core.session.start(&params, now)
         };
         conn.link = Link::Handshake { stream, target };
+        if conn.walk.as_ref().is_some_and(|w| !w.reconnecting) {
+            conn.owes_disconnected = true;
+        }
         match started {
             Ok(()) => self.drive(id, false, now),
             Err(e) => {
@@ -1007,6 +1016,7 @@ impl Loop {
                         conn.link = Link::Open { stream };
                     }
                     conn.walk = None;
+                    conn.owes_disconnected = false;
                     // Without auto-reconnect no CONNECT follows this one until the application
                     // calls connect again, which gives the passcode anew: keep it no longer.
                     if !shared.opts.auto_reconnect {
@@ -1125,7 +1135,8 @@ impl Loop {
             stream.close();
             let _ = self.poll.registry().deregister(&mut stream);
         }
-        // on_disconnected pairs with on_connected: a link that never got CONNECTED is a failed attempt.
+        // A link that never got CONNECTED is a failed attempt: the walk goes on, and if it gives up,
+        // `finish` tells the listeners (`owes_disconnected`).
         if !turn.handshake && turn.reconnect {
             let reason = {
                 let mut core = conn.shared.lock_core();
