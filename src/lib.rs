@@ -7,9 +7,11 @@ pub mod client;
 pub mod error;
 pub mod ffi;
 pub mod listener;
+pub mod log;
 pub mod options;
 pub mod proto;
 pub mod runtime;
+pub mod stats;
 
 pub use client::{AckMode, Connection};
 pub use error::{Error, ErrorKind, Result};
@@ -17,3 +19,4 @@ pub use listener::{Listener, PrintingListener};
 pub use options::{HostSpec, Keepalive, Options};
 pub use proto::{Command, Frame, Version};
 pub use runtime::reconnect::ReconnectPolicy;
+pub use stats::Stats;

@@ -183,6 +183,10 @@ pub struct Session {
     sent_events: usize,
     /// Emit `Event::Heartbeat` for each heart-beat read.
     pub emit_heartbeat: bool,
+    /// What this connection has done, counted as it happens (see `crate::stats`).
+    pub stats: crate::stats::Stats,
+    /// This connection's log: frames at trace, heart-beats at debug, links at info and warn.
+    pub log: crate::log::SessionLog,
 }
 
 impl Session {
@@ -220,6 +224,8 @@ impl Session {
             emit_sent: false,
             sent_events: 0,
             emit_heartbeat: false,
+            stats: Default::default(),
+            log: Default::default(),
         }
     }
 
@@ -340,6 +346,7 @@ impl Session {
         self.connected_deadline = params.connected_timeout.map(|t| now + t);
         self.offered = params.heartbeats;
         self.state = State::Connecting;
+        self.log.set_secret(params.passcode.as_deref());
         self.queue_frame(f)
     }
 
@@ -501,6 +508,9 @@ impl Session {
             self.config.auto_content_length,
             &mut self.out,
         )?;
+        self.stats.frame_sent(command);
+        self.log
+            .frame(crate::log::Dir::Out, command, headers.clone(), body);
         if self.emit_sent {
             self.sent_events += 1;
             self.events
@@ -529,6 +539,7 @@ impl Session {
     pub fn transmitted(&mut self, n: usize, now: Instant) {
         debug_assert!(n <= self.in_flight);
         self.in_flight -= n.min(self.in_flight);
+        self.stats.bytes_sent += n as u64;
         if n > 0 {
             self.last_write = now;
         }
@@ -558,6 +569,7 @@ impl Session {
 
     /// `n` bytes were read into `read_buf`.
     pub fn handle_read(&mut self, n: usize, now: Instant) {
+        self.stats.bytes_received += n as u64;
         if matches!(self.state, State::Idle | State::Closed) {
             return;
         }
@@ -570,6 +582,7 @@ impl Session {
 
     /// Bytes from the transport (empty: just decode what is buffered, after the budget grew).
     pub fn handle_bytes(&mut self, bytes: &[u8], now: Instant) {
+        self.stats.bytes_received += bytes.len() as u64;
         if matches!(self.state, State::Idle | State::Closed) {
             return;
         }
@@ -721,6 +734,8 @@ impl Session {
     fn handle_decoded(&mut self, d: Decoded, now: Instant) {
         match d {
             Decoded::Heartbeat => {
+                self.stats.heartbeats_received += 1;
+                self.log.beat_in(now);
                 if self.emit_heartbeat {
                     self.events.push_back(Event::Heartbeat);
                 }
@@ -730,6 +745,9 @@ impl Session {
     }
 
     fn handle_frame(&mut self, f: Frame, now: Instant) {
+        self.stats.frame_received(f.command);
+        self.log
+            .frame(crate::log::Dir::In, f.command, f.headers(), f.body());
         match (self.state, f.command) {
             (State::Connecting, Command::Connected) => {
                 let version = match f.header("version") {
@@ -775,6 +793,18 @@ impl Session {
                 self.connected_deadline = None;
                 self.state = State::Connected;
                 self.connected = Some(f.clone());
+                self.stats.connections += 1;
+                self.log.link_opened();
+                self.log.say(
+                    crate::log::Level::Info,
+                    format_args!(
+                        "connected: STOMP {}, server {:?}, heart-beats: send every {} ms, expect every {} ms",
+                        version.as_str(),
+                        server,
+                        self.send_interval.as_millis(),
+                        self.recv_interval.as_millis()
+                    ),
+                );
                 self.events.push_back(Event::Connected(f));
             }
             (State::Connecting, Command::Error) => {
@@ -902,6 +932,7 @@ impl Session {
                     && now >= d
                 {
                     self.events.push_back(Event::HeartbeatTimeout);
+                    self.stats.heartbeat_timeouts += 1;
                     let ms = (now - self.last_read).as_millis();
                     self.close(Some(Error::new(
                         ErrorKind::Timeout,
@@ -917,6 +948,15 @@ impl Session {
                     && self.pending_out() == 0
                 {
                     self.out.push(b'\n');
+                    self.stats.heartbeats_sent += 1;
+                    self.log.say(
+                        crate::log::Level::Debug,
+                        format_args!(
+                            "heart-beat sent, {} ms after the last write (interval {} ms)",
+                            (now - self.last_write).as_millis(),
+                            self.send_interval.as_millis()
+                        ),
+                    );
                 }
             }
             State::Idle | State::Closed => {}
@@ -1010,6 +1050,16 @@ impl Session {
         if matches!(self.state, State::Idle | State::Closed) {
             return;
         }
+        if matches!(self.state, State::Connected | State::Disconnecting) {
+            self.stats.disconnects += 1;
+        }
+        // Closed by the application (or cleanly): info; anything else: warn.
+        let level = match &reason {
+            Some(e) if e.kind != ErrorKind::Closed => crate::log::Level::Warn,
+            _ => crate::log::Level::Info,
+        };
+        let why = reason.as_ref().map_or("cleanly", |e| e.message.as_str());
+        self.log.say(level, format_args!("link closed: {}", why));
         self.state = State::Closed;
         self.lose_pending_receipts();
         for tx in self.transactions.drain() {

@@ -20,6 +20,7 @@ use super::conn::{Core, Dispatch, Phase, Shared, lock};
 use super::reconnect::{Jitter, Planner, Step};
 use super::transport;
 use crate::error::{Error, ErrorKind};
+use crate::log::{Level, log};
 use crate::proto::{Event, Frame, State};
 
 pub const WAKER: Token = Token(usize::MAX);
@@ -263,6 +264,7 @@ impl Loop {
                 panic_text(payload)
             ),
         );
+        log!(Level::Error, "conn {}: {}", id, err.message);
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -482,6 +484,12 @@ impl Loop {
             let target = match walk.plan.next(self.jitter.next_f64()) {
                 Step::Dial(i) => walk.targets[i].clone(),
                 Step::Sleep(pause) => {
+                    log!(
+                        Level::Debug,
+                        "conn {}: no host answered; next pass through the host list in {} ms",
+                        id,
+                        pause.as_millis()
+                    );
                     let until = now + pause;
                     conn.link = Link::Sleeping { until };
                     self.schedule(id, Some(until), now);
@@ -507,6 +515,12 @@ impl Loop {
             return true;
         };
         let shared = conn.shared.clone();
+        log!(
+            Level::Debug,
+            "conn {}: connecting to {}",
+            id,
+            target.label()
+        );
         if shared.listener_count.load(Ordering::Acquire) > 0 {
             runtime().pool.push(
                 &shared,
@@ -569,6 +583,7 @@ impl Loop {
                 detail
             ),
         );
+        log!(Level::Warn, "conn {}: {}", id, err.message);
         self.finish(id, Some(err));
     }
 
@@ -637,6 +652,7 @@ impl Loop {
             _ => None,
         };
         if let (Some(t), Some(w)) = (target, conn.walk.as_mut()) {
+            log!(Level::Debug, "conn {}: {}: {}", id, t.label(), why);
             w.failed(format!("{}: {}", t.label(), why));
         }
         self.try_next(id, now);
@@ -952,6 +968,7 @@ impl Loop {
                     core.error = None;
                     shared.set_phase(Phase::Open);
                     turn.resubscribe = conn.walk.as_ref().is_some_and(|w| w.reconnecting);
+                    core.session.stats.reconnects += u64::from(turn.resubscribe);
                     turn.notify = true;
                     if let Link::Handshake { stream, .. } =
                         std::mem::replace(&mut conn.link, Link::None)
@@ -1023,6 +1040,19 @@ impl Loop {
             core.error = Some(r.clone());
         }
         turn.reconnect = shared.opts.auto_reconnect && !core.user_closed && reason.is_some();
+        core.session.log.say(
+            Level::Debug,
+            format_args!(
+                "{}",
+                match (turn.reconnect, reason.is_some(), core.user_closed) {
+                    (true, _, _) => "the link dropped: reconnecting",
+                    (false, false, _) => "the link ended cleanly: not reconnecting",
+                    (false, true, true) => "closed by the application: not reconnecting",
+                    (false, true, false) =>
+                        "the link dropped: not reconnecting (auto-reconnect is off)",
+                }
+            ),
+        );
         if turn.reconnect {
             shared.set_phase(Phase::Reconnecting);
         } // else `finish` closes it, once the listeners have been told
