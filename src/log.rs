@@ -13,6 +13,8 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::error::{Error, ErrorKind};
+
 /// How much a message matters; each level includes the ones above it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
@@ -373,6 +375,36 @@ impl SessionLog {
         } else {
             self.say(Level::Debug, format_args!("heart-beat received"));
         }
+    }
+
+    /// An established link ended: info when asked for or clean, warn otherwise; then, at debug,
+    /// whether the connection reconnects.
+    pub fn link_closed(&self, reason: Option<&Error>, by_application: bool, reconnecting: bool) {
+        let level = if reason.is_none() || by_application {
+            Level::Info
+        } else {
+            Level::Warn
+        };
+        let why = reason.map_or("cleanly", |e| e.message.as_str());
+        self.say(level, format_args!("link closed: {}", why));
+        let decision = match (reconnecting, reason.is_some(), by_application) {
+            (true, _, _) => "the link dropped: reconnecting",
+            (false, false, _) => "the link ended cleanly: not reconnecting",
+            (false, true, true) => "closed by the application: not reconnecting",
+            (false, true, false) => "the link dropped: not reconnecting (auto-reconnect is off)",
+        };
+        self.say(Level::Debug, format_args!("{}", decision));
+    }
+
+    /// A link ended before CONNECTED: a refusal is a warning; anything else (the walk tries the
+    /// next host) is for debug.
+    pub fn attempt_failed(&self, reason: Option<&Error>) {
+        let why = reason.map_or("closed during the handshake", |e| e.message.as_str());
+        let level = match reason {
+            Some(e) if e.kind == ErrorKind::Refused => Level::Warn,
+            _ => Level::Debug,
+        };
+        self.say(level, format_args!("connect attempt failed: {}", why));
     }
 
     /// A link opened: the previous heart-beat is not a reference any more.

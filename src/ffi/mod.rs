@@ -7,6 +7,8 @@ pub mod boundary;
 pub mod connection;
 pub mod frame;
 pub mod listener;
+pub mod log;
 pub mod options;
 pub mod result;
+pub mod stats;
 pub mod version;

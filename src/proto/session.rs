@@ -1053,13 +1053,6 @@ impl Session {
         if matches!(self.state, State::Connected | State::Disconnecting) {
             self.stats.disconnects += 1;
         }
-        // Closed by the application (or cleanly): info; anything else: warn.
-        let level = match &reason {
-            Some(e) if e.kind != ErrorKind::Closed => crate::log::Level::Warn,
-            _ => crate::log::Level::Info,
-        };
-        let why = reason.as_ref().map_or("cleanly", |e| e.message.as_str());
-        self.log.say(level, format_args!("link closed: {}", why));
         self.state = State::Closed;
         self.lose_pending_receipts();
         for tx in self.transactions.drain() {

@@ -1030,6 +1030,7 @@ impl Loop {
     /// How a Closed event ends things: a refused handshake, a link to reconnect, or the end.
     fn closed_event(shared: &Shared, core: &mut Core, turn: &mut Turn, reason: &Option<Error>) {
         if turn.handshake {
+            core.session.log.attempt_failed(reason.as_ref());
             turn.refused = reason
                 .as_ref()
                 .filter(|r| r.kind == ErrorKind::Refused)
@@ -1040,19 +1041,9 @@ impl Loop {
             core.error = Some(r.clone());
         }
         turn.reconnect = shared.opts.auto_reconnect && !core.user_closed && reason.is_some();
-        core.session.log.say(
-            Level::Debug,
-            format_args!(
-                "{}",
-                match (turn.reconnect, reason.is_some(), core.user_closed) {
-                    (true, _, _) => "the link dropped: reconnecting",
-                    (false, false, _) => "the link ended cleanly: not reconnecting",
-                    (false, true, true) => "closed by the application: not reconnecting",
-                    (false, true, false) =>
-                        "the link dropped: not reconnecting (auto-reconnect is off)",
-                }
-            ),
-        );
+        core.session
+            .log
+            .link_closed(reason.as_ref(), core.user_closed, turn.reconnect);
         if turn.reconnect {
             shared.set_phase(Phase::Reconnecting);
         } // else `finish` closes it, once the listeners have been told
