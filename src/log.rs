@@ -324,7 +324,9 @@ impl SessionLog {
         }
     }
 
-    /// Traces a frame: its command, its headers (passcode masked) and the start of its body.
+    /// Traces a frame: its command, its headers (passcode masked) and the start of its body. On
+    /// every frame's path: inlined down to the level check, the tracing itself out of line.
+    #[inline]
     pub fn frame<'a>(
         &self,
         dir: Dir,
@@ -332,9 +334,19 @@ impl SessionLog {
         headers: impl Iterator<Item = (&'a str, &'a str)>,
         body: &[u8],
     ) {
-        if !enabled(Level::Trace) {
-            return;
+        if enabled(Level::Trace) {
+            self.trace_frame(dir, command, headers, body);
         }
+    }
+
+    #[cold]
+    fn trace_frame<'a>(
+        &self,
+        dir: Dir,
+        command: impl fmt::Display,
+        headers: impl Iterator<Item = (&'a str, &'a str)>,
+        body: &[u8],
+    ) {
         let arrow = match dir {
             Dir::Out => ">>>",
             Dir::In => "<<<",
@@ -405,6 +417,14 @@ impl SessionLog {
             _ => Level::Debug,
         };
         self.say(level, format_args!("connect attempt failed: {}", why));
+    }
+
+    /// An ERROR frame on an open link (the link stays up): a warning with its message.
+    pub fn error_frame(&self, f: &crate::proto::Frame) {
+        if enabled(Level::Warn) {
+            let text = crate::proto::session::error_text(f);
+            self.say(Level::Warn, format_args!("the broker sent ERROR: {}", text));
+        }
     }
 
     /// A link opened: the previous heart-beat is not a reference any more.

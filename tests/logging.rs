@@ -173,6 +173,22 @@ fn a_refused_login_logs_why_without_the_passcode() {
 }
 
 #[test]
+fn an_error_frame_is_a_warning_with_its_message() {
+    let _s = serial();
+    let logs = Collector::install(Level::Warn);
+    // RabbitMQ answers a SEND to a destination it does not know with an ERROR frame.
+    let c = Broker::RabbitMq.connect(Version::V1_2, |_| {});
+    c.send("/nonsense/x", b"hi", None, &[]).unwrap();
+    let line = logs.wait_for("the broker sent ERROR: ");
+    let lines = logs.flushed();
+    log::set_logger(None);
+    assert!(has(&lines, Level::Warn, &line), "{lines:?}");
+    assert!(line.len() > "the broker sent ERROR: ".len() + 8, "{line}");
+    assert_eq!(c.stats().errors, 1);
+    assert!(lines.iter().all(|(l, _)| *l <= Level::Warn), "{lines:?}");
+}
+
+#[test]
 fn debug_shows_heart_beat_timings_and_info_hides_them() {
     let _s = serial();
     let logs = Collector::install(Level::Debug);

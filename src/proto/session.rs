@@ -834,7 +834,10 @@ impl Session {
                     self.close(None);
                 }
             }
-            (_, Command::Error) => self.events.push_back(Event::Error(f)),
+            (_, Command::Error) => {
+                self.log.error_frame(&f);
+                self.events.push_back(Event::Error(f))
+            }
             (_, other) => {
                 self.close(Some(Error::new(
                     ErrorKind::Protocol,
