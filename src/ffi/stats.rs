@@ -4,7 +4,7 @@
 use std::ffi::c_char;
 use std::mem::{align_of, offset_of, size_of};
 
-use super::boundary::{arg, ffi_boundary, with_handle};
+use super::boundary::{ffi_boundary, with_handle};
 use super::connection::{stomp_connection, write_out};
 use super::result::stomp_result;
 use crate::error::{ErrorKind, Result, err};
@@ -105,6 +105,19 @@ impl From<stomp_stats> for Stats {
     }
 }
 
+/// The `size` member of the caller's struct, read alone: the struct may be smaller than ours (an
+/// older header), so no reference to a whole stomp_stats is made.
+///
+/// # Safety
+/// `p` is NULL or points to at least a readable, aligned `size_t`.
+unsafe fn size_of_caller(p: *const stomp_stats, what: &str) -> Result<usize> {
+    if p.is_null() {
+        return err(ErrorKind::InvalidArgument, format!("{} is NULL", what));
+    }
+    // SAFETY: every version of the struct starts with `size` (the caller's contract).
+    Ok(unsafe { p.cast::<usize>().read() })
+}
+
 /// The caller's `size`, checked: at least the first layout's and a multiple of the alignment.
 fn checked_size(size: usize, what: &str, min: usize) -> Result<usize> {
     if size < min || !size.is_multiple_of(align_of::<stomp_stats>()) {
@@ -175,8 +188,11 @@ pub unsafe extern "C" fn stomp_stats_get(
     // SAFETY: the caller's contract.
     unsafe {
         with_handle(conn, |c| {
-            let size = arg(stats_out.cast_const(), "stats_out")?.size;
-            let size = checked_size(size, "stats_out", FIRST_LAYOUT_SIZE)?;
+            let size = checked_size(
+                size_of_caller(stats_out, "stats_out")?,
+                "stats_out",
+                FIRST_LAYOUT_SIZE,
+            )?;
             write_sized(stats_out, size, &c.stats().into());
             Ok(())
         })
@@ -202,8 +218,7 @@ pub unsafe extern "C" fn stomp_stats_format(
 ) -> stomp_result {
     ffi_boundary! {
         // SAFETY: the caller's contract.
-        let size = unsafe { arg(stats, "stats") }?.size;
-        let size = checked_size(size, "stats", FIRST_LAYOUT_SIZE)?;
+        let size = checked_size(unsafe { size_of_caller(stats, "stats") }?, "stats", FIRST_LAYOUT_SIZE)?;
         if buf.is_null() {
             return err(ErrorKind::InvalidArgument, "buf is NULL");
         }
