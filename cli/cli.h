@@ -43,9 +43,9 @@ typedef struct {
 /* How frames are printed. */
 typedef enum { CLI_FORMAT_BODY, CLI_FORMAT_FRAME, CLI_FORMAT_JSON } cli_format;
 
-/* Counters the client keeps from its listener, for the shell's `stats`. */
+/* What the client counts itself, for `wait` (the shell's `stats` asks the library, stomp_stats_get). */
 typedef struct {
-    uint64_t messages_received, frames_sent, errors, heartbeats_received, connects, disconnects;
+    uint64_t messages_received;
 } cli_counts;
 
 /* A connection with what its listener saw, under `mu`; `cv` is signalled on every change. */

@@ -118,7 +118,8 @@ static int parse_global(int argc, char **argv, cli_settings *cfg, int *exit_code
     return optind;
 }
 
-int main(int argc, char **argv) {
+/* Runs the mode; the library's log (STOMP_LOG) is flushed before the process exits with its code. */
+static int run(int argc, char **argv) {
     cli_settings cfg = {
         .host = "127.0.0.1",
         .port = 61613,
@@ -139,4 +140,11 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr, "stomp: unknown mode \"%s\" (send, subscribe or shell; stomp --help)\n", name);
     return CLI_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    int code = run(argc, argv);
+    /* The log is written by a library thread: what it still holds would be lost at exit. */
+    (void)stomp_log_flush(2000);
+    return code;
 }

@@ -34,7 +34,6 @@ static void on_connected(void *ud, const stomp_frame *f) {
     pthread_mutex_lock(&s->mu);
     s->connected_once = true;
     s->disconnected = false;
-    s->counts.connects++;
     changed(s);
 }
 
@@ -42,7 +41,6 @@ static void on_disconnected(void *ud) {
     cli_session *s = ud;
     pthread_mutex_lock(&s->mu);
     s->disconnected = true;
-    s->counts.disconnects++;
     changed(s);
 }
 
@@ -73,7 +71,6 @@ static void on_error(void *ud, const stomp_frame *f) {
         snprintf(s->error_message, sizeof s->error_message, "%s", message ? message : "");
     }
     s->error_seen = true;
-    s->counts.errors++;
     changed(s);
 }
 
@@ -82,21 +79,6 @@ static void on_receipt(void *ud, const stomp_frame *f) {
     const char *id = stomp_frame_header(f, "receipt-id");
     pthread_mutex_lock(&s->mu);
     if (id != NULL && strcmp(id, s->awaited_receipt) == 0) s->receipt_seen = true;
-    changed(s);
-}
-
-static void on_send(void *ud, const stomp_frame *f) {
-    cli_session *s = ud;
-    (void)f;
-    pthread_mutex_lock(&s->mu);
-    s->counts.frames_sent++;
-    changed(s);
-}
-
-static void on_heartbeat(void *ud) {
-    cli_session *s = ud;
-    pthread_mutex_lock(&s->mu);
-    s->counts.heartbeats_received++;
     changed(s);
 }
 
@@ -172,8 +154,6 @@ int cli_session_open(cli_session *s, const cli_settings *cfg, size_t receive_que
     l.on_message = on_message;
     l.on_error = on_error;
     l.on_receipt = on_receipt;
-    l.on_send = on_send;
-    l.on_heartbeat = on_heartbeat;
     rc = stomp_set_listener(s->conn, "cli", &l);
     if (rc == STOMP_OK && cfg->verbose) rc = stomp_set_printing_listener(s->conn, "verbose");
     if (rc == STOMP_OK) rc = stomp_connect(s->conn, cfg->user, cfg->password, NULL, 0, true);

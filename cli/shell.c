@@ -198,14 +198,16 @@ static bool cmd_abort(shell *sh, const words *a) {
 }
 
 static bool cmd_stats(shell *sh, const words *a) {
-    cli_counts c = cli_session_counts(&sh->session);
+    stomp_stats st = {.size = sizeof st};
+    char text[1024];
+    stomp_result rc = stomp_stats_get(sh->session.conn, &st);
     (void)a;
-    cli_printf(stdout,
-               "connections %llu, disconnects %llu, messages received %llu, frames sent %llu, "
-               "errors %llu, heart-beats received %llu\n",
-               (unsigned long long)c.connects, (unsigned long long)c.disconnects,
-               (unsigned long long)c.messages_received, (unsigned long long)c.frames_sent,
-               (unsigned long long)c.errors, (unsigned long long)c.heartbeats_received);
+    if (rc == STOMP_OK) rc = stomp_stats_format(&st, text, sizeof text);
+    if (rc != STOMP_OK) {
+        cli_report("stats", rc);
+        return false;
+    }
+    cli_printf(stdout, "%s\n", text);
     return true;
 }
 

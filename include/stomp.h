@@ -200,6 +200,37 @@ typedef enum {
 } stomp_result;
 
 /**
+ * How much a log message matters; each level includes the ones before it.
+ */
+typedef enum {
+  /**
+   * Nothing (as a callback's level: the callback hears nothing).
+   */
+  STOMP_LOG_OFF = 0,
+  /**
+   * The library itself failed (an internal error).
+   */
+  STOMP_LOG_ERROR = 1,
+  /**
+   * A link lost, a heart-beat timeout, an ERROR frame, a connect that gave up.
+   */
+  STOMP_LOG_WARN = 2,
+  /**
+   * Links established and ended.
+   */
+  STOMP_LOG_INFO = 3,
+  /**
+   * Host-list walks, reconnect decisions, heart-beat timings.
+   */
+  STOMP_LOG_DEBUG = 4,
+  /**
+   * Every frame in and out: command, headers (passcode shown as `********`), the first 200
+   * bytes of the body.
+   */
+  STOMP_LOG_TRACE = 5,
+} stomp_log_level;
+
+/**
  * A STOMP protocol version.
  */
 typedef enum {
@@ -344,6 +375,90 @@ typedef struct {
    */
   const char *value;
 } stomp_header;
+
+/**
+ * Receives the library's log messages; see `stomp_set_log_callback`. `message` is one line, NUL-
+ * terminated UTF-8 without a trailing newline, borrowed for the duration of the call.
+ */
+typedef void (*stomp_log_cb)(void *user_data, stomp_log_level level, const char *message);
+
+/**
+ * A connection's counters, like stomp.py's StatsListener, read with `stomp_stats_get` and printed
+ * with `stomp_stats_format`. Every counter starts at 0 when the connection is made and only grows,
+ * over every `stomp_connect` and reconnect of the handle.
+ *
+ * Set `size` before the call: `stomp_stats s = { .size = sizeof s };` in C, `stomp_stats s{};
+ * s.size = sizeof s;` in C++. Versions: later minor versions add counters only at the end; the
+ * library writes only the first `size` bytes, so a program built against an older header (smaller
+ * `size`) gets the counters it knows, and one built against a newer header (larger `size`) gets
+ * 0 in the counters an older library does not know.
+ */
+typedef struct {
+  /**
+   * `sizeof(stomp_stats)` as the program was compiled; set by the caller, never written.
+   */
+  size_t size;
+  /**
+   * Links established (CONNECTED received), reconnects included.
+   */
+  uint64_t connections;
+  /**
+   * Established links that ended, asked for or not.
+   */
+  uint64_t disconnects;
+  /**
+   * Links established by auto-reconnect after a drop (also counted in `connections`).
+   */
+  uint64_t reconnects;
+  /**
+   * SEND frames queued for the socket.
+   */
+  uint64_t messages_sent;
+  /**
+   * MESSAGE frames received.
+   */
+  uint64_t messages_received;
+  /**
+   * Frames of any command queued for the socket (CONNECT, SUBSCRIBE, ACK, SEND, ...).
+   */
+  uint64_t frames_sent;
+  /**
+   * Frames of any command received (CONNECTED, MESSAGE, RECEIPT, ERROR).
+   */
+  uint64_t frames_received;
+  /**
+   * RECEIPT frames received.
+   */
+  uint64_t receipts_received;
+  /**
+   * ERROR frames received.
+   */
+  uint64_t errors;
+  /**
+   * Heart-beats queued for the socket.
+   */
+  uint64_t heartbeats_sent;
+  /**
+   * Heart-beats received (the one EOL a broker may put after each frame is not one).
+   */
+  uint64_t heartbeats_received;
+  /**
+   * Links closed because the broker fell silent past the receive heart-beat.
+   */
+  uint64_t heartbeat_timeouts;
+  /**
+   * Bytes written to the socket.
+   */
+  uint64_t bytes_sent;
+  /**
+   * Bytes read from the socket.
+   */
+  uint64_t bytes_received;
+  /**
+   * Frames sent while auto-reconnect was under way, held to go out once the link was back.
+   */
+  uint64_t frames_held;
+} stomp_stats;
 
 /**
  * The application's own check of a broker's certificate, called during each TLS handshake after
@@ -706,6 +821,40 @@ stomp_frame *stomp_frame_clone(const stomp_frame *frame);
 void stomp_frame_free(stomp_frame *frame);
 
 /**
+ * Sends the library's log messages at `level` and above to `cb`, for the whole process (every
+ * connection). `cb` NULL goes back to the default: messages at the level of the `STOMP_LOG`
+ * environment variable (`error`, `warn`, `info`, `debug`, `trace`; read once, at the first
+ * message; unset: nothing) are written to stderr as `libstomp LEVEL: message`. With a callback set,
+ * `STOMP_LOG` is not used; `STOMP_LOG_OFF` as `level` silences the log altogether.
+ *
+ * Threads: `cb` is called on one library thread, "stomp-log", never on the I/O thread nor with any
+ * library lock held: one message at a time, in the order they were logged. It may call any library
+ * function. Messages wait for it in a queue of 8192: a callback that falls that far behind loses
+ * messages, and the next one it gets says how many (the library never waits for the log). Messages
+ * still queued when the process exits are lost: call `stomp_log_flush` before exiting to have them.
+ *
+ * When this returns, the previous callback is not running and will not be called again (unless this
+ * is called from inside that callback), so its `user_data` may be freed. Returns STOMP_OK, or
+ * STOMP_ERR_INVALID_ARGUMENT for a `level` outside the enum.
+ *
+ * Cost: with no callback and no `STOMP_LOG`, or a message above the level, the library checks one
+ * integer and builds nothing. Any thread.
+ *
+ * # Safety
+ * `cb` is NULL or a function safe to call from another thread with `user_data` until this function
+ * is called again.
+ */
+stomp_result stomp_set_log_callback(stomp_log_cb cb, void *user_data, stomp_log_level level);
+
+/**
+ * Waits until every message logged before this call has been delivered (to the callback or to
+ * stderr), up to `timeout_ms` milliseconds. Returns STOMP_OK, or STOMP_ERR_TIMEOUT if some were
+ * still queued when the time ran out (or if called from inside the log callback, which cannot wait
+ * for itself). For programs that exit right after logging, and for tests. Any thread.
+ */
+stomp_result stomp_log_flush(uint32_t timeout_ms);
+
+/**
  * New options with the defaults: STOMP 1.2, no heart-beats, no receive queue, automatic
  * content-length, 10 s connect timeout, stomp.py's reconnect policy, auto-reconnect off.
  * Owned by the caller: free with `stomp_options_free`. Any thread.
@@ -949,6 +1098,35 @@ const char *stomp_strerror(stomp_result code);
  * next failing call on the same thread; copy it to keep it.
  */
 const char *stomp_last_error(void);
+
+/**
+ * Copies the counters of `conn` into `*stats_out`, all taken at one instant. Set
+ * `stats_out->size` to `sizeof(stomp_stats)` first: the library writes only that many bytes (see
+ * stomp_stats). Cheap (one short lock, no allocation); any thread, at any time, connected or not.
+ *
+ * Errors: STOMP_ERR_INVALID_ARGUMENT if `conn` or `stats_out` is NULL, or `stats_out->size` is not
+ * the size of any stomp_stats (`*stats_out` is then left as it was).
+ *
+ * # Safety
+ * `conn` is NULL or a live stomp_connection; `stats_out` is NULL or points to a writable
+ * stomp_stats of at least `stats_out->size` bytes (as set by the caller).
+ */
+stomp_result stomp_stats_get(const stomp_connection *conn, stomp_stats *stats_out);
+
+/**
+ * Writes `stats` as text to `buf` (`len` bytes), NUL-terminated: one `name: value` line per counter,
+ * in the order of stomp_stats, lines separated by `\n` with none after the last. 1024 bytes always
+ * suffice. Counters past `stats->size` (a struct from an older header) are shown as 0. Any thread.
+ *
+ * Errors: STOMP_ERR_INVALID_ARGUMENT if `stats` or `buf` is NULL or `stats->size` is not the size of
+ * any stomp_stats; STOMP_ERR_BUFFER_TOO_SMALL (nothing written; stomp_last_error() says how many
+ * bytes are needed) if the text and its NUL do not fit in `len`.
+ *
+ * # Safety
+ * `stats` is NULL or points to a stomp_stats of at least `stats->size` bytes; `buf` is NULL or
+ * points to `len` writable bytes.
+ */
+stomp_result stomp_stats_format(const stomp_stats *stats, char *buf, size_t len);
 
 /**
  * The library's version at run time, "MAJOR.MINOR.PATCH" (e.g. "0.1.0"). Compare it with

@@ -776,6 +776,19 @@ public:
         return std::move(*out);
     }
 
+    /** stomp_stats_get: the connection's counters, taken at one instant (`out.size` is set here). */
+    stomp_result try_stats(stomp_stats &out) const noexcept {
+        out = stomp_stats{};
+        out.size = sizeof out;
+        return stomp_stats_get(c_, &out);
+    }
+    /** As try_stats(), but a failure throws stomp::error. */
+    stomp_stats stats() const {
+        stomp_stats s{};
+        check(try_stats(s));
+        return s;
+    }
+
     /** The C connection, for the C API calls this wrapper does not cover (never free it). */
     stomp_connection *native_handle() const noexcept { return c_; }
 
@@ -786,6 +799,63 @@ private:
     stomp_connection *c_ = nullptr;
     std::unique_ptr<detail::connection_state> state_;
 };
+
+/** stomp_stats_format: the counters as text, one `name: value` line per counter. */
+inline std::string stats_text(const stomp_stats &s) {
+    char buf[1024];
+    check(stomp_stats_format(&s, buf, sizeof buf));
+    return buf;
+}
+
+/** A log sink: the level and one line of text (borrowed for the call). */
+using log_function = std::function<void(stomp_log_level level, std::string_view message)>;
+
+namespace detail {
+
+/* The installed log sink; replaced only under log_mutex(), and destroyed only once the library has
+ * said (by returning from stomp_set_log_callback) that it will not call the old one again. */
+inline std::unique_ptr<log_function> &log_slot() {
+    static std::unique_ptr<log_function> slot;
+    return slot;
+}
+inline std::mutex &log_mutex() {
+    static std::mutex m;
+    return m;
+}
+inline void log_trampoline(void *user_data, stomp_log_level level, const char *message) noexcept {
+    try {
+        (*static_cast<log_function *>(user_data))(level, view_of(message));
+    } catch (...) {
+        /* A log sink that throws loses that line; nothing crosses into the library. */
+    }
+}
+
+}  // namespace detail
+
+/**
+ * stomp_set_log_callback for a std::function: every library message at `level` and above goes to
+ * `f`, on the library's "stomp-log" thread (see stomp_set_log_callback). An empty `f` goes back to
+ * the STOMP_LOG environment variable. What `f` throws is dropped. Do not call this from inside `f`.
+ */
+inline stomp_result try_set_log_callback(log_function f, stomp_log_level level) {
+    std::lock_guard<std::mutex> g(detail::log_mutex());
+    std::unique_ptr<log_function> next;
+    if (f) next = std::make_unique<log_function>(std::move(f));
+    stomp_result rc = next ? stomp_set_log_callback(detail::log_trampoline, next.get(), level)
+                           : stomp_set_log_callback(nullptr, nullptr, level);
+    /* On success the old sink is no longer called: it goes when `next` does, at the end of scope. */
+    if (rc == STOMP_OK) std::swap(detail::log_slot(), next);
+    return rc;
+}
+/** As try_set_log_callback(), but a failure throws stomp::error. */
+inline void set_log_callback(log_function f, stomp_log_level level) {
+    check(try_set_log_callback(std::move(f), level));
+}
+
+/** stomp_log_flush: waits until everything logged so far has been delivered; false on timeout. */
+inline bool log_flush(std::chrono::milliseconds timeout) noexcept {
+    return stomp_log_flush(detail::c_timeout(timeout)) == STOMP_OK;
+}
 
 }  // namespace stomp
 

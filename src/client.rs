@@ -119,6 +119,7 @@ impl Connection {
             #[cfg(test)]
             inject_panic: AtomicBool::new(false),
         });
+        shared.lock_core().session.log = crate::log::SessionLog::new(shared.id);
         Ok(Connection { shared })
     }
 
@@ -428,6 +429,7 @@ impl Connection {
         // count it lost (`wait_receipt` looks at the held frames too).
         core.held_bytes += scratch.len();
         core.held.push_back(frame);
+        core.session.stats.frames_held += 1;
         Ok(())
     }
 

@@ -7,9 +7,11 @@ pub mod client;
 pub mod error;
 pub mod ffi;
 pub mod listener;
+pub mod log;
 pub mod options;
 pub mod proto;
 pub mod runtime;
+pub mod stats;
 
 pub use client::{AckMode, Connection};
 pub use error::{Error, ErrorKind, Result};
@@ -18,3 +20,4 @@ pub use options::{HostSpec, Keepalive, Options};
 pub use proto::{Command, Frame, Version};
 pub use runtime::reconnect::ReconnectPolicy;
 pub use runtime::tls::{TlsFiles, TlsOptions, TlsSessionInfo};
+pub use stats::Stats;

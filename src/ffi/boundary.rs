@@ -442,6 +442,8 @@ mod tests {
             ("result.rs", include_str!("result.rs")),
             ("listener.rs", include_str!("listener.rs")),
             ("version.rs", include_str!("version.rs")),
+            ("stats.rs", include_str!("stats.rs")),
+            ("log.rs", include_str!("log.rs")),
         ];
         let entries = [
             "ffi_boundary!",

@@ -126,7 +126,7 @@ unsafe fn parse_headers<'a>(h: *const stomp_header, n: usize) -> Result<Headers<
 ///
 /// # Safety
 /// `out` is NULL or points to `out_len` writable bytes.
-unsafe fn write_out(s: &str, out: *mut c_char, out_len: usize) -> Result<()> {
+pub(crate) unsafe fn write_out(s: &str, out: *mut c_char, out_len: usize) -> Result<()> {
     if out.is_null() {
         return Ok(());
     }

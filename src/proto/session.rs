@@ -215,6 +215,10 @@ pub struct Session {
     sent_events: usize,
     /// Emit `Event::Heartbeat` for each heart-beat read.
     pub emit_heartbeat: bool,
+    /// What this connection has done, counted as it happens (see `crate::stats`).
+    pub stats: crate::stats::Stats,
+    /// This connection's log: frames at trace, heart-beats at debug, links at info and warn.
+    pub log: crate::log::SessionLog,
 }
 
 impl Session {
@@ -254,6 +258,8 @@ impl Session {
             emit_sent: false,
             sent_events: 0,
             emit_heartbeat: false,
+            stats: Default::default(),
+            log: Default::default(),
         }
     }
 
@@ -379,6 +385,7 @@ impl Session {
         self.connected_deadline = params.connected_timeout.map(|t| now + t);
         self.offered = params.heartbeats;
         self.state = State::Connecting;
+        self.log.set_secret(params.passcode.as_deref());
         self.queue_frame(f)
     }
 
@@ -540,6 +547,9 @@ impl Session {
             self.config.auto_content_length,
             &mut self.out,
         )?;
+        self.stats.frame_sent(command);
+        self.log
+            .frame(crate::log::Dir::Out, command, headers.clone(), body);
         if self.emit_sent {
             // The copy for on_send waits in queues and reaches application code: its passcode is
             // masked, so the secret lives no longer than the CONNECT's own bytes.
@@ -571,6 +581,7 @@ impl Session {
     pub fn transmitted(&mut self, n: usize, now: Instant) {
         debug_assert!(n <= self.in_flight);
         self.in_flight -= n.min(self.in_flight);
+        self.stats.bytes_sent += n as u64;
         if n > 0 {
             self.last_write = now;
         }
@@ -600,6 +611,7 @@ impl Session {
 
     /// `n` bytes were read into `read_buf`.
     pub fn handle_read(&mut self, n: usize, now: Instant) {
+        self.stats.bytes_received += n as u64;
         if matches!(self.state, State::Idle | State::Closed) {
             return;
         }
@@ -612,6 +624,7 @@ impl Session {
 
     /// Bytes from the transport (empty: just decode what is buffered, after the budget grew).
     pub fn handle_bytes(&mut self, bytes: &[u8], now: Instant) {
+        self.stats.bytes_received += bytes.len() as u64;
         if matches!(self.state, State::Idle | State::Closed) {
             return;
         }
@@ -768,6 +781,8 @@ impl Session {
     fn handle_decoded(&mut self, d: Decoded, now: Instant) {
         match d {
             Decoded::Heartbeat => {
+                self.stats.heartbeats_received += 1;
+                self.log.beat_in(now);
                 if self.emit_heartbeat {
                     self.events.push_back(Event::Heartbeat);
                 }
@@ -777,6 +792,9 @@ impl Session {
     }
 
     fn handle_frame(&mut self, f: Frame, now: Instant) {
+        self.stats.frame_received(f.command);
+        self.log
+            .frame(crate::log::Dir::In, f.command, f.headers(), f.body());
         match (self.state, f.command) {
             (State::Connecting, Command::Connected) => {
                 let version = match f.header("version") {
@@ -822,6 +840,18 @@ impl Session {
                 self.connected_deadline = None;
                 self.state = State::Connected;
                 self.connected = Some(f.clone());
+                self.stats.connections += 1;
+                self.log.link_opened();
+                self.log.say(
+                    crate::log::Level::Info,
+                    format_args!(
+                        "connected: STOMP {}, server {:?}, heart-beats: send every {} ms, expect every {} ms",
+                        version.as_str(),
+                        server,
+                        self.send_interval.as_millis(),
+                        self.recv_interval.as_millis()
+                    ),
+                );
                 self.events.push_back(Event::Connected(f));
             }
             (State::Connecting, Command::Error) => {
@@ -862,6 +892,7 @@ impl Session {
                     self.receipt_errors.insert(id.clone(), error_text(&f));
                     self.finish_receipt(&id, ReceiptStatus::Refused);
                 }
+                self.log.error_frame(&f);
                 self.events.push_back(Event::Error(f))
             }
             (_, other) => {
@@ -968,6 +999,7 @@ impl Session {
                     && now >= d
                 {
                     self.events.push_back(Event::HeartbeatTimeout);
+                    self.stats.heartbeat_timeouts += 1;
                     let ms = (now - self.last_read).as_millis();
                     self.close(Some(Error::new(
                         ErrorKind::Timeout,
@@ -983,6 +1015,15 @@ impl Session {
                     && self.pending_out() == 0
                 {
                     self.out.push(b'\n');
+                    self.stats.heartbeats_sent += 1;
+                    self.log.say(
+                        crate::log::Level::Debug,
+                        format_args!(
+                            "heart-beat sent, {} ms after the last write (interval {} ms)",
+                            (now - self.last_write).as_millis(),
+                            self.send_interval.as_millis()
+                        ),
+                    );
                 }
             }
             State::Idle | State::Closed => {}
@@ -1075,6 +1116,9 @@ impl Session {
     pub fn close(&mut self, reason: Option<Error>) {
         if matches!(self.state, State::Idle | State::Closed) {
             return;
+        }
+        if matches!(self.state, State::Connected | State::Disconnecting) {
+            self.stats.disconnects += 1;
         }
         self.state = State::Closed;
         self.lose_pending_receipts();

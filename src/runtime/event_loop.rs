@@ -22,6 +22,7 @@ use super::stream::{self, Stream};
 use super::transport;
 use crate::error::{Error, ErrorKind};
 use crate::listener::Disconnection;
+use crate::log::{Level, log};
 use crate::proto::{Event, Frame, State};
 
 pub const WAKER: Token = Token(usize::MAX);
@@ -274,6 +275,7 @@ impl Loop {
                 panic_text(payload)
             ),
         );
+        log!(Level::Error, "conn {}: {}", id, err.message);
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -495,6 +497,12 @@ impl Loop {
             let target = match walk.plan.next(self.jitter.next_f64()) {
                 Step::Dial(i) => walk.targets[i].clone(),
                 Step::Sleep(pause) => {
+                    log!(
+                        Level::Debug,
+                        "conn {}: no host answered; next pass through the host list in {} ms",
+                        id,
+                        pause.as_millis()
+                    );
                     let until = now + pause;
                     conn.link = Link::Sleeping { until };
                     self.schedule(id, Some(until), now);
@@ -520,6 +528,12 @@ impl Loop {
             return true;
         };
         let shared = conn.shared.clone();
+        log!(
+            Level::Debug,
+            "conn {}: connecting to {}",
+            id,
+            target.label()
+        );
         if shared.listener_count.load(Ordering::Acquire) > 0 {
             runtime().pool.push(
                 &shared,
@@ -582,6 +596,7 @@ impl Loop {
                 detail
             ),
         );
+        log!(Level::Warn, "conn {}: {}", id, err.message);
         self.finish(id, Some(err));
     }
 
@@ -654,6 +669,7 @@ impl Loop {
             _ => None,
         };
         if let (Some(t), Some(w)) = (target, conn.walk.as_mut()) {
+            log!(Level::Debug, "conn {}: {}: {}", id, t.label(), why);
             w.failed(format!("{}: {}", t.label(), why));
         }
         self.try_next(id, now);
@@ -1008,6 +1024,7 @@ impl Loop {
                     core.error = None;
                     shared.set_phase(Phase::Open);
                     turn.resubscribe = conn.walk.as_ref().is_some_and(|w| w.reconnecting);
+                    core.session.stats.reconnects += u64::from(turn.resubscribe);
                     turn.notify = true;
                     if let Link::Handshake { stream, .. } =
                         std::mem::replace(&mut conn.link, Link::None)
@@ -1080,6 +1097,7 @@ impl Loop {
     /// How a Closed event ends things: a refused handshake, a link to reconnect, or the end.
     fn closed_event(shared: &Shared, core: &mut Core, turn: &mut Turn, reason: &Option<Error>) {
         if turn.handshake {
+            core.session.log.attempt_failed(reason.as_ref());
             turn.refused = reason
                 .as_ref()
                 .filter(|r| r.kind == ErrorKind::Refused)
@@ -1090,6 +1108,9 @@ impl Loop {
             core.error = Some(r.clone());
         }
         turn.reconnect = shared.opts.auto_reconnect && !core.user_closed && reason.is_some();
+        core.session
+            .log
+            .link_closed(reason.as_ref(), core.user_closed, turn.reconnect);
         if turn.reconnect {
             shared.set_phase(Phase::Reconnecting);
         } // else `finish` closes it, once the listeners have been told

@@ -118,6 +118,13 @@ static stomp_listener a_listener;
     X(vcb_ud, "stomp_options_set_tls_verify_callback", "user_data", ALLOWED, STOMP_OK, tls_options_call(2))   \
     X(dang_o, "stomp_options_set_tls_dangerous_no_verify", "opts", INVALID, 0,                               \
       stomp_options_set_tls_dangerous_no_verify(NULL, false))                                                \
+    X(log_cb, "stomp_set_log_callback", "cb", ALLOWED, STOMP_OK, stomp_set_log_callback(NULL, NULL, STOMP_LOG_OFF)) \
+    X(log_ud, "stomp_set_log_callback", "user_data", ALLOWED, STOMP_OK, log_callback_without_user_data())   \
+    X(log_flush, "stomp_log_flush", "(none)", NONE, STOMP_OK, stomp_log_flush(1000))                         \
+    X(stats_c, "stomp_stats_get", "conn", INVALID, 0, stats_into(NULL))                                      \
+    X(stats_o, "stomp_stats_get", "stats_out", INVALID, 0, stomp_stats_get(fx.live, NULL))                   \
+    X(statsf_s, "stomp_stats_format", "stats", INVALID, 0, stats_format_into(0))                             \
+    X(statsf_b, "stomp_stats_format", "buf", INVALID, 0, stats_format_into(1))                               \
     X(conn_new, "stomp_connection_new", "opts", NULLRET, R_NULL, ptr_result(stomp_connection_new(NULL)))     \
     X(conn_free, "stomp_connection_free", "conn", NOOP, R_VOID, (stomp_connection_free(NULL), R_VOID))       \
     X(set_l_c, "stomp_set_listener", "conn", INVALID, 0, stomp_set_listener(NULL, "l", &a_listener))         \
@@ -278,6 +285,40 @@ static int tls_options_call(int which) {
              : which == 1 ? stomp_options_set_tls_verify_callback(o, NULL, NULL)
                           : stomp_options_set_tls_verify_callback(o, refuse_all, NULL);
     stomp_options_free(o);
+    return rc;
+}
+
+static void quiet_log(void *user_data, stomp_log_level level, const char *message) {
+    (void)user_data, (void)level, (void)message;
+}
+
+/* A callback with NULL user_data is accepted; then back to none. */
+static int log_callback_without_user_data(void) {
+    int rc = stomp_set_log_callback(quiet_log, NULL, STOMP_LOG_ERROR);
+    CHECK_OK(stomp_set_log_callback(NULL, NULL, STOMP_LOG_OFF));
+    return rc;
+}
+
+/* The stats functions must leave the caller's struct and buffer as they were. */
+static int stats_into(const stomp_connection *c) {
+    stomp_stats st;
+    int rc;
+    memset(&st, 0x5a, sizeof st);
+    st.size = sizeof st;
+    rc = stomp_stats_get(c, &st);
+    CHECK(st.size == sizeof st);
+    return rc;
+}
+
+/* 0: stats NULL; 1: buf NULL. */
+static int stats_format_into(int which) {
+    stomp_stats st;
+    char buf[16] = "same";
+    int rc;
+    memset(&st, 0, sizeof st);
+    st.size = sizeof st;
+    rc = which == 0 ? stomp_stats_format(NULL, buf, sizeof buf) : stomp_stats_format(&st, NULL, 1024);
+    CHECK_STR(buf, "same");
     return rc;
 }
 

@@ -156,7 +156,9 @@ expect_grep out '^a reply$' "shell: sendreply"
 expect_grep out "^$work/sendfile body$" "shell: sendfile"
 expect_grep out '^transaction [-0-9a-f]{36} committed$' "shell: begin, commit"
 expect_grep out '^inside a transaction$' "shell: the transaction's message delivered after the commit"
-expect_grep out 'messages received 4,' "shell: stats counts the four messages"
+expect_grep out '^messages_received: 4$' "shell: stats counts the four messages received"
+expect_grep out '^messages_sent: 4$' "shell: stats counts the four messages sent"
+expect_grep out '^connections: 1$' "shell: stats counts one connection"
 expect_grep out "^unsubscribed from $q$" "shell: unsubscribe"
 [ ! -s "$work/err" ] || { cat "$work/err" >&2; fail "shell: nothing on stderr"; }
 ok "shell: nothing on stderr, status 0"
@@ -179,6 +181,17 @@ timeout 60 "$stomp" -v -H 127.0.0.1 -P "$port" -U guest -W guest --vhost / send 
 expect_grep out '"passcode": "\*+"' "--verbose prints CONNECT with the passcode masked"
 if grep -- '"passcode": "guest"' "$work/out" >/dev/null; then fail "the passcode was printed"; fi
 ok "--verbose never prints the passcode"
+
+echo "== STOMP_LOG=trace logs every frame to stderr, the passcode masked"
+q=$(queue)
+STOMP_LOG=trace timeout 60 "$stomp" -H 127.0.0.1 -P "$port" -U guest -W guest --vhost / send "$q" body --receipt >"$work/out" 2>"$work/err"
+expect_grep err '^libstomp trace: conn [0-9]+: >>> CONNECT .*passcode:\*{8}' "STOMP_LOG=trace: CONNECT traced, its passcode masked"
+expect_grep err '^libstomp trace: conn [0-9]+: >>> SEND .*body 4 bytes: body$' "STOMP_LOG=trace: the SEND and its body"
+expect_grep err '^libstomp trace: conn [0-9]+: <<< RECEIPT' "STOMP_LOG=trace: the RECEIPT (the log is flushed before exit)"
+expect_grep err '^libstomp info: conn [0-9]+: link closed: cleanly$' "STOMP_LOG=trace: the link's end at info"
+# The passcode equals the login here ("guest"), so both are masked wherever they would appear.
+if grep -- 'guest' "$work/err" >/dev/null; then cat "$work/err" >&2; fail "the passcode reached stderr"; fi
+ok "STOMP_LOG=trace never prints the passcode"
 
 echo
 echo "test_cli.sh: all $checks checks passed"

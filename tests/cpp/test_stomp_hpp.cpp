@@ -252,6 +252,49 @@ void test_ack_and_errors_from_the_broker() {
     CHECK(error_message == "Bad transaction");
 }
 
+void test_stats_and_log() {
+    section("stats() counts the session; the log callback never sees the passcode");
+    const std::string passcode = "guest";  // RabbitMQ's: masked, so "guest" never appears
+    std::mutex mu;
+    std::vector<std::string> lines;
+    stomp::set_log_callback(
+        [&](stomp_log_level level, std::string_view m) {
+            std::lock_guard<std::mutex> g(mu);
+            lines.push_back(std::to_string(static_cast<int>(level)) + " " + std::string(m));
+        },
+        STOMP_LOG_TRACE);
+    CHECK(stomp::try_set_log_callback({}, static_cast<stomp_log_level>(9)) == STOMP_ERR_INVALID_ARGUMENT);
+    stomp::options o = rabbit_options();
+    o.set_receive_queue(8);
+    stomp::connection c(o);
+    CHECK(c.stats().connections == 0);
+    c.connect("guest", passcode);
+    std::string q = unique("stats");
+    c.subscribe(q, "s", STOMP_ACK_AUTO, {{"receipt", "sub"}});
+    c.wait_receipt("sub", 10s);
+    for (int i = 0; i < 3; i++) c.send(q, "m", nullptr, {{"receipt", "r" + std::to_string(i)}});
+    for (int i = 0; i < 3; i++) c.wait_receipt("r" + std::to_string(i), 10s);
+    for (int i = 0; i < 3; i++) CHECK(c.receive(10s).has_value());
+    c.disconnect("bye");
+    stomp_stats s = c.stats();
+    CHECK(s.size == sizeof s);
+    CHECK(s.connections == 1 && s.disconnects == 1);
+    CHECK(s.messages_sent == 3 && s.messages_received == 3 && s.receipts_received == 5);
+    std::string text = stomp::stats_text(s);
+    CHECK(text.rfind("connections: 1\n", 0) == 0);
+    CHECK(text.find("messages_sent: 3\n") != std::string::npos);
+    CHECK(stomp::log_flush(10s));
+    stomp::set_log_callback({}, STOMP_LOG_OFF);
+    std::lock_guard<std::mutex> g(mu);
+    bool traced = false, leaked = false;
+    for (const auto &l : lines) {
+        traced = traced || l.find(">>> CONNECT ") != std::string::npos;
+        leaked = leaked || l.find(passcode) != std::string::npos;
+    }
+    CHECK(traced);
+    CHECK(!leaked);
+}
+
 void test_destroyed_inside_its_callback() {
     section("a connection destroyed from inside its own callback");
     Seen seen;
@@ -282,6 +325,7 @@ int main() {
         test_round_trip();
         test_ack_and_errors_from_the_broker();
         test_destroyed_inside_its_callback();
+        test_stats_and_log();
     } catch (const stomp::error &e) {
         fail("an unexpected stomp::error", __LINE__, e.what());
     }
