@@ -367,7 +367,8 @@ struct listener {
     std::function<void(const frame_view &connected)> on_connected;
     /** disconnect() was called; DISCONNECT is about to be sent. */
     std::function<void()> on_disconnecting;
-    /** The link to the broker is gone, asked for or not. */
+    /** The link to the broker is gone, asked for or not (one that came up and never got
+     * CONNECTED included, once the connect gives up). */
     std::function<void()> on_disconnected;
     /** Nothing heard from the broker in time; the link is closed. */
     std::function<void()> on_heartbeat_timeout;
@@ -379,12 +380,16 @@ struct listener {
     std::function<void(const frame_view &receipt)> on_receipt;
     /** An ERROR frame from the broker. */
     std::function<void(const frame_view &error)> on_error;
-    /** A frame was handed to the socket (CONNECT too: mask its passcode if you print it). */
+    /** A frame was handed to the socket (CONNECT too, its passcode shown as "********"). */
     std::function<void(const frame_view &sent)> on_send;
     /** A heart-beat arrived from the broker. */
     std::function<void()> on_heartbeat;
     /** The connection ended and will not reconnect by itself. */
     std::function<void()> on_receiver_loop_completed;
+    /** Why the connection went down (just before on_disconnected, or before
+     * on_receiver_loop_completed when no link came up): the code (STOMP_OK when the application
+     * asked for the end) and the message; see on_disconnected_reason in stomp.h. */
+    std::function<void(stomp_result code, std::string_view message)> on_disconnected_reason;
     /** Another callback of this listener threw: the exception, and the callback's name. */
     std::function<void(std::exception_ptr e, const char *callback)> on_exception;
 };
@@ -476,6 +481,9 @@ STOMP_HPP_TRAMPOLINE_FRAME(on_error)
 STOMP_HPP_TRAMPOLINE_FRAME(on_send)
 STOMP_HPP_TRAMPOLINE_0(on_heartbeat)
 STOMP_HPP_TRAMPOLINE_0(on_receiver_loop_completed)
+inline void on_disconnected_reason(void *ud, stomp_result code, const char *message) {
+    invoke(ud, "on_disconnected_reason", &listener::on_disconnected_reason, code, view_of(message));
+}
 }  // namespace trampoline
 
 #undef STOMP_HPP_TRAMPOLINE_0
@@ -500,6 +508,7 @@ inline stomp_listener c_listener(listener_holder *h) noexcept {
     STOMP_HPP_SET(on_send)
     STOMP_HPP_SET(on_heartbeat)
     STOMP_HPP_SET(on_receiver_loop_completed)
+    STOMP_HPP_SET(on_disconnected_reason)
 #undef STOMP_HPP_SET
     return c;
 }

@@ -317,6 +317,36 @@ void test_destroyed_inside_its_callback() {
 
 }  // namespace
 
+void test_disconnect_reason() {
+    section("on_disconnected_reason: the code and message, before on_disconnected");
+    stomp::connection conn(rabbit_options());
+    Seen seen;
+    std::vector<std::string> order;
+    stomp_result code = STOMP_ERR_INTERNAL;
+    std::string message;
+    stomp::listener l;
+    l.on_disconnected_reason = [&](stomp_result c, std::string_view m) {
+        seen.update([&] {
+            code = c;
+            message = std::string(m);
+            order.push_back("reason");
+        });
+    };
+    l.on_disconnected = [&] {
+        seen.update([&] {
+            ++seen.disconnected;
+            order.push_back("disconnected");
+        });
+    };
+    conn.set_listener("reason", std::move(l));
+    conn.connect("guest", "guest");
+    conn.disconnect();
+    CHECK(seen.wait([&] { return seen.disconnected == 1; }));
+    CHECK(code == STOMP_OK);
+    CHECK(message == "disconnected by the client");
+    CHECK(order.size() == 2 && order[0] == "reason" && order[1] == "disconnected");
+}
+
 int main() {
     std::printf("test_stomp_hpp: libstomp %s, header %s\n", std::string(stomp::version_string()).c_str(),
                 STOMP_VERSION_STRING);
@@ -326,6 +356,7 @@ int main() {
         test_ack_and_errors_from_the_broker();
         test_destroyed_inside_its_callback();
         test_stats_and_log();
+        test_disconnect_reason();
     } catch (const stomp::error &e) {
         fail("an unexpected stomp::error", __LINE__, e.what());
     }
