@@ -383,24 +383,11 @@ fn disconnect_stops_reconnecting() {
 
 #[test]
 fn a_five_second_handler_with_one_second_heartbeats_costs_nothing() {
-    struct Slow(Arc<Recorder>);
-    impl Listener for Slow {
-        fn on_message(&self, f: &Frame) {
-            std::thread::sleep(Duration::from_secs(5)); // the slow handler under test
-            self.0.on_message(f);
-        }
-        fn on_heartbeat_timeout(&self) {
-            self.0.on_heartbeat_timeout();
-        }
-        fn on_disconnected(&self) {
-            self.0.on_disconnected();
-        }
-    }
     let rec = Recorder::new();
     let mut o = Broker::RabbitMq.options(Version::V1_2);
     o.heartbeats = (1000, 1000);
     let c = Connection::new(o).unwrap();
-    c.set_listener("slow", Arc::new(Slow(rec.clone())));
+    c.set_listener("slow", Arc::new(SlowHandler(rec.clone())));
     c.connect(login(), passcode(), &[], true).unwrap();
     assert_eq!(
         c.heartbeats(),

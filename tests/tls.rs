@@ -102,7 +102,7 @@ fn connect_fails(o: Options, kind: ErrorKind) -> String {
     let c = Connection::new(o).expect("options are valid");
     let start = Instant::now();
     let e = c
-        .connect(Some("guest"), Some("guest"), &[], true)
+        .connect(login(), passcode(), &[], true)
         .expect_err("the connect must fail");
     let took = start.elapsed();
     assert_eq!(e.kind, kind, "wrong kind; message: {}", e.message);
@@ -133,7 +133,7 @@ fn send_and_receive_over_tls_in_every_version_on_both_brokers() {
             let mut o = tls_options(broker, tls_port(broker), ca_only(), version);
             o.receive_queue = 16;
             let c = Connection::new(o).unwrap();
-            c.connect(Some("guest"), Some("guest"), &[], true)
+            c.connect(login(), passcode(), &[], true)
                 .unwrap_or_else(|e| panic!("{broker:?} {version}: {}", e.message));
             assert_eq!(c.version(), Some(version));
             let s = c.tls_session().expect("a TLS link");
@@ -154,7 +154,7 @@ fn a_host_name_in_the_certificate_is_accepted() {
     o.vhost = Some("/".into());
     o.receive_queue = 4;
     let c = Connection::new(o).unwrap();
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     round_trip(&c, "by-name");
     c.disconnect(None, T).unwrap();
 }
@@ -166,7 +166,7 @@ fn the_default_tls_applies_to_hosts_added_plainly() {
     o.tls.default = Some(ca_only());
     o.receive_queue = 4;
     let c = Connection::new(o).unwrap();
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     assert!(c.tls_session().is_some());
     round_trip(&c, "default-tls");
     c.disconnect(None, T).unwrap();
@@ -209,7 +209,7 @@ fn the_server_name_override_accepts_a_certificate_made_for_another_name() {
     assert!(m.contains("127.0.0.1"), "{m}");
     o.tls.server_name = Some("wrong.example.invalid".into());
     let c = Connection::new(o).unwrap();
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     c.disconnect(None, T).unwrap();
 }
 
@@ -230,7 +230,7 @@ fn sni_is_sent_for_names_and_not_for_addresses() {
     o.vhost = Some("/".into());
     o.connect_timeout = CONNECT_TIMEOUT;
     let c = Connection::new(o).unwrap();
-    c.connect(Some("guest"), Some("guest"), &[], true)
+    c.connect(login(), passcode(), &[], true)
         .unwrap_or_else(|e| panic!("SNI localhost: {}", e.message));
     c.disconnect(None, T).unwrap();
     let o = tls_options(Broker::RabbitMq, fx.port, ca_only(), Version::V1_2);
@@ -258,7 +258,7 @@ fn mutual_tls_with_and_without_a_client_certificate() {
     );
     o.receive_queue = 4;
     let c = Connection::new(o).unwrap();
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     round_trip(&c, "mtls-amq");
     c.disconnect(None, T).unwrap();
 
@@ -278,7 +278,7 @@ fn mutual_tls_with_and_without_a_client_certificate() {
     );
     o.receive_queue = 4;
     let c = Connection::new(o).unwrap();
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     round_trip(&c, "mtls-rabbit");
     c.disconnect(None, T).unwrap();
 }
@@ -305,7 +305,7 @@ fn a_plain_broker_on_a_tls_host_and_a_tls_port_dialled_plain_are_told() {
     let c = Connection::new(o).unwrap();
     let start = Instant::now();
     let e = c
-        .connect(Some("guest"), Some("guest"), &[], true)
+        .connect(login(), passcode(), &[], true)
         .unwrap_err();
     let took = start.elapsed();
     assert!(took < Duration::from_millis(2500), "{took:?}");
@@ -377,7 +377,7 @@ fn failover_between_tls_and_plain_hosts_both_ways() {
         .host("127.0.0.1", Broker::RabbitMq.port());
     o.vhost = Some("/".into());
     let c = Connection::new(o).unwrap();
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     assert!(c.tls_session().is_none(), "the plain host");
     c.disconnect(None, T).unwrap();
 
@@ -389,7 +389,7 @@ fn failover_between_tls_and_plain_hosts_both_ways() {
     o.vhost = Some("/".into());
     o.receive_queue = 4;
     let c = Connection::new(o).unwrap();
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     assert!(c.tls_session().is_some(), "the TLS host");
     round_trip(&c, "failover-to-tls");
     c.disconnect(None, T).unwrap();
@@ -410,7 +410,7 @@ fn auto_reconnect_over_tls_resubscribes_and_messages_flow_again() {
     };
     let c = Connection::new(o).unwrap();
     c.set_listener("rec", rec.clone());
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     let q = unique_queue("tls-resub");
     c.subscribe(&q, Some("keep"), AckMode::Auto, &[]).unwrap();
     let sender = Broker::RabbitMq.connect(Version::V1_2, |_| {});
@@ -464,22 +464,6 @@ fn auto_reconnect_over_tls_resubscribes_and_messages_flow_again() {
 
 #[test]
 fn heartbeats_flow_over_tls_while_a_handler_takes_five_seconds() {
-    struct Slow(Arc<Recorder>);
-    impl Listener for Slow {
-        fn on_message(&self, f: &Frame) {
-            std::thread::sleep(Duration::from_secs(5)); // the slow handler under test
-            self.0.on_message(f);
-        }
-        fn on_heartbeat_timeout(&self) {
-            self.0.on_heartbeat_timeout();
-        }
-        fn on_disconnected(&self) {
-            self.0.on_disconnected();
-        }
-        fn on_heartbeat(&self) {
-            self.0.on_heartbeat();
-        }
-    }
     let rec = Recorder::new();
     let mut o = tls_options(
         Broker::RabbitMq,
@@ -489,8 +473,8 @@ fn heartbeats_flow_over_tls_while_a_handler_takes_five_seconds() {
     );
     o.heartbeats = (1000, 1000);
     let c = Connection::new(o).unwrap();
-    c.set_listener("slow", Arc::new(Slow(rec.clone())));
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.set_listener("slow", Arc::new(SlowHandler(rec.clone())));
+    c.connect(login(), passcode(), &[], true).unwrap();
     assert_eq!(
         c.heartbeats(),
         (Duration::from_millis(1000), Duration::from_millis(1000))
@@ -529,7 +513,7 @@ fn the_verification_callback_sees_the_certificate_and_may_refuse() {
         true
     }));
     let c = Connection::new(o.clone()).unwrap();
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     c.disconnect(None, T).unwrap();
     let server_der = std::fs::read_to_string(cert("server.pem")).unwrap();
     let v = seen.lock().unwrap().clone();
@@ -563,7 +547,7 @@ fn the_dangerous_option_accepts_any_certificate() {
     connect_fails(o.clone(), ErrorKind::TlsUntrusted);
     o.tls.dangerous_no_verify = true;
     let c = Connection::new(o).unwrap();
-    c.connect(Some("guest"), Some("guest"), &[], true).unwrap();
+    c.connect(login(), passcode(), &[], true).unwrap();
     assert!(c.tls_session().is_some());
     c.disconnect(None, T).unwrap();
 }
@@ -578,7 +562,7 @@ fn a_silent_tls_port_is_bounded_by_the_connect_timeout() {
     let c = Connection::new(o).unwrap();
     let start = Instant::now();
     let e = c
-        .connect(Some("guest"), Some("guest"), &[], true)
+        .connect(login(), passcode(), &[], true)
         .unwrap_err();
     let took = start.elapsed();
     assert!(took < Duration::from_secs(3), "{took:?}: {}", e.message);

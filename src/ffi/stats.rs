@@ -60,50 +60,46 @@ pub struct stomp_stats {
 /// header has ever produced. A member added later must not move this end.
 const FIRST_LAYOUT_SIZE: usize = offset_of!(stomp_stats, frames_held) + size_of::<u64>();
 
-impl From<Stats> for stomp_stats {
-    fn from(s: Stats) -> stomp_stats {
-        stomp_stats {
-            size: size_of::<stomp_stats>(),
-            connections: s.connections,
-            disconnects: s.disconnects,
-            reconnects: s.reconnects,
-            messages_sent: s.messages_sent,
-            messages_received: s.messages_received,
-            frames_sent: s.frames_sent,
-            frames_received: s.frames_received,
-            receipts_received: s.receipts_received,
-            errors: s.errors,
-            heartbeats_sent: s.heartbeats_sent,
-            heartbeats_received: s.heartbeats_received,
-            heartbeat_timeouts: s.heartbeat_timeouts,
-            bytes_sent: s.bytes_sent,
-            bytes_received: s.bytes_received,
-            frames_held: s.frames_held,
+/// Both ways between `Stats` and `stomp_stats`, counter by counter: the list of counters is
+/// written once, here (a counter added to both structs is added to it).
+macro_rules! convert_counters {
+    ($($field:ident),* $(,)?) => {
+        impl From<Stats> for stomp_stats {
+            fn from(s: Stats) -> stomp_stats {
+                stomp_stats {
+                    size: size_of::<stomp_stats>(),
+                    $($field: s.$field,)*
+                }
+            }
         }
-    }
+
+        impl From<stomp_stats> for Stats {
+            fn from(s: stomp_stats) -> Stats {
+                Stats {
+                    $($field: s.$field,)*
+                }
+            }
+        }
+    };
 }
 
-impl From<stomp_stats> for Stats {
-    fn from(s: stomp_stats) -> Stats {
-        Stats {
-            connections: s.connections,
-            disconnects: s.disconnects,
-            reconnects: s.reconnects,
-            messages_sent: s.messages_sent,
-            messages_received: s.messages_received,
-            frames_sent: s.frames_sent,
-            frames_received: s.frames_received,
-            receipts_received: s.receipts_received,
-            errors: s.errors,
-            heartbeats_sent: s.heartbeats_sent,
-            heartbeats_received: s.heartbeats_received,
-            heartbeat_timeouts: s.heartbeat_timeouts,
-            bytes_sent: s.bytes_sent,
-            bytes_received: s.bytes_received,
-            frames_held: s.frames_held,
-        }
-    }
-}
+convert_counters!(
+    connections,
+    disconnects,
+    reconnects,
+    messages_sent,
+    messages_received,
+    frames_sent,
+    frames_received,
+    receipts_received,
+    errors,
+    heartbeats_sent,
+    heartbeats_received,
+    heartbeat_timeouts,
+    bytes_sent,
+    bytes_received,
+    frames_held,
+);
 
 /// The `size` member of the caller's struct, read alone: the struct may be smaller than ours (an
 /// older header), so no reference to a whole stomp_stats is made.

@@ -175,8 +175,10 @@ static void test_timeout(int family, bool wait) {
     CHECK(rec_wait_event(&rec, "connecting", T_WAIT_MS));
     CHECK(rec_wait_event(&rec, "loop_completed", T_WAIT_MS));
     CHECK(rec_find(&rec, "connected", 0) < 0);
-    /* A connection that never got CONNECTED does not report on_disconnected. */
-    CHECK(rec_find(&rec, "disconnected", 0) < 0);
+    /* Its TCP link came up (the listener's backlog accepted it) and never got CONNECTED: the
+     * listeners hear it end once the connect gives up, before on_receiver_loop_completed. */
+    CHECK(rec_find(&rec, "disconnected", 0) >= 0);
+    CHECK(rec_find(&rec, "disconnected", 0) < rec_find(&rec, "loop_completed", 0));
     stomp_connection_free(c);
     close(fd);
     rec_destroy(&rec);

@@ -177,3 +177,23 @@ impl Listener for Recorder {
         self.note(|s| s.beats += 1);
     }
 }
+
+/// A listener whose `on_message` takes five seconds (the slow handler of the heart-beat tests),
+/// then records; heart-beats, their timeouts and disconnects are recorded as they come.
+pub struct SlowHandler(pub Arc<Recorder>);
+
+impl Listener for SlowHandler {
+    fn on_message(&self, f: &Frame) {
+        std::thread::sleep(Duration::from_secs(5)); // the slow handler under test
+        self.0.on_message(f);
+    }
+    fn on_heartbeat_timeout(&self) {
+        self.0.on_heartbeat_timeout();
+    }
+    fn on_disconnected(&self) {
+        self.0.on_disconnected();
+    }
+    fn on_heartbeat(&self) {
+        self.0.on_heartbeat();
+    }
+}
