@@ -35,7 +35,8 @@ typedef struct {
     uint32_t heartbeat_send_ms, heartbeat_receive_ms;
     uint32_t timeout_ms; /* connect timeout, and the wait for receipts and DISCONNECT */
     bool verbose;        /* print every frame sent and received (stomp_set_printing_listener) */
-    /* TLS: parsed, refused until the library has stomp_options_set_tls (see main.c). */
+    /* TLS (stomp_options_set_tls): the CA file (NULL: the system's CAs), the client's certificate
+     * and key (both or neither). */
     bool ssl;
     const char *ssl_ca, *ssl_cert, *ssl_key;
 } cli_settings;

@@ -26,8 +26,10 @@ static void usage(FILE *out) {
             "      --vhost VHOST            the host header (RabbitMQ: the vhost, e.g. /)\n"
             "      --heartbeats SEND,RECV   heart-beats in milliseconds (default 0,0: none)\n"
             "      --timeout SECONDS        connect timeout, and the wait for receipts (default 10)\n"
-            "  -S, --ssl                    TLS (with --ssl-ca FILE, --ssl-cert FILE, --ssl-key FILE):\n"
-            "                               not available in this build\n"
+            "  -S, --ssl                    TLS, the broker's certificate verified against the\n"
+            "                               system's CAs, or those of --ssl-ca FILE (PEM); with\n"
+            "                               --ssl-cert FILE --ssl-key FILE, a client certificate\n"
+            "                               (any --ssl-* option implies --ssl)\n"
             "  -v, --verbose                print every frame sent and received (passcode masked)\n"
             "  -h, --help                   this text\n"
             "      --version                the version of stomp and of libstomp\n"
@@ -109,12 +111,8 @@ static int parse_global(int argc, char **argv, cli_settings *cfg, int *exit_code
         default: usage(stderr); return -1;
         }
     }
-    /* TLS: a place kept for stomp_options_set_tls(opts, ca, cert, key) (session.c's make_options),
-     * which this version of libstomp does not have yet. Refused rather than silently sent in clear. */
-    if (cfg->ssl || cfg->ssl_ca != NULL || cfg->ssl_cert != NULL || cfg->ssl_key != NULL) {
-        fprintf(stderr, "stomp: --ssl: this libstomp has no TLS support yet\n");
-        return -1;
-    }
+    /* A CA, certificate or key file given means TLS: never sent in clear by mistake. */
+    if (cfg->ssl_ca != NULL || cfg->ssl_cert != NULL || cfg->ssl_key != NULL) cfg->ssl = true;
     return optind;
 }
 

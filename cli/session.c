@@ -100,10 +100,23 @@ static bool connect_timed_out(stomp_result rc) {
            (rc == STOMP_ERR_CONNECT_FAILED && (strstr(d, "timed out") != NULL || strstr(d, "in time") != NULL));
 }
 
+/* The broker could not be reached over TLS (its certificate refused, a TLS/plain mix-up, ...). */
+static bool is_tls_failure(stomp_result rc) {
+    return rc >= STOMP_ERR_TLS_UNTRUSTED && rc <= STOMP_ERR_TLS_HANDSHAKE;
+}
+
 static stomp_options *make_options(const cli_settings *cfg, size_t receive_queue) {
     stomp_options *o = stomp_options_new();
     stomp_result rc = STOMP_OK;
     if (o == NULL) return NULL;
+    if (rc == STOMP_OK && cfg->ssl) {
+        rc = stomp_options_set_tls(o, cfg->ssl_ca, cfg->ssl_cert, cfg->ssl_key);
+        if (rc != STOMP_OK) {
+            cli_report("--ssl", rc); /* names the file that could not be used */
+            stomp_options_free(o);
+            return NULL;
+        }
+    }
     if (rc == STOMP_OK) rc = stomp_options_add_host(o, cfg->host, cfg->port);
     if (rc == STOMP_OK) rc = stomp_options_set_version(o, cfg->version);
     if (rc == STOMP_OK && cfg->vhost != NULL) rc = stomp_options_set_vhost(o, cfg->vhost);
@@ -159,7 +172,7 @@ int cli_session_open(cli_session *s, const cli_settings *cfg, size_t receive_que
     if (rc == STOMP_OK) rc = stomp_connect(s->conn, cfg->user, cfg->password, NULL, 0, true);
     if (rc != STOMP_OK) {
         int code = connect_timed_out(rc) ? CLI_EXIT_TIMEOUT
-                   : rc == STOMP_ERR_CONNECT_FAILED || rc == STOMP_ERR_REFUSED ? CLI_EXIT_CONNECT
+                   : rc == STOMP_ERR_CONNECT_FAILED || rc == STOMP_ERR_REFUSED || is_tls_failure(rc) ? CLI_EXIT_CONNECT
                                                                               : CLI_EXIT_FAILURE;
         cli_report("connect", rc);
         stomp_connection_free(s->conn);

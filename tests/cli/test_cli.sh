@@ -50,8 +50,21 @@ run 2 subscribe /queue/x --ack sometimes
 ok "a bad --ack: status 2"
 run 2 send
 ok "send without a destination: status 2"
-run 2 --ssl send /queue/x body
-expect_grep err "no TLS support" "--ssl is refused clearly until the library has TLS"
+
+echo "== TLS (RabbitMQ's TLS port, the certificates of scripts/certs.sh)"
+certs=${STOMP_TLS_CERT_DIR:-/var/lib/libstomp-test/certs}
+tls_port=${STOMP_RABBITMQ_TLS_PORT:-61614}
+q=$(queue)
+run 0 -P "$tls_port" --ssl-ca "$certs/ca.pem" send "$q" "over TLS" --receipt
+ok "send over TLS (--ssl-ca implies --ssl): status 0"
+run 0 -P "$tls_port" --ssl --ssl-ca "$certs/ca.pem" subscribe "$q" --count 1
+expect_out "over TLS" "subscribe --count 1 over TLS prints the body"
+run 3 -P "$tls_port" --ssl-ca "$certs/other-ca.pem" send "$q" "never"
+expect_grep err "TLS|certificate" "a broker certificate from another CA: status 3, saying why"
+run 2 -P "$tls_port" --ssl-ca "$work/no-such-ca.pem" send "$q" "never"
+expect_grep err "no-such-ca.pem" "a CA file that does not exist: status 2, naming it"
+run 3 -P "$port" --ssl-ca "$certs/ca.pem" --timeout 3 send "$q" "never"
+ok "TLS to a plain STOMP port: status 3"
 
 echo "== send, then subscribe --count"
 q=$(queue)
