@@ -60,6 +60,8 @@ if ! cargo clippy --version >/dev/null 2>&1; then
   rustup component add clippy || { echo "clippy is missing and could not be installed" >&2; exit 1; }
 fi
 cargo clippy --release --all-targets -- -D warnings
+# Without TLS too (cargo feature `tls` off, CMake STOMP_TLS=OFF): the library alone, so that it builds.
+cargo clippy --release --lib --no-default-features -- -D warnings
 
 step "reference docs: Doxygen over stomp.h and stomp.hpp, no warnings"
 scripts/docs.sh
