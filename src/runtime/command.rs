@@ -1,14 +1,17 @@
-//! The way in to the I/O loop from other threads: a command queue and a `mio::Waker`.
+//! The way in to an I/O loop from other threads: a command queue and a `mio::Waker`, and where the
+//! loop's callbacks run (the dispatch pool, or inline for an application-driven loop).
 //! The loop and the (empty) dispatch pool are made once, lazily, with the first connection; the pool's
 //! threads start with the first event.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 
 use mio::Waker;
 use once_cell::sync::OnceCell;
 
-use super::conn::{Shared, lock};
+use super::conn::{Dispatch, Shared, lock};
 use super::dispatch::{Pool, PoolLimits};
 
 pub enum Cmd {
@@ -34,19 +37,36 @@ impl Cmd {
     }
 }
 
+/// Where a runtime's callbacks run.
+pub(crate) enum Sched {
+    /// On the elastic dispatch pool (the threaded mode).
+    Pool(Arc<Pool>),
+    /// On the thread that drives the loop, inside `stomp_loop_process`: the connections with
+    /// events waiting, each listed once (its `DispatchQueue::scheduled` says it is listed).
+    Inline(Mutex<VecDeque<Arc<Shared>>>),
+}
+
+/// One I/O loop's way in: the process-wide one (its own thread, the dispatch pool) or one an
+/// application drives from its own event loop (`EventLoop`: no thread, callbacks inline).
 pub struct Runtime {
     queue: Mutex<Vec<Cmd>>,
     waker: Waker,
-    pub(crate) pool: Arc<Pool>,
-    next_id: AtomicUsize,
+    pub(crate) sched: Sched,
     /// Dials started by the loop, all connections together: a connection waiting for a connect
     /// slot takes no step of its own while others go ahead, and this shows that they do.
     pub dials: AtomicU64,
+    /// The thread driving an application-driven loop now (`None` for the threaded runtime, or
+    /// when no thread is inside `process`): a blocking call from it would wait for itself.
+    pub(crate) driver: Mutex<Option<ThreadId>>,
 }
 
-static RUNTIME: OnceCell<Runtime> = OnceCell::new();
+/// Connection ids, unique in the process (logs name connections by them).
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
-pub fn runtime() -> &'static Runtime {
+static RUNTIME: OnceCell<Arc<Runtime>> = OnceCell::new();
+
+/// The threaded runtime, made (with its I/O thread) on first use.
+pub fn runtime() -> &'static Arc<Runtime> {
     RUNTIME.get_or_init(|| {
         let poll = mio::Poll::new().expect("cannot create the I/O poller");
         let waker = Waker::new(poll.registry(), super::event_loop::WAKER)
@@ -55,19 +75,24 @@ pub fn runtime() -> &'static Runtime {
         let pool = Pool::new(PoolLimits::DEFAULT);
         std::thread::Builder::new()
             .name("stomp-io".into())
-            .spawn(move || super::event_loop::run(poll))
+            // `runtime()` there waits for this initialisation to end.
+            .spawn(move || super::event_loop::run(poll, runtime().clone()))
             .expect("cannot start the I/O thread");
-        Runtime {
-            queue: Mutex::new(Vec::new()),
-            waker,
-            pool,
-            next_id: AtomicUsize::new(1),
-            dials: AtomicU64::new(0),
-        }
+        Arc::new(Runtime::new(waker, Sched::Pool(pool)))
     })
 }
 
 impl Runtime {
+    pub(crate) fn new(waker: Waker, sched: Sched) -> Runtime {
+        Runtime {
+            queue: Mutex::new(Vec::new()),
+            waker,
+            sched,
+            dials: AtomicU64::new(0),
+            driver: Mutex::new(None),
+        }
+    }
+
     pub fn command(&self, cmd: Cmd) {
         let first = {
             let mut q = lock(&self.queue);
@@ -85,6 +110,31 @@ impl Runtime {
     }
 
     pub fn new_id(&self) -> usize {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+        NEXT_ID.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Queues an event for `shared`'s listeners.
+    pub fn push(&self, shared: &Arc<Shared>, ev: Dispatch) {
+        self.push_all(shared, std::iter::once(ev));
+    }
+
+    /// Queues events for `shared`'s listeners, in order, under one lock, and makes sure they will
+    /// be run: by the pool, or by the next `process` of the application's loop.
+    pub fn push_all(&self, shared: &Arc<Shared>, evs: impl Iterator<Item = Dispatch>) {
+        match &self.sched {
+            Sched::Pool(pool) => pool.push_all(shared, evs),
+            Sched::Inline(ready) => {
+                if super::dispatch::enqueue(shared, evs) {
+                    lock(ready).push_back(shared.clone());
+                }
+            }
+        }
+    }
+
+    /// True on the thread driving an application-driven loop: a call there that waits for the
+    /// loop would wait for itself.
+    pub fn would_deadlock(&self) -> bool {
+        matches!(self.sched, Sched::Inline(_))
+            && *lock(&self.driver) == Some(std::thread::current().id())
     }
 }
