@@ -195,6 +195,12 @@ impl Connection {
         if wait {
             self.refuse_on_driver("connect with wait")?;
         }
+        if self.shared.rt.is_closed() {
+            return err(
+                ErrorKind::Closed,
+                "the loop that drives this connection was freed",
+            );
+        }
         // Names are looked up here, on the caller's thread, at most the connect timeout each, so that
         // the I/O thread shared by every connection never waits for DNS. (A reconnect reuses them.)
         let resolved: Vec<_> = self

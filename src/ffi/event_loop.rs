@@ -56,7 +56,9 @@ pub extern "C" fn stomp_loop_new() -> *mut stomp_loop {
 }
 
 /// Frees the loop; NULL is a no-op. Free its connections first (`stomp_connection_free`): a
-/// connection left behind is no longer driven (its calls fail or time out) until it is freed.
+/// connection left behind is no longer driven (`stomp_connect` on it fails with STOMP_ERR_CLOSED,
+/// and a wait on it from another thread ends only by its timeout) until it is freed, and what was
+/// queued for it (commands, callbacks not yet run) is dropped here.
 ///
 /// # Safety
 /// `lp` is NULL or from `stomp_loop_new`, not freed before; no call on it follows, and no other
@@ -135,8 +137,9 @@ pub unsafe extern "C" fn stomp_loop_timeout_ms(lp: *const stomp_loop) -> c_int {
 /// loop's sockets and deadlines, handles whatever is ready (reads, writes, heart-beats, connects
 /// and reconnects, the calls other threads made), then runs the listener callbacks that queued, on
 /// this thread, with no library lock held. It never waits past the loop's next deadline, so it may
-/// return before `timeout_ms` with nothing done. STOMP_ERR_WOULD_DEADLOCK if called from inside one
-/// of this loop's callbacks; STOMP_ERR_IO if polling failed. One thread at a time per loop.
+/// return before `timeout_ms` with nothing done. STOMP_ERR_WOULD_DEADLOCK if the loop is already
+/// being processed: from inside one of its own callbacks, or by another thread at the same time
+/// (one thread at a time per loop); STOMP_ERR_IO if polling failed.
 ///
 /// # Safety
 /// `lp` is NULL or a live stomp_loop.

@@ -43,13 +43,29 @@ pub(crate) enum Sched {
     Pool(Arc<Pool>),
     /// On the thread that drives the loop, inside `stomp_loop_process`: the connections with
     /// events waiting, each listed once (its `DispatchQueue::scheduled` says it is listed).
-    Inline(Mutex<VecDeque<Arc<Shared>>>),
+    Inline(Mutex<Ready>),
+}
+
+/// The connections of an application-driven loop with callbacks to run.
+#[derive(Default)]
+pub(crate) struct Ready {
+    pub list: VecDeque<Arc<Shared>>,
+    /// The loop is gone: nothing is listed any more (see `Runtime::close`).
+    pub closed: bool,
+}
+
+/// Commands for the loop.
+#[derive(Default)]
+struct Queue {
+    cmds: Vec<Cmd>,
+    /// The loop is gone: commands are dropped, not queued (see `Runtime::close`).
+    closed: bool,
 }
 
 /// One I/O loop's way in: the process-wide one (its own thread, the dispatch pool) or one an
 /// application drives from its own event loop (`EventLoop`: no thread, callbacks inline).
 pub struct Runtime {
-    queue: Mutex<Vec<Cmd>>,
+    queue: Mutex<Queue>,
     waker: Waker,
     pub(crate) sched: Sched,
     /// Dials started by the loop, all connections together: a connection waiting for a connect
@@ -85,7 +101,7 @@ pub fn runtime() -> &'static Arc<Runtime> {
 impl Runtime {
     pub(crate) fn new(waker: Waker, sched: Sched) -> Runtime {
         Runtime {
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(Queue::default()),
             waker,
             sched,
             dials: AtomicU64::new(0),
@@ -96,8 +112,13 @@ impl Runtime {
     pub fn command(&self, cmd: Cmd) {
         let first = {
             let mut q = lock(&self.queue);
-            q.push(cmd);
-            q.len() == 1
+            if q.closed {
+                drop(q);
+                drop(cmd);
+                return;
+            }
+            q.cmds.push(cmd);
+            q.cmds.len() == 1
         };
         // One wake per batch: the loop takes the whole queue at once.
         if first {
@@ -106,7 +127,7 @@ impl Runtime {
     }
 
     pub fn take_commands(&self, into: &mut Vec<Cmd>) {
-        std::mem::swap(&mut *lock(&self.queue), into);
+        std::mem::swap(&mut lock(&self.queue).cmds, into);
     }
 
     pub fn new_id(&self) -> usize {
@@ -125,10 +146,38 @@ impl Runtime {
             Sched::Pool(pool) => pool.push_all(shared, evs),
             Sched::Inline(ready) => {
                 if super::dispatch::enqueue(shared, evs) {
-                    lock(ready).push_back(shared.clone());
+                    let mut r = lock(ready);
+                    if !r.closed {
+                        r.list.push_back(shared.clone());
+                    }
                 }
             }
         }
+    }
+
+    /// The application's loop is gone: from now on commands and callbacks are dropped, and those
+    /// waiting are dropped now. They may hold a connection, which holds this runtime: kept, they
+    /// would keep both alive for ever.
+    pub(crate) fn close(&self) {
+        let cmds = {
+            let mut q = lock(&self.queue);
+            q.closed = true;
+            std::mem::take(&mut q.cmds)
+        };
+        let listed = match &self.sched {
+            Sched::Inline(ready) => {
+                let mut r = lock(ready);
+                r.closed = true;
+                std::mem::take(&mut r.list)
+            }
+            Sched::Pool(_) => VecDeque::new(),
+        };
+        drop((cmds, listed));
+    }
+
+    /// Whether `close` was called.
+    pub fn is_closed(&self) -> bool {
+        lock(&self.queue).closed
     }
 
     /// True on the thread driving an application-driven loop: a call there that waits for the
