@@ -19,6 +19,9 @@ use crate::client::Connection;
 use crate::error::{ErrorKind, Result, err};
 use crate::options::Options;
 
+/// An I/O loop for connections the application drives (see the module's documentation). Make its
+/// connections with `connection`; free them before the loop. `Send` and `Sync`, but `process` runs
+/// on one thread at a time.
 pub struct EventLoop {
     rt: Arc<Runtime>,
     lp: Mutex<Loop>,
@@ -33,6 +36,12 @@ pub struct EventLoop {
 impl Drop for EventLoop {
     fn drop(&mut self) {
         self.rt.close();
+    }
+}
+
+impl AsRawFd for EventLoop {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd
     }
 }
 

@@ -71,8 +71,8 @@ pub struct Runtime {
     /// Dials started by the loop, all connections together: a connection waiting for a connect
     /// slot takes no step of its own while others go ahead, and this shows that they do.
     pub dials: AtomicU64,
-    /// The thread driving an application-driven loop now (`None` for the threaded runtime, or
-    /// when no thread is inside `process`): a blocking call from it would wait for itself.
+    /// The thread that drives an application-driven loop: the one that made it or last called
+    /// `process` (`None` for the threaded runtime). A blocking call from it would wait for itself.
     pub(crate) driver: Mutex<Option<ThreadId>>,
 }
 
