@@ -76,6 +76,10 @@ impl Listener for OnThread {
         self.note();
         self.rec.on_heartbeat();
     }
+    fn on_heartbeat_timeout(&self) {
+        self.note();
+        self.rec.on_heartbeat_timeout();
+    }
     fn wants_send(&self) -> bool {
         false
     }
@@ -307,4 +311,37 @@ fn process_from_a_callback_of_the_same_loop_is_refused() {
     drive_until(&ev, Duration::from_secs(5), "the link is closed", || {
         !c.is_connected()
     });
+}
+
+/// The receive heart-beat is checked by the loop's deadline alone: a link stalled by the proxy
+/// (sockets open, nothing forwarded) is declared dead on time, as in the threaded mode.
+#[test]
+fn a_stalled_link_times_out_on_the_loops_deadline() {
+    let ev = EventLoop::new().unwrap();
+    let proxy = FaultProxy::start(Broker::RabbitMq.port());
+    let mut o = Options::new().host("127.0.0.1", proxy.port());
+    o.vhost = Some("/".into());
+    o.heartbeats = (0, 1000);
+    let c = ev.connection(o).unwrap();
+    let l = recorder();
+    c.set_listener("rec", l.clone());
+    c.connect(login(), passcode(), &[], false).unwrap();
+    drive_until(&ev, Duration::from_secs(10), "two heart-beats", || {
+        l.rec.state.lock().unwrap().beats >= 2
+    });
+    proxy.stall();
+    let stalled = Instant::now();
+    drive_until(&ev, Duration::from_secs(10), "a heart-beat timeout", || {
+        count(&l, "heartbeat_timeout") == 1
+    });
+    let took = stalled.elapsed();
+    // Receive interval 1000 ms x scale 1.5 = 1500 ms after the last byte, at most; 20% margin.
+    assert!(
+        took <= Duration::from_millis(1800),
+        "detected {took:?} after the stall"
+    );
+    drive_until(&ev, Duration::from_secs(5), "disconnected", || {
+        count(&l, "disconnected") == 1
+    });
+    assert_eq!(c.last_error().unwrap().kind, ErrorKind::Timeout);
 }
