@@ -46,10 +46,16 @@
  * one), so a slow callback delays only later callbacks of its own connection: other connections,
  * I/O and heart-beats go on. See stomp_listener for the details.
  *
+ * Or no thread at all: connections made with stomp_connection_new_on_loop are driven by your own
+ * event loop (poll, epoll, libuv, a reactor) through a stomp_loop: watch stomp_loop_fd, wake by
+ * stomp_loop_timeout_ms, call stomp_loop_process, and the callbacks run inside that call.
+ *
  * Calls. Every stomp_connection function may be called from any thread at the same time, and from
  * inside a callback, blocking ones included (stomp_connect with wait, stomp_wait_receipt,
  * stomp_disconnect, stomp_receive): no library lock is held while your code runs, and what such a
- * call waits for is done by the I/O thread, so it completes or fails within its timeout.
+ * call waits for is done by the I/O thread, so it completes or fails within its timeout. (Not so
+ * on the thread that drives a stomp_loop: there such calls fail at once with
+ * STOMP_ERR_WOULD_DEADLOCK; see stomp_connection_new_on_loop.)
  * stomp_options is not thread-safe: build it on one thread. stomp_connection_free must be the last
  * call on a handle.
  *
@@ -149,8 +155,9 @@ typedef enum {
    */
   STOMP_ERR_TOO_LARGE = 16,
   /**
-   * A blocking call that could never complete where it was made. (Reserved: no call returns it
-   * at present; blocking calls made from callbacks complete or time out.)
+   * A blocking call that could never complete where it was made: on the thread that drives a
+   * stomp_loop, a call that waits for that loop (see stomp_connection_new_on_loop), or
+   * stomp_loop_process from inside one of the loop's own callbacks.
    */
   STOMP_ERR_WOULD_DEADLOCK = 17,
   /**
@@ -252,6 +259,13 @@ typedef enum {
  * A connection to a broker (opaque). Made by `stomp_connection_new`, freed by `stomp_connection_free`.
  */
 typedef struct stomp_connection stomp_connection;
+
+/**
+ * An event loop the application drives (opaque): made by `stomp_loop_new`, freed by
+ * `stomp_loop_free`. Its connections (`stomp_connection_new_on_loop`) start no thread: their I/O,
+ * timers and callbacks all happen inside `stomp_loop_process`, on the thread that calls it.
+ */
+typedef struct stomp_loop stomp_loop;
 
 /**
  * Connection options (opaque). Made by `stomp_options_new`, freed by `stomp_options_free`.
@@ -740,6 +754,82 @@ stomp_result stomp_connected_frame(const stomp_connection *conn, stomp_frame **f
  * NUL included).
  */
 stomp_result stomp_last_disconnect(const stomp_connection *conn, stomp_result *code_out, char *message_out, size_t message_len);
+
+/**
+ * A new event loop with no connection, for the application to drive: watch `stomp_loop_fd` for
+ * reading, wake after `stomp_loop_timeout_ms` at the latest, and call `stomp_loop_process`. The
+ * calling thread is the loop's thread until another calls `stomp_loop_process`. NULL, with
+ * `stomp_last_error()` set (STOMP_ERR_IO), if the system refuses an epoll descriptor. Free with
+ * `stomp_loop_free`, after every connection made on it.
+ */
+stomp_loop *stomp_loop_new(void);
+
+/**
+ * Frees the loop; NULL is a no-op. Free its connections first (`stomp_connection_free`): a
+ * connection left behind is no longer driven (`stomp_connect` on it fails with STOMP_ERR_CLOSED,
+ * and a wait on it from another thread ends only by its timeout) until it is freed, and what was
+ * queued for it (commands, callbacks not yet run) is dropped here.
+ *
+ * # Safety
+ * `lp` is NULL or from `stomp_loop_new`, not freed before; no call on it follows, and no other
+ * thread is inside `stomp_loop_process` on it.
+ */
+void stomp_loop_free(stomp_loop *lp);
+
+/**
+ * A new, unconnected connection driven by `lp` instead of the library's threads; otherwise like
+ * `stomp_connection_new` (`opts` is copied; free it with `stomp_connection_free`, before the loop).
+ * Its listeners' callbacks run inside `stomp_loop_process`. On the loop's thread (the one that
+ * made the loop or last called `stomp_loop_process`), calls that would wait for the loop fail at
+ * once with STOMP_ERR_WOULD_DEADLOCK: `stomp_connect` with `wait`, `stomp_wait_receipt`,
+ * `stomp_receive` with a timeout above 0 and nothing queued, `stomp_disconnect` with a timeout
+ * above 0; use the non-waiting forms there (`stomp_disconnect` with timeout 0 sends DISCONNECT and
+ * the link closes when its receipt comes), and a send that finds the outgoing buffer full fails
+ * with STOMP_ERR_QUEUE_FULL instead of waiting. From other threads they wait as usual, while the
+ * loop's thread goes on calling `stomp_loop_process`. NULL, with `stomp_last_error()` set, if an
+ * argument is NULL or the options are unusable.
+ *
+ * # Safety
+ * `opts` is NULL or a live stomp_options no other thread changes during the call; `lp` is NULL or
+ * a live stomp_loop.
+ */
+stomp_connection *stomp_connection_new_on_loop(const stomp_options *opts, const stomp_loop *lp);
+
+/**
+ * The descriptor to watch for reading (an epoll descriptor, so Linux only): it becomes readable
+ * when a socket of the loop is ready or an API call queued work for it. The loop keeps it; do not
+ * close, read or write it. -1, with `stomp_last_error()` set, if `lp` is NULL. Any thread.
+ *
+ * # Safety
+ * `lp` is NULL or a live stomp_loop.
+ */
+int stomp_loop_fd(const stomp_loop *lp);
+
+/**
+ * Milliseconds until the loop's next deadline (a heart-beat to send or check, a connect timeout,
+ * a reconnect back-off), rounded up: call `stomp_loop_process` by then even if the descriptor
+ * stays quiet. 0 when work is already waiting; -1 when there is no deadline (wait for the
+ * descriptor alone), which is also the answer, with `stomp_last_error()` set, for a NULL `lp`.
+ * Ask again after each `stomp_loop_process`: deadlines move. Any thread.
+ *
+ * # Safety
+ * `lp` is NULL or a live stomp_loop.
+ */
+int stomp_loop_timeout_ms(const stomp_loop *lp);
+
+/**
+ * Waits up to `timeout_ms` (0: not at all; negative: until there is something to do) for the
+ * loop's sockets and deadlines, handles whatever is ready (reads, writes, heart-beats, connects
+ * and reconnects, the calls other threads made), then runs the listener callbacks that queued, on
+ * this thread, with no library lock held. It never waits past the loop's next deadline, so it may
+ * return before `timeout_ms` with nothing done. STOMP_ERR_WOULD_DEADLOCK if the loop is already
+ * being processed: from inside one of its own callbacks, or by another thread at the same time
+ * (one thread at a time per loop); STOMP_ERR_IO if polling failed.
+ *
+ * # Safety
+ * `lp` is NULL or a live stomp_loop.
+ */
+stomp_result stomp_loop_process(const stomp_loop *lp, int timeout_ms);
 
 /**
  * The frame's command ("MESSAGE", "RECEIPT", ...): a static string, or NULL if `frame` is NULL.

@@ -11,7 +11,7 @@ use crate::options::Options;
 use crate::proto::{
     Command, ConnectParams, Frame, ReceiptStatus, Session, SessionConfig, State, Version,
 };
-use crate::runtime::command::{Cmd, runtime};
+use crate::runtime::command::{Cmd, Runtime, runtime};
 use crate::runtime::conn::{
     Core, Dispatch, DispatchQueue, Phase, Shared, lock, wait_progressing, wait_until,
 };
@@ -58,6 +58,11 @@ fn headers_vec(headers: &[(&str, &str)]) -> Vec<(String, String)> {
 
 impl Connection {
     pub fn new(opts: Options) -> Result<Connection> {
+        Self::new_in(opts, None)
+    }
+
+    /// A connection driven by `rt` (an application-driven loop's), or by the threaded runtime.
+    pub(crate) fn new_in(opts: Options, rt: Option<Arc<Runtime>>) -> Result<Connection> {
         if opts.hosts.is_empty() {
             return err(
                 ErrorKind::InvalidArgument,
@@ -83,9 +88,10 @@ impl Connection {
             ..SessionConfig::default()
         };
         let tls = crate::runtime::tls::targets(&opts.hosts, &opts.tls)?;
-        let rt = runtime();
+        let rt = rt.unwrap_or_else(|| runtime().clone());
         let shared = Arc::new(Shared {
             id: rt.new_id(),
+            rt,
             tls,
             core: Mutex::new(Core {
                 session: Session::new(config, Instant::now()),
@@ -186,6 +192,15 @@ impl Connection {
         headers: &[(&str, &str)],
         wait: bool,
     ) -> Result<()> {
+        if wait {
+            self.refuse_on_driver("connect with wait")?;
+        }
+        if self.shared.rt.is_closed() {
+            return err(
+                ErrorKind::Closed,
+                "the loop that drives this connection was freed",
+            );
+        }
         // Names are looked up here, on the caller's thread, at most the connect timeout each, so that
         // the I/O thread shared by every connection never waits for DNS. (A reconnect reuses them.)
         let resolved: Vec<_> = self
@@ -235,7 +250,7 @@ impl Connection {
             q.frames.clear();
             q.bytes = 0;
         }
-        runtime().command(Cmd::Open(self.shared.clone()));
+        self.shared.rt.command(Cmd::Open(self.shared.clone()));
         if !wait {
             return Ok(());
         }
@@ -260,7 +275,7 @@ impl Connection {
             stall,
             |_| matches!(self.shared.phase(), Phase::Open | Phase::Closed),
             // Its own steps, or (waiting for a connect slot) those of the connections ahead of it.
-            |c| (c.walk_steps, runtime().dials.load(Ordering::Relaxed)),
+            |c| (c.walk_steps, self.shared.rt.dials.load(Ordering::Relaxed)),
         );
         match self.shared.phase() {
             Phase::Open => Ok(()),
@@ -356,6 +371,16 @@ impl Connection {
                 pending < limit
             }
         };
+        if !room(core.session.pending_out()) && shared.rt.would_deadlock() {
+            return err(
+                ErrorKind::QueueFull,
+                format!(
+                    "{} bytes wait for the socket; on the loop's own thread a send cannot wait \
+                     for room: call stomp_loop_process and send again",
+                    core.session.pending_out()
+                ),
+            );
+        }
         if !room(core.session.pending_out()) {
             let deadline = Instant::now() + shared.opts.send_timeout;
             core.out_waiters += 1;
@@ -385,7 +410,7 @@ impl Connection {
         let wake = !std::mem::replace(&mut core.flush_queued, true);
         drop(core);
         if wake {
-            runtime().command(Cmd::Flush(shared.id));
+            self.shared.rt.command(Cmd::Flush(shared.id));
         }
         Ok(())
     }
@@ -643,6 +668,7 @@ impl Connection {
                     format!("receipt {} did not come within {:?}", receipt_id, timeout),
                 );
             }
+            self.refuse_on_driver("waiting for a receipt")?;
             core = self
                 .shared
                 .cv
@@ -654,6 +680,10 @@ impl Connection {
 
     /// Graceful close: DISCONNECT with a receipt, wait up to `timeout` for it, close. Stops reconnecting.
     pub fn disconnect(&self, receipt: Option<&str>, timeout: Duration) -> Result<()> {
+        if !timeout.is_zero() {
+            self.refuse_on_driver("disconnect with a timeout")?;
+        }
+        let waits = !self.shared.rt.would_deadlock();
         let receipt = receipt.map(str::to_owned).unwrap_or_else(new_id);
         let (open, generation) = {
             let mut core = self.shared.lock_core();
@@ -668,20 +698,34 @@ impl Connection {
             }
         };
         if !open {
-            runtime().command(Cmd::Close(self.shared.id, generation));
-            return self.wait_phase_closed(Duration::from_secs(5));
+            self.shared
+                .rt
+                .command(Cmd::Close(self.shared.id, generation));
+            return if waits {
+                self.wait_phase_closed(Duration::from_secs(5))
+            } else {
+                Ok(())
+            };
         }
         if self.shared.listener_count.load(Ordering::Acquire) > 0 {
-            runtime().pool.push(&self.shared, Dispatch::Disconnecting);
+            self.shared.rt.push(&self.shared, Dispatch::Disconnecting);
         }
         let sent = self.send_frame(Frame::new(Command::Disconnect).with("receipt", &receipt));
         let result = match sent {
+            Ok(()) if !waits => Ok(()),
             Ok(()) => self.wait_receipt(&receipt, timeout),
             Err(e) => Err(e),
         };
         // Whatever came of the receipt, the link goes now.
+        if !waits {
+            // On the loop's own thread: the DISCONNECT goes out on the next `process`, and the
+            // session closes the link when its receipt comes; the listeners hear it there.
+            return Ok(());
+        }
         if self.shared.phase() != Phase::Closed {
-            runtime().command(Cmd::Close(self.shared.id, generation));
+            self.shared
+                .rt
+                .command(Cmd::Close(self.shared.id, generation));
         }
         self.wait_phase_closed(Duration::from_secs(5))?;
         self.wait_dispatched(timeout);
@@ -727,7 +771,10 @@ impl Connection {
                 ),
             );
             let now = Instant::now();
-            if d.running_on == Some(std::thread::current().id()) || now >= deadline {
+            if d.running_on == Some(std::thread::current().id())
+                || now >= deadline
+                || shared.rt.would_deadlock()
+            {
                 return full;
             }
             drop(core); // the I/O thread needs it to hand the copies on
@@ -738,6 +785,22 @@ impl Connection {
                     .wait_dispatch_idle(d, Some(deadline), |_| std::mem::replace(&mut woken, true)),
             );
         }
+    }
+
+    /// `WouldDeadlock` for a wait made on the thread that drives this connection's application
+    /// loop: nobody else would do the work waited for.
+    fn refuse_on_driver(&self, what: &str) -> Result<()> {
+        if self.shared.rt.would_deadlock() {
+            return err(
+                ErrorKind::WouldDeadlock,
+                format!(
+                    "{} on the thread that drives the connection's loop would wait for itself: \
+                     use the non-waiting form and stomp_loop_process",
+                    what
+                ),
+            );
+        }
+        Ok(())
     }
 
     /// Waits (up to `timeout`) until the listeners have heard every event so far, so that
@@ -785,7 +848,7 @@ impl Connection {
                     && q.bytes <= self.shared.opts.receive_queue_bytes.max(1) / 2;
                 drop(q);
                 if low && self.shared.paused.load(Ordering::SeqCst) {
-                    runtime().command(Cmd::Resume(self.shared.id));
+                    self.shared.rt.command(Cmd::Resume(self.shared.id));
                 }
                 return Ok(f);
             }
@@ -802,6 +865,7 @@ impl Connection {
                     format!("no message within {:?}", timeout),
                 );
             }
+            self.refuse_on_driver("receive with a timeout")?;
             q.waiters += 1;
             q = self
                 .shared
@@ -850,7 +914,7 @@ impl Drop for Connection {
         *lock(&shared.listeners) = Arc::new(Vec::new());
         shared.listener_count.store(0, Ordering::Release);
         shared.listener_generation.fetch_add(1, Ordering::Release);
-        runtime().command(Cmd::Release(shared.id));
+        self.shared.rt.command(Cmd::Release(shared.id));
         let me = std::thread::current().id();
         let d = lock(&shared.dispatch);
         drop(shared.wait_dispatch_idle(d, None, |d| {

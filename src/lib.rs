@@ -18,6 +18,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use listener::{Disconnection, Listener, PrintingListener};
 pub use options::{HostSpec, Keepalive, Options};
 pub use proto::{Command, Frame, Version};
+pub use runtime::app_loop::EventLoop;
 pub use runtime::reconnect::ReconnectPolicy;
 pub use runtime::tls::{TlsFiles, TlsOptions, TlsSessionInfo};
 pub use stats::Stats;

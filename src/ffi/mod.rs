@@ -5,6 +5,7 @@
 
 pub mod boundary;
 pub mod connection;
+pub mod event_loop;
 pub mod frame;
 pub mod listener;
 pub mod log;

@@ -44,8 +44,9 @@ pub enum stomp_result {
     STOMP_ERR_CLOSED = 15,
     /// Over a size or count limit.
     STOMP_ERR_TOO_LARGE = 16,
-    /// A blocking call that could never complete where it was made. (Reserved: no call returns it
-    /// at present; blocking calls made from callbacks complete or time out.)
+    /// A blocking call that could never complete where it was made: on the thread that drives a
+    /// stomp_loop, a call that waits for that loop (see stomp_connection_new_on_loop), or
+    /// stomp_loop_process from inside one of the loop's own callbacks.
     STOMP_ERR_WOULD_DEADLOCK = 17,
     /// An output buffer is too small.
     STOMP_ERR_BUFFER_TOO_SMALL = 18,

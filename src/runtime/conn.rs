@@ -146,6 +146,8 @@ pub type ListenerList = Arc<Vec<(String, Arc<dyn Listener>)>>;
 
 pub struct Shared {
     pub id: usize,
+    /// The runtime whose loop drives this connection: commands and callbacks go there.
+    pub rt: Arc<crate::runtime::command::Runtime>,
     pub opts: Options,
     /// The TLS setup of each host of `opts.hosts` (`None`: plain TCP), built once by `new`.
     pub tls: Vec<Option<crate::runtime::tls::TlsTarget>>,

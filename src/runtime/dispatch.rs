@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::command::{Cmd, runtime};
+use super::command::Cmd;
 use super::conn::{Dispatch, ListenerList, Shared, lock};
 
 /// Events run for one connection before it goes to the back of the line.
@@ -295,31 +295,29 @@ impl<J: Job> Drop for EndGuard<'_, J> {
 }
 
 impl Pool<Arc<Shared>> {
-    /// Queues an event for `shared`'s listeners.
-    pub fn push(self: &Arc<Self>, shared: &Arc<Shared>, ev: Dispatch) {
-        self.push_all(shared, std::iter::once(ev));
-    }
-
     /// Queues events for `shared`'s listeners, in order, under one lock and with at most one
     /// wake-up (the I/O loop hands over all the messages of a read at once).
     pub fn push_all(self: &Arc<Self>, shared: &Arc<Shared>, evs: impl Iterator<Item = Dispatch>) {
-        let schedule = {
-            let mut d = lock(&shared.dispatch);
-            for ev in evs {
-                if ev.is_read_event() {
-                    d.read_events += 1;
-                    d.read_bytes += ev.read_bytes();
-                } else if matches!(ev, Dispatch::Send(_)) {
-                    d.sends += 1;
-                }
-                d.events.push_back(ev);
-            }
-            !d.events.is_empty() && !std::mem::replace(&mut d.scheduled, true)
-        };
-        if schedule {
+        if enqueue(shared, evs) {
             self.schedule(shared.clone());
         }
     }
+}
+
+/// Adds events to `shared`'s queue, under one lock; true when the connection must now be put on a
+/// ready list (it has events and was not on one).
+pub(crate) fn enqueue(shared: &Shared, evs: impl Iterator<Item = Dispatch>) -> bool {
+    let mut d = lock(&shared.dispatch);
+    for ev in evs {
+        if ev.is_read_event() {
+            d.read_events += 1;
+            d.read_bytes += ev.read_bytes();
+        } else if matches!(ev, Dispatch::Send(_)) {
+            d.sends += 1;
+        }
+        d.events.push_back(ev);
+    }
+    !d.events.is_empty() && !std::mem::replace(&mut d.scheduled, true)
 }
 
 impl Job for Arc<Shared> {
@@ -330,7 +328,7 @@ impl Job for Arc<Shared> {
 
 /// Runs up to `BATCH` of the connection's events, taken under one lock and accounted for under
 /// one more; true when more are left.
-fn run(shared: &Arc<Shared>) -> bool {
+pub(crate) fn run(shared: &Arc<Shared>) -> bool {
     let mut batch = {
         let mut d = lock(&shared.dispatch);
         if d.events.is_empty() {
@@ -402,7 +400,7 @@ fn run(shared: &Arc<Shared>) -> bool {
         shared.dispatch_idle.notify_all();
     }
     if resume && shared.paused.load(Ordering::SeqCst) {
-        runtime().command(Cmd::Resume(shared.id));
+        shared.rt.command(Cmd::Resume(shared.id));
     }
     more
 }

@@ -1,4 +1,5 @@
-//! The I/O loop: one thread, one `mio::Poll`, every connection of the process.
+//! The I/O loop: one thread, one `mio::Poll`, every connection of the process (but those of an
+//! application-driven loop, `app_loop::EventLoop`, whose `Loop` turns inside `process` instead).
 //!
 //! It owns the sockets, walks host lists, reads bytes into each connection's session, writes what the
 //! session has queued, keeps timers (connect timeouts, back-off sleeps, heart-beats), and hands events
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 
-use super::command::{Cmd, runtime};
+use super::command::{Cmd, Runtime};
 use super::conn::{Core, Dispatch, Phase, Shared, lock};
 use super::reconnect::{Jitter, Planner, Step};
 use super::stream::{self, Stream};
@@ -146,8 +147,12 @@ impl Conn {
     }
 }
 
-struct Loop {
+/// One I/O loop: the threaded runtime's (run by `run` on its own thread) or an application's
+/// (`EventLoop`, one `turn` per `stomp_loop_process`).
+pub(crate) struct Loop {
     poll: Poll,
+    /// Whose commands this loop takes.
+    rt: Arc<Runtime>,
     conns: HashMap<usize, Conn>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     jitter: Jitter,
@@ -156,53 +161,83 @@ struct Loop {
     /// Connections holding a connect slot, and those waiting for one, in order.
     connecting: usize,
     waiting: VecDeque<usize>,
+    events: Events,
+    cmds: Vec<Cmd>,
 }
 
-pub fn run(poll: Poll) {
-    let mut lp = Loop {
-        poll,
-        conns: HashMap::new(),
-        timers: BinaryHeap::new(),
-        jitter: Jitter::from_entropy(),
-        again: Vec::new(),
-        connecting: 0,
-        waiting: VecDeque::new(),
-    };
-    let mut events = Events::with_capacity(1024);
-    let mut cmds = Vec::new();
+/// The threaded runtime's I/O thread.
+pub fn run(poll: Poll, rt: Arc<Runtime>) {
+    let mut lp = Loop::new(poll, rt);
     loop {
-        let now = Instant::now();
-        let timeout = if !lp.again.is_empty() {
+        lp.turn(None);
+    }
+}
+
+impl Loop {
+    pub(crate) fn new(poll: Poll, rt: Arc<Runtime>) -> Loop {
+        Loop {
+            poll,
+            rt,
+            conns: HashMap::new(),
+            timers: BinaryHeap::new(),
+            jitter: Jitter::from_entropy(),
+            again: Vec::new(),
+            connecting: 0,
+            waiting: VecDeque::new(),
+            events: Events::with_capacity(1024),
+            cmds: Vec::new(),
+        }
+    }
+
+    /// How long the loop may sleep before a timer is due (zero when bytes are left to read; `None`:
+    /// no timer at all).
+    pub(crate) fn next_timeout(&self, now: Instant) -> Option<Duration> {
+        if !self.again.is_empty() {
             Some(Duration::ZERO)
         } else {
-            lp.timers
+            self.timers
                 .peek()
                 .map(|Reverse((t, _))| t.saturating_duration_since(now) + TIMER_SLACK)
-        };
-        if let Err(e) = lp.poll.poll(&mut events, timeout) {
-            if e.kind() != io::ErrorKind::Interrupted {
+        }
+    }
+
+    /// One iteration: waits for I/O (up to the next timer, and no longer than `limit` when given),
+    /// then handles what is ready, the commands, the unread bytes, the timers due and the
+    /// connections waiting for a connect slot. False when the poll itself failed.
+    pub(crate) fn turn(&mut self, limit: Option<Duration>) -> bool {
+        let mut timeout = self.next_timeout(Instant::now());
+        if let Some(l) = limit {
+            timeout = Some(timeout.map_or(l, |t| t.min(l)));
+        }
+        if let Err(e) = self.poll.poll(&mut self.events, timeout) {
+            if e.kind() != io::ErrorKind::Interrupted && limit.is_none() {
                 // Nothing sensible to do but try again; do not spin.
                 std::thread::sleep(Duration::from_millis(10));
             }
-            continue;
+            return e.kind() == io::ErrorKind::Interrupted;
         }
         let now = Instant::now();
+        let events = std::mem::replace(&mut self.events, Events::with_capacity(0));
         for ev in events.iter() {
             if ev.token() != WAKER {
                 let id = ev.token().0;
-                lp.guarded(id, |lp| lp.on_io(id, now));
+                self.guarded(id, |lp| lp.on_io(id, now));
             }
         }
-        runtime().take_commands(&mut cmds);
+        self.events = events;
+        let mut cmds = std::mem::take(&mut self.cmds);
+        self.rt.take_commands(&mut cmds);
         for cmd in cmds.drain(..) {
             let id = cmd.id();
-            lp.guarded(id, |lp| lp.on_command(cmd, now));
+            self.guarded(id, |lp| lp.on_command(cmd, now));
         }
-        for id in std::mem::take(&mut lp.again) {
-            lp.guarded(id, |lp| lp.drive(id, true, now));
+        self.cmds = cmds;
+        for id in std::mem::take(&mut self.again) {
+            self.guarded(id, |lp| lp.drive(id, true, now));
         }
-        lp.run_timers(now);
-        lp.start_waiting(now);
+        self.run_timers(now);
+        self.start_waiting(now);
+        true
     }
 }
 
@@ -415,7 +450,7 @@ impl Loop {
 
     fn dispatch(conn: &Conn, ev: Dispatch) {
         if conn.shared.listener_count.load(Ordering::Acquire) > 0 {
-            runtime().pool.push(&conn.shared, ev);
+            conn.shared.rt.push(&conn.shared, ev);
         }
     }
 
@@ -535,7 +570,7 @@ impl Loop {
             target.label()
         );
         if shared.listener_count.load(Ordering::Acquire) > 0 {
-            runtime().pool.push(
+            shared.rt.push(
                 &shared,
                 Dispatch::Connecting(target.host.clone(), target.port),
             );
@@ -548,7 +583,7 @@ impl Loop {
             ) {
                 Ok(()) => {
                     // Progress of the whole loop, for a `connect` waiting in line (Link::Queued).
-                    runtime().dials.fetch_add(1, Ordering::Relaxed);
+                    shared.rt.dials.fetch_add(1, Ordering::Relaxed);
                     let deadline = now + shared.opts.connect_timeout;
                     if !conn.slot {
                         conn.slot = true;
@@ -1136,8 +1171,8 @@ impl Loop {
             }
         }
         if listeners {
-            runtime()
-                .pool
+            conn.shared
+                .rt
                 .push_all(&conn.shared, messages.drain(..).map(Dispatch::Message));
         }
         messages.clear();

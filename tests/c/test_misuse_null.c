@@ -36,6 +36,7 @@ typedef struct {
     stomp_frame *msg, *msg2;   /* MESSAGEs received on `live` (one is acked, one nacked) */
     char queue[128];
     stomp_result code; /* written by stomp_last_disconnect */
+    stomp_loop *loop;  /* an application-driven loop with no connection */
 } fixture;
 
 static fixture fx;
@@ -126,6 +127,16 @@ static stomp_listener a_listener;
     X(statsf_s, "stomp_stats_format", "stats", INVALID, 0, stats_format_into(0))                             \
     X(statsf_b, "stomp_stats_format", "buf", INVALID, 0, stats_format_into(1))                               \
     X(conn_new, "stomp_connection_new", "opts", NULLRET, R_NULL, ptr_result(stomp_connection_new(NULL)))     \
+    X(loop_new, "stomp_loop_new", "(none)", NONE, R_VALUE, loop_new_and_free())                              \
+    X(loop_free, "stomp_loop_free", "lp", NOOP, R_VOID, (stomp_loop_free(NULL), R_VOID))                      \
+    X(on_loop_o, "stomp_connection_new_on_loop", "opts", NULLRET, R_NULL,                                     \
+      ptr_result(stomp_connection_new_on_loop(NULL, fx.loop)))                                                \
+    X(on_loop_l, "stomp_connection_new_on_loop", "lp", NULLRET, R_NULL,                                       \
+      ptr_result(stomp_connection_new_on_loop(fx.opts, NULL)))                                                \
+    X(loop_fd, "stomp_loop_fd", "lp", NULLRET, R_NULL, stomp_loop_fd(NULL) == -1 ? R_NULL : R_VALUE)           \
+    X(loop_tmo, "stomp_loop_timeout_ms", "lp", NULLRET, R_NULL,                                               \
+      stomp_loop_timeout_ms(NULL) == -1 ? R_NULL : R_VALUE)                                                   \
+    X(loop_proc, "stomp_loop_process", "lp", INVALID, 0, stomp_loop_process(NULL, 0))                          \
     X(conn_free, "stomp_connection_free", "conn", NOOP, R_VOID, (stomp_connection_free(NULL), R_VOID))       \
     X(set_l_c, "stomp_set_listener", "conn", INVALID, 0, stomp_set_listener(NULL, "l", &a_listener))         \
     X(set_l_n, "stomp_set_listener", "name", INVALID, 0, stomp_set_listener(fx.idle, NULL, &a_listener))     \
@@ -320,6 +331,13 @@ static int stats_format_into(int which) {
     rc = which == 0 ? stomp_stats_format(NULL, buf, sizeof buf) : stomp_stats_format(&st, NULL, 1024);
     CHECK_STR(buf, "same");
     return rc;
+}
+
+static int loop_new_and_free(void) {
+    stomp_loop *l = stomp_loop_new();
+    int r = ptr_result(l);
+    stomp_loop_free(l);
+    return r;
 }
 
 static int options_new_and_free(void) {
@@ -571,6 +589,8 @@ int main(int argc, char **argv) {
     stomp_listener_init(&a_listener);
     fx.opts = stomp_options_new();
     CHECK(fx.opts != NULL);
+    fx.loop = stomp_loop_new();
+    CHECK(fx.loop != NULL);
     sock = refusing_port(&port);
     o = t_options(&b, STOMP_VERSION_1_2, 0);
     CHECK_OK(stomp_options_set_reconnect(o, 0.0, 0.0, 0.0, 0.0, 1));
@@ -606,6 +626,7 @@ int main(int argc, char **argv) {
     stomp_connection_free(fx.refused);
     stomp_connection_free(fx.idle);
     stomp_options_free(fx.opts);
+    stomp_loop_free(fx.loop);
     close(sock);
     return t_done("test_misuse_null");
 }
