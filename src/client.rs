@@ -201,19 +201,26 @@ impl Connection {
                 "the loop that drives this connection was freed",
             );
         }
-        // Names are looked up here, on the caller's thread, at most the connect timeout each, so that
-        // the I/O thread shared by every connection never waits for DNS. (A reconnect reuses them.)
+        // Names are looked up here, on the caller's thread, so that the I/O thread shared by every
+        // connection never waits for DNS (a reconnect reuses them): at most the connect timeout
+        // each, the lookup on a helper thread; on an application-driven loop, which must start no
+        // thread, the lookup is made by the caller's thread itself, as long as the resolver takes.
+        let app_driven = self.shared.rt.is_app_driven();
         let resolved: Vec<_> = self
             .shared
             .opts
             .hosts
             .iter()
             .map(|h| {
-                crate::runtime::transport::resolve_within(
-                    &h.host,
-                    h.port,
-                    self.shared.opts.connect_timeout,
-                )
+                if app_driven {
+                    crate::runtime::transport::resolve(&h.host, h.port).map_err(|e| e.to_string())
+                } else {
+                    crate::runtime::transport::resolve_within(
+                        &h.host,
+                        h.port,
+                        self.shared.opts.connect_timeout,
+                    )
+                }
             })
             .collect();
         {

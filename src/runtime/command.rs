@@ -180,6 +180,11 @@ impl Runtime {
         lock(&self.queue).closed
     }
 
+    /// An application-driven loop's runtime (no thread of the library's own).
+    pub fn is_app_driven(&self) -> bool {
+        matches!(self.sched, Sched::Inline(_))
+    }
+
     /// True on the thread driving an application-driven loop: a call there that waits for the
     /// loop would wait for itself.
     pub fn would_deadlock(&self) -> bool {
