@@ -247,7 +247,7 @@ module StompFFI
         raise Error::MaxReconnectAttempts, detail if @reliable && @params[:max_reconnect_attempts].to_i.positive?
 
         raise Error::ConnectFailed, detail
-      else raise Error::LibraryError.new(rc, "connect: #{detail}")
+      else raise Error.library_error(rc, "connect: #{detail}")
       end
     end
 
