@@ -335,7 +335,10 @@ module StompFFI
       return kept if kept
 
       fp = Native::Scratch.current.frame
-      rc = @handle.use { |h| Native.stomp_receive(h, timeout_ms, fp) }
+      rc = @handle.use do |h|
+        rc = Native.stomp_receive_ready(h, 0, fp)
+        rc == Native::ERR_TIMEOUT && timeout_ms.positive? ? Native.stomp_receive(h, timeout_ms, fp) : rc
+      end
       case rc
       when Native::OK
         frame = fp.read_pointer

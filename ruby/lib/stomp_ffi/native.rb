@@ -122,6 +122,9 @@ module StompFFI
     attach_function :stomp_send_frame, %i[pointer string pointer size_t pointer size_t], :int, blocking: true
     attach_function :stomp_disconnect, %i[pointer string uint32], :int, blocking: true
     attach_function :stomp_receive, %i[pointer uint32 pointer], :int, blocking: true
+    # The same, keeping the GVL: only with timeout 0 (it never waits then), which saves releasing
+    # and taking back the GVL when a message is already queued.
+    attach_function :stomp_receive_ready, :stomp_receive, %i[pointer uint32 pointer], :int
     attach_function :stomp_is_connected, [:pointer], :bool
     attach_function :stomp_connection_version, %i[pointer pointer], :int
     attach_function :stomp_connected_frame, %i[pointer pointer], :int
@@ -216,33 +219,37 @@ module StompFFI
       end
     end
 
-    # Yields each header of a frame as binary strings (name, value), in order: with one call for
-    # the whole block where the library can, else one call a header.
-    def self.each_header(frame, &block)
-      return each_header_packed(frame, &block) if PACKED_HEADERS
+    # A frame's headers as one Array [name, value, name, value, ...] of UTF-8 Strings, in the order
+    # received, repeats included: with one call for the whole block where the library can (split
+    # once, so the Strings are UTF-8 from the start), else one call a header.
+    def self.header_strings(frame)
+      return packed_header_strings(frame) if PACKED_HEADERS
 
       scratch = Scratch.current
       np = scratch.name
       vp = scratch.value
-      stomp_frame_header_count(frame).times do |i|
-        stomp_frame_header_at(frame, i, np, vp)
-        yield np.read_pointer.read_string, vp.read_pointer.read_string
+      Array.new(stomp_frame_header_count(frame) * 2) do |i|
+        stomp_frame_header_at(frame, i / 2, np, vp) if i.even?
+        (i.even? ? np : vp).read_pointer.read_string.force_encoding(Encoding::UTF_8)
       end
     end
 
-    def self.each_header_packed(frame)
+    def self.packed_header_strings(frame)
       scratch = Scratch.current
       buf = scratch.headers_buffer
-      rc = stomp_frame_headers_packed(frame, buf, buf.size, scratch.len)
+      len = scratch.len
+      rc = stomp_frame_headers_packed(frame, buf, buf.size, len)
       if rc == ERR_BUFFER_TOO_SMALL
-        buf = scratch.headers_buffer(scratch.len.read(:size_t))
-        rc = stomp_frame_headers_packed(frame, buf, buf.size, scratch.len)
+        buf = scratch.headers_buffer(len.read(:size_t))
+        rc = stomp_frame_headers_packed(frame, buf, buf.size, len)
       end
       raise Error::LibraryError.new(rc, "stomp_frame_headers_packed: #{describe(rc)}") unless rc == OK
 
-      parts = buf.read_bytes(scratch.len.read(:size_t)).split("\0", -1)
-      parts.pop # the empty string after the last NUL
-      parts.each_slice(2) { |name, value| yield name, value }
+      # Every string ends with its NUL: split with -1 keeps empty values, and leaves one empty
+      # String after the last NUL, dropped.
+      parts = buf.read_bytes(len.read(:size_t)).force_encoding(Encoding::UTF_8).split("\0", -1)
+      parts.pop
+      parts
     end
 
     # A frame's body, binary.
