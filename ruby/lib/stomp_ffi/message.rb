@@ -23,8 +23,7 @@ module StompFFI
     # content-length and its body is not ASCII, else UTF-8; the body and 1.0 headers take the
     # frame's encoding, 1.1+ headers are always UTF-8 (and a repeated one gives an Array).
     def self.from_frame(frame, protocol)
-      body = Native.frame_body(frame)
-      parts = Native.header_strings(frame)
+      command, parts, body = Native.frame_parts(frame)
       headers = parts.size <= SPLAT_MAX ? Hash[*parts] : {}
       # Fewer keys than headers: a repeated header (or too many for the splat).
       headers = collect_headers(parts, protocol != SPL_10) if headers.size * 2 != parts.size
@@ -33,7 +32,7 @@ module StompFFI
       elsif protocol == SPL_10
         headers = headers.to_h { |k, v| [k.b, v.is_a?(Array) ? v.map(&:b) : v.b] }
       end
-      new(Native.stomp_frame_command(frame).force_encoding(Encoding::UTF_8), headers, body)
+      new(command, headers, body)
     end
 
     # The Hash of [name, value, ...]: under 1.1+ a repeated header gives an Array of its values,

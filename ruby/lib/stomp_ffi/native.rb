@@ -142,6 +142,14 @@ module StompFFI
     rescue FFI::NotFoundError
       false
     end
+    # The whole frame in one call (added after stomp_frame_headers_packed): bound only when the
+    # library has it.
+    PACKED_FRAME = begin
+      attach_function :stomp_frame_packed, %i[pointer pointer size_t pointer pointer], :int
+      true
+    rescue FFI::NotFoundError
+      false
+    end
     attach_function :stomp_frame_clone, [:pointer], :pointer
     attach_function :stomp_frame_free, [:pointer], :void
 
@@ -160,7 +168,11 @@ module StompFFI
     # as last time, which they usually are), so that a publish allocates no native memory. No
     # user code runs between filling it and the call that reads it.
     class Scratch
-      attr_reader :frame, :name, :value, :len
+      attr_reader :frame, :name, :value, :len, :body_at
+
+      # Packed blocks up to this size reuse this thread's buffer; a larger one gets a buffer of its
+      # own for the call, so that one big message does not pin its size in every thread.
+      KEEP_MAX = 64 * 1024
 
       def self.current
         Thread.current[:stomp_ffi_scratch] ||= new
@@ -171,16 +183,20 @@ module StompFFI
         @name = FFI::MemoryPointer.new(:pointer)
         @value = FFI::MemoryPointer.new(:pointer)
         @len = FFI::MemoryPointer.new(:size_t)
+        @body_at = FFI::MemoryPointer.new(:size_t)
         @flat = nil
         @headers = nil
         @body = FFI::MemoryPointer.new(:char, 4096, false)
         @headers_buffer = FFI::MemoryPointer.new(:char, 1024, false)
       end
 
-      # Room for a frame's packed headers: at least `size` bytes, grown (doubled) as needed.
+      # Room for a frame's packed headers (or whole frame): at least `size` bytes, this thread's
+      # buffer grown (doubled) as needed up to KEEP_MAX, a buffer for this call alone past it.
       def headers_buffer(size = 0)
-        @headers_buffer = FFI::MemoryPointer.new(:char, size * 2, false) if size > @headers_buffer.size
-        @headers_buffer
+        return @headers_buffer if size <= @headers_buffer.size
+        return FFI::MemoryPointer.new(:char, size, false) if size > KEEP_MAX
+
+        @headers_buffer = FFI::MemoryPointer.new(:char, [size * 2, KEEP_MAX].min, false)
       end
 
       # [stomp_header array (nil if none), count, body pointer (nil if empty)] for `flat`
@@ -219,6 +235,45 @@ module StompFFI
       end
     end
 
+    # [command, headers, body] of a frame: the command and the headers as header_strings gives
+    # them (UTF-8), the body binary. One call where the library can, else three.
+    def self.frame_parts(frame)
+      unless PACKED_FRAME
+        return [stomp_frame_command(frame).force_encoding(Encoding::UTF_8), header_strings(frame), frame_body(frame)]
+      end
+
+      scratch = Scratch.current
+      len = scratch.len
+      body_at = scratch.body_at
+      buf = scratch.headers_buffer
+      rc = stomp_frame_packed(frame, buf, buf.size, len, body_at)
+      buf = refill(scratch, rc, 'stomp_frame_packed') { |b| stomp_frame_packed(frame, b, b.size, len, body_at) } if rc != OK
+      at = body_at.read(:size_t)
+      parts = nul_terminated(buf.get_bytes(0, at))
+      command = parts.shift
+      [command, parts, buf.get_bytes(at, len.read(:size_t) - at)]
+    end
+
+    # After a packed call into this thread's buffer failed with `rc`: when the buffer was too
+    # small, the block (the same call, given a buffer; it returns the result code) is run again
+    # with one of the size written to scratch.len, and that buffer returned; any other failure
+    # raises.
+    def self.refill(scratch, rc, what)
+      if rc == ERR_BUFFER_TOO_SMALL
+        buf = scratch.headers_buffer(scratch.len.read(:size_t))
+        rc = yield buf
+        return buf if rc == OK
+      end
+      raise Error::LibraryError.new(rc, "#{what}: #{describe(rc)}")
+    end
+
+    # The NUL-terminated strings of `bytes`, as UTF-8 Strings (empty ones kept).
+    def self.nul_terminated(bytes)
+      parts = bytes.force_encoding(Encoding::UTF_8).split("\0", -1)
+      parts.pop # the empty String after the last NUL
+      parts
+    end
+
     # A frame's headers as one Array [name, value, name, value, ...] of UTF-8 Strings, in the order
     # received, repeats included: with one call for the whole block where the library can (split
     # once, so the Strings are UTF-8 from the start), else one call a header.
@@ -236,20 +291,11 @@ module StompFFI
 
     def self.packed_header_strings(frame)
       scratch = Scratch.current
-      buf = scratch.headers_buffer
       len = scratch.len
+      buf = scratch.headers_buffer
       rc = stomp_frame_headers_packed(frame, buf, buf.size, len)
-      if rc == ERR_BUFFER_TOO_SMALL
-        buf = scratch.headers_buffer(len.read(:size_t))
-        rc = stomp_frame_headers_packed(frame, buf, buf.size, len)
-      end
-      raise Error::LibraryError.new(rc, "stomp_frame_headers_packed: #{describe(rc)}") unless rc == OK
-
-      # Every string ends with its NUL: split with -1 keeps empty values, and leaves one empty
-      # String after the last NUL, dropped.
-      parts = buf.read_bytes(len.read(:size_t)).force_encoding(Encoding::UTF_8).split("\0", -1)
-      parts.pop
-      parts
+      buf = refill(scratch, rc, 'stomp_frame_headers_packed') { |b| stomp_frame_headers_packed(frame, b, b.size, len) } if rc != OK
+      nul_terminated(buf.get_bytes(0, len.read(:size_t)))
     end
 
     # A frame's body, binary.
