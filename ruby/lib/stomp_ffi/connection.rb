@@ -194,6 +194,16 @@ module StompFFI
       heartbeat_interval(1, 0)
     end
 
+    # Heart-beats sent to and received from the broker, over every link of this connection (from
+    # libstomp's counters; 0 with a library that has none), as the gem counts them.
+    def hbsend_count
+      counter(:heartbeats_sent)
+    end
+
+    def hbrecv_count
+      counter(:heartbeats_received)
+    end
+
     def valid_utf8?(s)
       s.encoding == Encoding::UTF_8 && s.valid_encoding?
     end
@@ -366,6 +376,17 @@ module StompFFI
 
       warn 'warning: broker sent EOF, and connection not reliable' unless defined?(Test) # as the gem
       nil
+    end
+
+    def counter(name)
+      return 0 unless Native::STATS
+
+      stats = Native::Stats.new
+      stats[:size] = Native::Stats.size
+      rc = @handle.use { |h| Native.stomp_stats_get(h, stats) }
+      rc == Native::OK ? stats[name] : 0
+    rescue Handle::Closed
+      0
     end
 
     def heartbeat_interval(mine, theirs)

@@ -87,6 +87,15 @@ module StompFFI
              :on_heartbeat, :pointer, :on_receiver_loop_completed, :pointer
     end
 
+    # stomp_stats (see stomp.h): `size` set by the caller, then the counters in the header's order.
+    class Stats < FFI::Struct
+      layout :size, :size_t, :connections, :uint64, :disconnects, :uint64, :reconnects, :uint64,
+             :messages_sent, :uint64, :messages_received, :uint64, :frames_sent, :uint64,
+             :frames_received, :uint64, :receipts_received, :uint64, :errors, :uint64,
+             :heartbeats_sent, :uint64, :heartbeats_received, :uint64, :heartbeat_timeouts, :uint64,
+             :bytes_sent, :uint64, :bytes_received, :uint64, :frames_held, :uint64
+    end
+
     attach_function :stomp_strerror, [:int], :string
     attach_function :stomp_last_error, [], :string
 
@@ -128,6 +137,14 @@ module StompFFI
     attach_function :stomp_is_connected, [:pointer], :bool
     attach_function :stomp_connection_version, %i[pointer pointer], :int
     attach_function :stomp_connected_frame, %i[pointer pointer], :int
+
+    # Per-connection counters (added after 0.1.0's first build): bound only when the library has them.
+    STATS = begin
+      attach_function :stomp_stats_get, %i[pointer pointer], :int
+      true
+    rescue FFI::NotFoundError
+      false
+    end
 
     attach_function :stomp_frame_command, [:pointer], :string
     attach_function :stomp_frame_header, %i[pointer string], :pointer
