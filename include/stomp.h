@@ -885,6 +885,27 @@ stomp_result stomp_frame_header_at(const stomp_frame *frame, size_t index, const
 stomp_result stomp_frame_headers_packed(const stomp_frame *frame, char *buf, size_t len, size_t *needed_out);
 
 /**
+ * The whole frame in one call, for bindings where a call costs more than a copy (Ruby's ffi, say):
+ * writes the command and a NUL, then `name\0value\0` for each header in the order received,
+ * repeats included (as `stomp_frame_headers_packed`), then the body's bytes as they are (NULs
+ * included, no terminator), into `buf` (`len` bytes). `*needed_out` gets the total bytes and
+ * `*body_at_out` the offset where the body starts (the bytes of the command and headers), so
+ * the body is the last `*needed_out - *body_at_out` bytes. This replaces `stomp_frame_command`,
+ * `stomp_frame_headers_packed` and `stomp_frame_body`.
+ *
+ * Returns STOMP_OK with the block written; STOMP_ERR_BUFFER_TOO_SMALL, with nothing written to
+ * `buf`, if it does not fit (a call with `buf` NULL and `len` 0 asks for the sizes);
+ * STOMP_ERR_INVALID_ARGUMENT if `frame`, `needed_out` or `body_at_out` is NULL, or `buf` is NULL
+ * with `len` over 0. `*needed_out` and `*body_at_out` are written on STOMP_OK and on
+ * STOMP_ERR_BUFFER_TOO_SMALL. Any thread, while the frame lives.
+ *
+ * # Safety
+ * `frame` is NULL or a live stomp_frame; `buf` is NULL or points to `len` writable bytes;
+ * `needed_out` and `body_at_out` are each NULL or writable.
+ */
+stomp_result stomp_frame_packed(const stomp_frame *frame, char *buf, size_t len, size_t *needed_out, size_t *body_at_out);
+
+/**
  * The body and its length (which may include NUL bytes). The pointer lives as long as the frame; it
  * is not NUL-terminated. `len` may be NULL. NULL (and length 0) for a NULL frame.
  *

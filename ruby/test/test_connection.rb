@@ -27,6 +27,25 @@ class TestConnection < Minitest::Test
     assert_equal '7', bin.headers['content-length']
   end
 
+  # Frames past the gem's fast paths: a body larger than the per-thread buffer (256 KiB), more
+  # headers than go through Hash[] at once (80), and, under 1.1+, an empty header value.
+  each_broker_version('large_body_and_many_headers') do |broker, version|
+    conn = connect(broker, version)
+    dest = unique('large')
+    subscribe_confirmed(conn, dest)
+    body = (0...256 * 1024).map { |i| (i % 251).chr }.join.b
+    custom = (1..80).to_h { |i| ["x-h#{i}", "v#{i}"] }
+    custom['x-empty'] = '' unless version == '1.0'
+    conn.publish(dest, body, custom)
+    msg = receive_within(conn, 'the 256 KiB message with 80 headers')
+    assert_equal body, msg.body.b
+    assert_equal Encoding::BINARY, msg.body.encoding
+    custom.each { |k, v| assert_equal v, msg.headers[k], "header #{k}" }
+    assert_equal dest, msg.headers['destination']
+    conn.publish(dest, 'small again')
+    assert_equal 'small again', receive_within(conn, 'a small message after the large one').body
+  end
+
   each_broker_version('poll_is_nil_when_nothing_waits') do |broker, version|
     conn = connect(broker, version)
     dest = unique('poll')
@@ -55,6 +74,18 @@ class TestConnection < Minitest::Test
       assert_equal [1000, sy].max.to_f, conn.hbsend_interval, 'max(ours, the broker\'s), ms'
       assert_equal [1000, sx].max.to_f, conn.hbrecv_interval
     end
+  end
+
+  # The counts grow as heart-beats go each way. Nothing announces a heart-beat sent, so the test
+  # reads the counters until both moved, within a bound.
+  each_broker_version('heartbeat_counts', versions: %w[1.1 1.2]) do |broker, version|
+    conn = connect(broker, version, connect_headers: { 'heart-beat' => '200,200' })
+    quiet = connect(broker, version)
+    deadline = Time.now + WAIT
+    sleep 0.05 until (conn.hbsend_count.positive? && conn.hbrecv_count.positive?) || Time.now > deadline
+    assert conn.hbsend_count.positive?, "no heart-beat sent within #{WAIT}s (hbsend_count #{conn.hbsend_count})"
+    assert conn.hbrecv_count.positive?, "no heart-beat received within #{WAIT}s (hbrecv_count #{conn.hbrecv_count})"
+    assert_equal [0, 0], [quiet.hbsend_count, quiet.hbrecv_count], 'a connection without heart-beats counts none'
   end
 
   each_broker_version('ack_client_individual_takes') do |broker, version|
@@ -216,7 +247,7 @@ class TestErrors < Minitest::Test
 
   def test_ssl_without_tls_in_the_library
     skip 'the gem has TLS' if GEM_MODE
-    skip 'this libstomp has TLS: the TLS tests are for a later session' if StompFFI::Native::TLS
+    skip 'this libstomp has TLS (test_tls.rb tests it)' if StompFFI::Native::TLS
     p = params('rabbitmq', '1.2')
     p[:hosts].first[:ssl] = StompFFI::SSLParams.new(ts_files: '/nonexistent/ca.pem')
     err = assert_raises(StompFFI::Error::SSLUnsupported) { StompFFI::Connection.new(p) }

@@ -17,6 +17,15 @@ class TestLoading < Minitest::Test
     Timeout.timeout(30) { Open3.capture2e(env, RbConfig.ruby, '-I', LIB, '-e', code) }
   end
 
+  # The packed blocks of stomp_frame_packed / stomp_frame_headers_packed: empty strings kept,
+  # a trailing one included, every String UTF-8.
+  def test_packed_blocks_keep_empty_strings
+    parts = StompFFI::Native.nul_terminated("a\0\0b\0\0".b)
+    assert_equal ['a', '', 'b', ''], parts
+    assert(parts.all? { |p| p.encoding == Encoding::UTF_8 })
+    assert_equal [], StompFFI::Native.nul_terminated(''.b)
+  end
+
   def test_version_checked_and_source_reported
     assert_match(/\A0\.\d+\.\d+/, StompFFI::Native::LIB_VERSION)
     from, path = StompFFI::Native::LOADED_FROM

@@ -157,28 +157,101 @@ pub unsafe extern "C" fn stomp_frame_headers_packed(
     ffi_boundary! {
         // SAFETY: the caller's contract.
         let (f, needed_out) = unsafe { (borrow(frame)?, out_arg(needed_out, "needed_out")?) };
-        if buf.is_null() && len > 0 {
-            return err(ErrorKind::InvalidArgument, format!("buf is NULL but len is {}", len));
-        }
-        let pairs = (0..f.header_count()).filter_map(|i| f.header_at_with_nul(i));
-        let needed: usize = pairs.clone().map(|(n, v)| n.len() + v.len()).sum();
+        check_buf(buf, len)?;
+        let needed = header_parts(f).map(<[u8]>::len).sum();
         needed_out.write(needed);
-        if needed > len {
-            return err(
-                ErrorKind::BufferTooSmall,
-                format!("the headers need {} bytes, the buffer has {}", needed, len),
-            );
-        }
-        let mut at = 0;
-        for part in pairs.flat_map(|(n, v)| [n, v]) {
-            // SAFETY: `buf` has `len` writable bytes (the caller's contract) and the parts sum to
-            // `needed` <= `len`; each part ends with its NUL.
-            unsafe {
-                std::ptr::copy_nonoverlapping(part.as_ptr(), buf.cast::<u8>().add(at), part.len())
-            };
-            at += part.len();
-        }
-        Ok(())
+        // SAFETY: `buf` is NULL only with `len` 0, else has `len` writable bytes (the caller's contract).
+        unsafe { write_parts(buf, len, needed, header_parts(f), "the headers") }
+    }
+}
+
+/// STOMP_ERR_INVALID_ARGUMENT for a NULL `buf` with a nonzero `len`.
+fn check_buf(buf: *mut c_char, len: usize) -> crate::error::Result<()> {
+    if buf.is_null() && len > 0 {
+        return err(
+            ErrorKind::InvalidArgument,
+            format!("buf is NULL but len is {}", len),
+        );
+    }
+    Ok(())
+}
+
+/// Each header's name and value, in the order received, each with its NUL.
+fn header_parts(f: &Frame) -> impl Iterator<Item = &[u8]> + '_ {
+    (0..f.header_count())
+        .filter_map(|i| f.header_at_with_nul(i))
+        .flat_map(|(n, v)| [n, v])
+}
+
+/// Copies `parts` (which sum to `needed` bytes) one after the other into `buf`, or fails with
+/// STOMP_ERR_BUFFER_TOO_SMALL (naming `what`) and writes nothing when `needed` exceeds `len`.
+///
+/// # Safety
+/// `buf` points to `len` writable bytes (it may be NULL when `len` is 0).
+unsafe fn write_parts<'a>(
+    buf: *mut c_char,
+    len: usize,
+    needed: usize,
+    parts: impl Iterator<Item = &'a [u8]>,
+    what: &str,
+) -> crate::error::Result<()> {
+    if needed > len {
+        return err(
+            ErrorKind::BufferTooSmall,
+            format!("{}: {} bytes needed, the buffer has {}", what, needed, len),
+        );
+    }
+    let mut at = 0;
+    for part in parts {
+        // SAFETY: `buf` has `len` writable bytes (the caller's contract) and the parts sum to
+        // `needed` <= `len`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(part.as_ptr(), buf.cast::<u8>().add(at), part.len())
+        };
+        at += part.len();
+    }
+    Ok(())
+}
+
+/// The whole frame in one call, for bindings where a call costs more than a copy (Ruby's ffi, say):
+/// writes the command and a NUL, then `name\0value\0` for each header in the order received,
+/// repeats included (as `stomp_frame_headers_packed`), then the body's bytes as they are (NULs
+/// included, no terminator), into `buf` (`len` bytes). `*needed_out` gets the total bytes and
+/// `*body_at_out` the offset where the body starts (the bytes of the command and headers), so
+/// the body is the last `*needed_out - *body_at_out` bytes. This replaces `stomp_frame_command`,
+/// `stomp_frame_headers_packed` and `stomp_frame_body`.
+///
+/// Returns STOMP_OK with the block written; STOMP_ERR_BUFFER_TOO_SMALL, with nothing written to
+/// `buf`, if it does not fit (a call with `buf` NULL and `len` 0 asks for the sizes);
+/// STOMP_ERR_INVALID_ARGUMENT if `frame`, `needed_out` or `body_at_out` is NULL, or `buf` is NULL
+/// with `len` over 0. `*needed_out` and `*body_at_out` are written on STOMP_OK and on
+/// STOMP_ERR_BUFFER_TOO_SMALL. Any thread, while the frame lives.
+///
+/// # Safety
+/// `frame` is NULL or a live stomp_frame; `buf` is NULL or points to `len` writable bytes;
+/// `needed_out` and `body_at_out` are each NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stomp_frame_packed(
+    frame: *const stomp_frame,
+    buf: *mut c_char,
+    len: usize,
+    needed_out: *mut usize,
+    body_at_out: *mut usize,
+) -> stomp_result {
+    ffi_boundary! {
+        // SAFETY: the caller's contract.
+        let (f, needed_out, body_at_out) = unsafe {
+            (borrow(frame)?, out_arg(needed_out, "needed_out")?, out_arg(body_at_out, "body_at_out")?)
+        };
+        check_buf(buf, len)?;
+        let command = command_cstr(f.command);
+        let body_at = command.len() + header_parts(f).map(<[u8]>::len).sum::<usize>();
+        let needed = body_at + f.body().len();
+        needed_out.write(needed);
+        body_at_out.write(body_at);
+        let parts = std::iter::once(command).chain(header_parts(f)).chain(std::iter::once(f.body()));
+        // SAFETY: `buf` is NULL only with `len` 0, else has `len` writable bytes (the caller's contract).
+        unsafe { write_parts(buf, len, needed, parts, "the frame") }
     }
 }
 

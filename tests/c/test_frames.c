@@ -5,6 +5,8 @@
  *  - accessors: command, header lookup (absent / NULL name), header_count, header_at in order with
  *    NULL out-pointers allowed and NOT_FOUND past the end (outputs untouched), body with NUL bytes and
  *    a NULL length pointer;
+ *  - stomp_frame_headers_packed and stomp_frame_packed: the same data in one block, sizes asked
+ *    with a NULL buffer, nothing written when it does not fit;
  *  - stomp_connected_frame: a CONNECTED frame with an empty body, freed independently;
  *  - frames from stomp_receive and stomp_connected_frame freed in any order.
  */
@@ -116,6 +118,43 @@ int main(int argc, char **argv) {
         CHECK(at == need);
         free(block);
         t_ok("the packed block is the headers of header_at, in order, and nothing more");
+    }
+
+    t_section("%s: frame_packed gives command, headers and body in one block", b.name);
+    {
+        size_t need = 0, at = 0, hneed = 0, need2 = 7, at2 = 7;
+        char small[4] = "xyz";
+        char *block;
+        const char *cmd = stomp_frame_command(lent_clone);
+        const unsigned char *bptr = stomp_frame_body(lent_clone, &len);
+        CHECK_RC(stomp_frame_headers_packed(lent_clone, NULL, 0, &hneed), STOMP_ERR_BUFFER_TOO_SMALL);
+        CHECK_RC(stomp_frame_packed(lent_clone, NULL, 0, &need, &at), STOMP_ERR_BUFFER_TOO_SMALL);
+        CHECK(at == strlen(cmd) + 1 + hneed);
+        CHECK(need == at + len);
+        CHECK_RC(stomp_frame_packed(lent_clone, small, sizeof small, &need2, &at2), STOMP_ERR_BUFFER_TOO_SMALL);
+        CHECK(need2 == need && at2 == at);
+        CHECK_STR(small, "xyz"); /* nothing written when it does not fit */
+        CHECK_RC(stomp_frame_packed(lent_clone, NULL, 8, &need2, &at2), STOMP_ERR_INVALID_ARGUMENT);
+        CHECK_RC(stomp_frame_packed(lent_clone, small, sizeof small, NULL, &at2), STOMP_ERR_INVALID_ARGUMENT);
+        CHECK_RC(stomp_frame_packed(lent_clone, small, sizeof small, &need2, NULL), STOMP_ERR_INVALID_ARGUMENT);
+        CHECK_RC(stomp_frame_packed(NULL, small, sizeof small, &need2, &at2), STOMP_ERR_INVALID_ARGUMENT);
+        block = malloc(need + 1);
+        CHECK(block != NULL);
+        block[need] = '#'; /* past the end: must stay */
+        need2 = at2 = 0;
+        CHECK_OK(stomp_frame_packed(lent_clone, block, need + 1, &need2, &at2));
+        CHECK(need2 == need && at2 == at && block[need] == '#');
+        CHECK_STR(block, cmd);
+        {
+            char *headers = malloc(hneed);
+            CHECK(headers != NULL);
+            CHECK_OK(stomp_frame_headers_packed(lent_clone, headers, hneed, &hneed));
+            CHECK(memcmp(block + strlen(cmd) + 1, headers, hneed) == 0);
+            free(headers);
+        }
+        CHECK(len == body_len && memcmp(block + at, bptr, len) == 0 && memcmp(block + at, body, body_len) == 0);
+        free(block);
+        t_ok("the packed frame is the command, the packed headers and the body (NULs kept), nothing more");
     }
 
     t_section("%s: freeing one copy leaves the others intact", b.name);

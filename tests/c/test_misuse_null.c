@@ -259,6 +259,11 @@ static stomp_listener a_listener;
     X(f_pk_b0, "stomp_frame_headers_packed", "buf", ALLOWED, STOMP_ERR_BUFFER_TOO_SMALL, packed_into(fx.msg, 0)) \
     X(f_pk_n, "stomp_frame_headers_packed", "needed_out", INVALID, 0,                                        \
       stomp_frame_headers_packed(fx.msg, NULL, 0, NULL))                                                     \
+    X(f_fp_f, "stomp_frame_packed", "frame", INVALID, 0, frame_packed_into(NULL, 64))                        \
+    X(f_fp_b1, "stomp_frame_packed", "buf", INVALID, 0, frame_packed_into(fx.msg, 64))                       \
+    X(f_fp_b0, "stomp_frame_packed", "buf", ALLOWED, STOMP_ERR_BUFFER_TOO_SMALL, frame_packed_into(fx.msg, 0)) \
+    X(f_fp_n, "stomp_frame_packed", "needed_out", INVALID, 0, frame_packed_null_out(1))                      \
+    X(f_fp_a, "stomp_frame_packed", "body_at_out", INVALID, 0, frame_packed_null_out(0))                     \
     X(f_body_f, "stomp_frame_body", "frame", NULLRET, R_NULL, body_of_null())                                \
     X(f_body_l, "stomp_frame_body", "len", ALLOWED, R_VALUE, ptr_result(stomp_frame_body(fx.msg, NULL)))     \
     X(f_clone, "stomp_frame_clone", "frame", NULLRET, R_NULL, ptr_result(stomp_frame_clone(NULL)))           \
@@ -401,6 +406,22 @@ static int packed_into(const stomp_frame *f, size_t len) {
     size_t needed = 7777;
     int rc = stomp_frame_headers_packed(f, NULL, len, &needed);
     CHECK(len == 0 ? needed > 0 && needed != 7777 : needed == 7777);
+    return rc;
+}
+
+static int frame_packed_into(const stomp_frame *f, size_t len) {
+    size_t needed = 7777, body_at = 7777;
+    int rc = stomp_frame_packed(f, NULL, len, &needed, &body_at);
+    CHECK(len == 0 ? needed > body_at && body_at > 0 && needed != 7777 : needed == 7777 && body_at == 7777);
+    return rc;
+}
+
+/* stomp_frame_packed with one of its two out-pointers NULL (which_null 1: needed_out). */
+static int frame_packed_null_out(int which_null) {
+    size_t other = 7777;
+    int rc = which_null ? stomp_frame_packed(fx.msg, NULL, 0, NULL, &other)
+                        : stomp_frame_packed(fx.msg, NULL, 0, &other, NULL);
+    CHECK(other == 7777);
     return rc;
 }
 

@@ -129,6 +129,14 @@ module StompFFI
       @connection.hbsend_interval
     end
 
+    def hbsend_count
+      @connection.hbsend_count
+    end
+
+    def hbrecv_count
+      @connection.hbrecv_count
+    end
+
     def hbrecv_interval
       @connection.hbrecv_interval
     end

@@ -194,6 +194,16 @@ module StompFFI
       heartbeat_interval(1, 0)
     end
 
+    # Heart-beats sent to and received from the broker, over every link of this connection (from
+    # libstomp's counters; 0 with a library that has none), as the gem counts them.
+    def hbsend_count
+      counter(:heartbeats_sent)
+    end
+
+    def hbrecv_count
+      counter(:heartbeats_received)
+    end
+
     def valid_utf8?(s)
       s.encoding == Encoding::UTF_8 && s.valid_encoding?
     end
@@ -247,7 +257,7 @@ module StompFFI
         raise Error::MaxReconnectAttempts, detail if @reliable && @params[:max_reconnect_attempts].to_i.positive?
 
         raise Error::ConnectFailed, detail
-      else raise Error::LibraryError.new(rc, "connect: #{detail}")
+      else raise Error.library_error(rc, "connect: #{detail}")
       end
     end
 
@@ -335,7 +345,10 @@ module StompFFI
       return kept if kept
 
       fp = Native::Scratch.current.frame
-      rc = @handle.use { |h| Native.stomp_receive(h, timeout_ms, fp) }
+      rc = @handle.use do |h|
+        rc = Native.stomp_receive_ready(h, 0, fp)
+        rc == Native::ERR_TIMEOUT && timeout_ms.positive? ? Native.stomp_receive(h, timeout_ms, fp) : rc
+      end
       case rc
       when Native::OK
         frame = fp.read_pointer
@@ -363,6 +376,17 @@ module StompFFI
 
       warn 'warning: broker sent EOF, and connection not reliable' unless defined?(Test) # as the gem
       nil
+    end
+
+    def counter(name)
+      return 0 unless Native::STATS
+
+      stats = Native::Stats.new
+      stats[:size] = Native::Stats.size
+      rc = @handle.use { |h| Native.stomp_stats_get(h, stats) }
+      rc == Native::OK ? stats[name] : 0
+    rescue Handle::Closed
+      0
     end
 
     def heartbeat_interval(mine, theirs)

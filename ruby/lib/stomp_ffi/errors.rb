@@ -69,5 +69,17 @@ module StompFFI
         super(text)
       end
     end
+
+    # A TLS failure (libstomp's STOMP_ERR_TLS_* codes, 21-27: a missing or malformed file, a broker
+    # certificate that is not trusted, not for this host or expired, a client certificate refused,
+    # TLS on one side only, a failed handshake), with the code and libstomp's detail.
+    class TLSError < LibraryError
+      CODES = (21..27).freeze
+    end
+
+    # A LibraryError for `code`: a TLSError for the TLS codes.
+    def self.library_error(code, text)
+      (TLSError::CODES.cover?(code) ? TLSError : LibraryError).new(code, text)
+    end
   end
 end

@@ -14,20 +14,32 @@ module StompFFI
       @original = nil
     end
 
+    # Headers past this many are put in the Hash one by one (Hash[*parts] would put them all on
+    # the VM stack).
+    SPLAT_MAX = 64
+
     # A Message from a libstomp frame (read, not kept). Encodings as the gem ends up with them (it
     # slices headers and body out of one string): the frame is binary when it carried a
     # content-length and its body is not ASCII, else UTF-8; the body and 1.0 headers take the
     # frame's encoding, 1.1+ headers are always UTF-8 (and a repeated one gives an Array).
     def self.from_frame(frame, protocol)
-      body = Native.frame_body(frame)
-      binary = !body.ascii_only? && !Native.stomp_frame_header(frame, 'content-length').null?
-      frame_encoding = binary ? Encoding::BINARY : Encoding::UTF_8
-      repeats = protocol != SPL_10
-      header_encoding = repeats ? Encoding::UTF_8 : frame_encoding
+      command, parts, body = Native.frame_parts(frame)
+      headers = parts.size <= SPLAT_MAX ? Hash[*parts] : {}
+      # Fewer keys than headers: a repeated header (or too many for the splat).
+      headers = collect_headers(parts, protocol != SPL_10) if headers.size * 2 != parts.size
+      if body.ascii_only? || !headers.key?('content-length')
+        body.force_encoding(Encoding::UTF_8)
+      elsif protocol == SPL_10
+        headers = headers.to_h { |k, v| [k.b, v.is_a?(Array) ? v.map(&:b) : v.b] }
+      end
+      new(command, headers, body)
+    end
+
+    # The Hash of [name, value, ...]: under 1.1+ a repeated header gives an Array of its values,
+    # under 1.0 the first value wins.
+    def self.collect_headers(parts, repeats)
       headers = {}
-      Native.each_header(frame) do |name, value|
-        name.force_encoding(header_encoding)
-        value.force_encoding(header_encoding)
+      parts.each_slice(2) do |name, value|
         old = headers[name]
         if old.nil?
           headers[name] = value
@@ -35,8 +47,9 @@ module StompFFI
           headers[name] = old.is_a?(Array) ? old << value : [old, value]
         end
       end
-      new(Native.stomp_frame_command(frame).force_encoding(Encoding::UTF_8), headers, body.force_encoding(frame_encoding))
+      headers
     end
+    private_class_method :collect_headers
 
     def to_s
       "<Stomp::Message headers=#{headers.inspect} body='#{body}' command='#{command}' >"

@@ -87,6 +87,15 @@ module StompFFI
              :on_heartbeat, :pointer, :on_receiver_loop_completed, :pointer
     end
 
+    # stomp_stats (see stomp.h): `size` set by the caller, then the counters in the header's order.
+    class Stats < FFI::Struct
+      layout :size, :size_t, :connections, :uint64, :disconnects, :uint64, :reconnects, :uint64,
+             :messages_sent, :uint64, :messages_received, :uint64, :frames_sent, :uint64,
+             :frames_received, :uint64, :receipts_received, :uint64, :errors, :uint64,
+             :heartbeats_sent, :uint64, :heartbeats_received, :uint64, :heartbeat_timeouts, :uint64,
+             :bytes_sent, :uint64, :bytes_received, :uint64, :frames_held, :uint64
+    end
+
     attach_function :stomp_strerror, [:int], :string
     attach_function :stomp_last_error, [], :string
 
@@ -122,9 +131,20 @@ module StompFFI
     attach_function :stomp_send_frame, %i[pointer string pointer size_t pointer size_t], :int, blocking: true
     attach_function :stomp_disconnect, %i[pointer string uint32], :int, blocking: true
     attach_function :stomp_receive, %i[pointer uint32 pointer], :int, blocking: true
+    # The same, keeping the GVL: only with timeout 0 (it never waits then), which saves releasing
+    # and taking back the GVL when a message is already queued.
+    attach_function :stomp_receive_ready, :stomp_receive, %i[pointer uint32 pointer], :int
     attach_function :stomp_is_connected, [:pointer], :bool
     attach_function :stomp_connection_version, %i[pointer pointer], :int
     attach_function :stomp_connected_frame, %i[pointer pointer], :int
+
+    # Per-connection counters (added after 0.1.0's first build): bound only when the library has them.
+    STATS = begin
+      attach_function :stomp_stats_get, %i[pointer pointer], :int
+      true
+    rescue FFI::NotFoundError
+      false
+    end
 
     attach_function :stomp_frame_command, [:pointer], :string
     attach_function :stomp_frame_header, %i[pointer string], :pointer
@@ -135,6 +155,14 @@ module StompFFI
     # Every header in one call (added after 0.1.0's first build): bound only when the library has it.
     PACKED_HEADERS = begin
       attach_function :stomp_frame_headers_packed, %i[pointer pointer size_t pointer], :int
+      true
+    rescue FFI::NotFoundError
+      false
+    end
+    # The whole frame in one call (added after stomp_frame_headers_packed): bound only when the
+    # library has it.
+    PACKED_FRAME = begin
+      attach_function :stomp_frame_packed, %i[pointer pointer size_t pointer pointer], :int
       true
     rescue FFI::NotFoundError
       false
@@ -157,7 +185,11 @@ module StompFFI
     # as last time, which they usually are), so that a publish allocates no native memory. No
     # user code runs between filling it and the call that reads it.
     class Scratch
-      attr_reader :frame, :name, :value, :len
+      attr_reader :frame, :name, :value, :len, :body_at
+
+      # Packed blocks up to this size reuse this thread's buffer; a larger one gets a buffer of its
+      # own for the call, so that one big message does not pin its size in every thread.
+      KEEP_MAX = 64 * 1024
 
       def self.current
         Thread.current[:stomp_ffi_scratch] ||= new
@@ -168,16 +200,20 @@ module StompFFI
         @name = FFI::MemoryPointer.new(:pointer)
         @value = FFI::MemoryPointer.new(:pointer)
         @len = FFI::MemoryPointer.new(:size_t)
+        @body_at = FFI::MemoryPointer.new(:size_t)
         @flat = nil
         @headers = nil
         @body = FFI::MemoryPointer.new(:char, 4096, false)
         @headers_buffer = FFI::MemoryPointer.new(:char, 1024, false)
       end
 
-      # Room for a frame's packed headers: at least `size` bytes, grown (doubled) as needed.
+      # Room for a frame's packed headers (or whole frame): at least `size` bytes, this thread's
+      # buffer grown (doubled) as needed up to KEEP_MAX, a buffer for this call alone past it.
       def headers_buffer(size = 0)
-        @headers_buffer = FFI::MemoryPointer.new(:char, size * 2, false) if size > @headers_buffer.size
-        @headers_buffer
+        return @headers_buffer if size <= @headers_buffer.size
+        return FFI::MemoryPointer.new(:char, size, false) if size > KEEP_MAX
+
+        @headers_buffer = FFI::MemoryPointer.new(:char, [size * 2, KEEP_MAX].min, false)
       end
 
       # [stomp_header array (nil if none), count, body pointer (nil if empty)] for `flat`
@@ -216,33 +252,67 @@ module StompFFI
       end
     end
 
-    # Yields each header of a frame as binary strings (name, value), in order: with one call for
-    # the whole block where the library can, else one call a header.
-    def self.each_header(frame, &block)
-      return each_header_packed(frame, &block) if PACKED_HEADERS
+    # [command, headers, body] of a frame: the command and the headers as header_strings gives
+    # them (UTF-8), the body binary. One call where the library can, else three.
+    def self.frame_parts(frame)
+      unless PACKED_FRAME
+        return [stomp_frame_command(frame).force_encoding(Encoding::UTF_8), header_strings(frame), frame_body(frame)]
+      end
+
+      scratch = Scratch.current
+      len = scratch.len
+      body_at = scratch.body_at
+      buf = scratch.headers_buffer
+      rc = stomp_frame_packed(frame, buf, buf.size, len, body_at)
+      buf = refill(scratch, rc, 'stomp_frame_packed') { |b| stomp_frame_packed(frame, b, b.size, len, body_at) } if rc != OK
+      at = body_at.read(:size_t)
+      parts = nul_terminated(buf.get_bytes(0, at))
+      command = parts.shift
+      [command, parts, buf.get_bytes(at, len.read(:size_t) - at)]
+    end
+
+    # After a packed call into this thread's buffer failed with `rc`: when the buffer was too
+    # small, the block (the same call, given a buffer; it returns the result code) is run again
+    # with one of the size written to scratch.len, and that buffer returned; any other failure
+    # raises.
+    def self.refill(scratch, rc, what)
+      if rc == ERR_BUFFER_TOO_SMALL
+        buf = scratch.headers_buffer(scratch.len.read(:size_t))
+        rc = yield buf
+        return buf if rc == OK
+      end
+      raise Error::LibraryError.new(rc, "#{what}: #{describe(rc)}")
+    end
+
+    # The NUL-terminated strings of `bytes`, as UTF-8 Strings (empty ones kept).
+    def self.nul_terminated(bytes)
+      parts = bytes.force_encoding(Encoding::UTF_8).split("\0", -1)
+      parts.pop # the empty String after the last NUL
+      parts
+    end
+
+    # A frame's headers as one Array [name, value, name, value, ...] of UTF-8 Strings, in the order
+    # received, repeats included: with one call for the whole block where the library can (split
+    # once, so the Strings are UTF-8 from the start), else one call a header.
+    def self.header_strings(frame)
+      return packed_header_strings(frame) if PACKED_HEADERS
 
       scratch = Scratch.current
       np = scratch.name
       vp = scratch.value
-      stomp_frame_header_count(frame).times do |i|
-        stomp_frame_header_at(frame, i, np, vp)
-        yield np.read_pointer.read_string, vp.read_pointer.read_string
+      Array.new(stomp_frame_header_count(frame) * 2) do |i|
+        stomp_frame_header_at(frame, i / 2, np, vp) if i.even?
+        (i.even? ? np : vp).read_pointer.read_string.force_encoding(Encoding::UTF_8)
       end
     end
 
-    def self.each_header_packed(frame)
+    def self.packed_header_strings(frame)
       scratch = Scratch.current
+      len = scratch.len
       buf = scratch.headers_buffer
-      rc = stomp_frame_headers_packed(frame, buf, buf.size, scratch.len)
-      if rc == ERR_BUFFER_TOO_SMALL
-        buf = scratch.headers_buffer(scratch.len.read(:size_t))
-        rc = stomp_frame_headers_packed(frame, buf, buf.size, scratch.len)
-      end
-      raise Error::LibraryError.new(rc, "stomp_frame_headers_packed: #{describe(rc)}") unless rc == OK
-
-      parts = buf.read_bytes(scratch.len.read(:size_t)).split("\0", -1)
-      parts.pop # the empty string after the last NUL
-      parts.each_slice(2) { |name, value| yield name, value }
+      rc = stomp_frame_headers_packed(frame, buf, buf.size, len)
+      buf = refill(scratch, rc, 'stomp_frame_headers_packed') { |b| stomp_frame_headers_packed(frame, b, b.size, len) } if rc != OK
+      nul_terminated(buf.get_bytes(0, len.read(:size_t)))
     end
 
     # A frame's body, binary.

@@ -158,7 +158,10 @@ module StompFFI
       rc = Native.public_send(function, opts, *args)
       return if rc == Native::OK
 
-      raise ArgumentError, "#{function}(#{args.map(&:inspect).join(', ')}): #{Native.describe(rc)}"
+      text = "#{function}(#{args.map(&:inspect).join(', ')}): #{Native.describe(rc)}"
+      raise Error::TLSError.new(rc, text) if Error::TLSError::CODES.cover?(rc)
+
+      raise ArgumentError, text
     end
   end
 end
