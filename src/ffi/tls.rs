@@ -183,7 +183,8 @@ impl CVerify {
 /// Sets (or, with a NULL `cb`, removes) the verification callback of every TLS host (see
 /// `stomp_tls_verify_cb`). `user_data` is passed back as given; the library never frees it. Like
 /// stomp.py's `ssl_cert_validator`, it can refuse but never accept what the built-in checks
-/// refused. Any thread, before `stomp_connection_new`.
+/// refused. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, before
+/// `stomp_connection_new`.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call; `cb`, if set, can
@@ -211,8 +212,8 @@ pub unsafe extern "C" fn stomp_options_set_tls_verify_callback(
 /// DANGEROUS: with `on` true, TLS hosts' certificates are not checked at all (no CA, no dates, no
 /// name), so anyone on the network path can read and change the connection. For tests against
 /// throw-away brokers only; a warning goes to stderr on every connect while it is on. The
-/// verification callback, if set, still runs. Default off. Any thread, before
-/// `stomp_connection_new`.
+/// verification callback, if set, still runs. Default off. Returns STOMP_OK;
+/// STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, before `stomp_connection_new`.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
