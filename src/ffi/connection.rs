@@ -281,8 +281,8 @@ pub unsafe extern "C" fn stomp_set_printing_listener(
 /// Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `conn` or a string that is not UTF-8;
 /// STOMP_ERR_INVALID_HEADER for a bad extra header; STOMP_ERR_ALREADY_CONNECTED when connected or
 /// connecting; STOMP_ERR_CLOSED when the stomp_loop that drives it was freed. With `wait` also:
-/// STOMP_ERR_REFUSED, STOMP_ERR_CONNECT_FAILED, a STOMP_ERR_TLS_* code (the last host's TLS
-/// failure), STOMP_ERR_TIMEOUT if the attempt stalls, and STOMP_ERR_WOULD_DEADLOCK on the thread
+/// STOMP_ERR_REFUSED, STOMP_ERR_CONNECT_FAILED, a STOMP_ERR_TLS_* code instead when a TLS failure
+/// ended the walk, STOMP_ERR_TIMEOUT if the attempt stalls, and STOMP_ERR_WOULD_DEADLOCK on the thread
 /// that drives a stomp_loop. Any thread, callbacks included.
 ///
 /// # Safety
