@@ -901,7 +901,8 @@ int stomp_loop_timeout_ms(const stomp_loop *lp);
  * loop's sockets and deadlines, handles whatever is ready (reads, writes, heart-beats, connects
  * and reconnects, the calls other threads made), then runs the listener callbacks that queued, on
  * this thread, with no library lock held. It never waits past the loop's next deadline, so it may
- * return before `timeout_ms` with nothing done. STOMP_ERR_WOULD_DEADLOCK if the loop is already
+ * return before `timeout_ms` with nothing done. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a
+ * NULL `lp`; STOMP_ERR_WOULD_DEADLOCK if the loop is already
  * being processed: from inside one of its own callbacks, or by another thread at the same time
  * (one thread at a time per loop); STOMP_ERR_IO if polling failed.
  *
@@ -1368,7 +1369,7 @@ const char *stomp_lib_version(void);
  *
  * The files are read now: STOMP_ERR_TLS_FILE when one is missing, unreadable or malformed, or the
  * key does not fit the certificate (the detail in `stomp_last_error` names the file);
- * STOMP_ERR_INVALID_ARGUMENT when only one of `cert_file` and `key_file` is given;
+ * STOMP_ERR_INVALID_ARGUMENT when `opts` is NULL or only one of `cert_file` and `key_file` is given;
  * STOMP_ERR_UNSUPPORTED when the library was built without TLS. On failure the options are
  * unchanged. TLS 1.2 and 1.3 through rustls (ring crypto). Default: no TLS. A later call replaces
  * the files. Any thread, before `stomp_connection_new`.
@@ -1384,7 +1385,8 @@ stomp_result stomp_options_set_tls(stomp_options *opts, const char *ca_file, con
  * whatever `stomp_options_set_tls` says: one failover list can mix plain hosts (added with
  * `stomp_options_add_host` while no default TLS is set) and TLS hosts. The files are read now:
  * STOMP_ERR_TLS_FILE or STOMP_ERR_INVALID_ARGUMENT as for `stomp_options_set_tls`, and the host is
- * not added. Any thread, before `stomp_connection_new`.
+ * not added; STOMP_ERR_INVALID_ARGUMENT also for a NULL or empty `host` or port 0. Any thread,
+ * before `stomp_connection_new`.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call; `host` is NULL or
@@ -1395,8 +1397,9 @@ stomp_result stomp_options_add_host_tls(stomp_options *opts, const char *host, u
 /**
  * The name every TLS host's certificate is checked against, and sent as SNI, instead of the
  * host's own name or address (for a broker reached by address whose certificate names it, or
- * through a tunnel). NULL restores the default (each host's own). STOMP_ERR_INVALID_ARGUMENT at
- * `stomp_connection_new` if it is neither a DNS name nor an IP address. Any thread, before
+ * through a tunnel). NULL restores the default (each host's own). Returns STOMP_OK;
+ * STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`, or a `name` that is empty or not UTF-8 (one that is
+ * neither a DNS name nor an IP address fails later, at `stomp_connection_new`). Any thread, before
  * `stomp_connection_new`.
  *
  * # Safety
@@ -1435,8 +1438,9 @@ stomp_result stomp_options_set_tls_dangerous_no_verify(stomp_options *opts, bool
  * The TLS protocol version ("TLSv1.3" or "TLSv1.2") and cipher suite (its IANA name, e.g.
  * "TLS13_AES_256_GCM_SHA384") of the current link, written to `*version_out` and
  * `*cipher_suite_out` (either may be NULL when not wanted). The strings are static: never free
- * them. STOMP_ERR_NOT_CONNECTED when no link is up; STOMP_ERR_NOT_FOUND when the link is plain
- * TCP. Any thread.
+ * them. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `conn`; STOMP_ERR_NOT_CONNECTED
+ * when no link is up; STOMP_ERR_NOT_FOUND when the link is plain TCP. Any thread, callbacks
+ * included.
  *
  * # Safety
  * `conn` is NULL or a live stomp_connection; each output pointer is NULL or writable.

@@ -60,7 +60,7 @@ unsafe fn load_files(
 ///
 /// The files are read now: STOMP_ERR_TLS_FILE when one is missing, unreadable or malformed, or the
 /// key does not fit the certificate (the detail in `stomp_last_error` names the file);
-/// STOMP_ERR_INVALID_ARGUMENT when only one of `cert_file` and `key_file` is given;
+/// STOMP_ERR_INVALID_ARGUMENT when `opts` is NULL or only one of `cert_file` and `key_file` is given;
 /// STOMP_ERR_UNSUPPORTED when the library was built without TLS. On failure the options are
 /// unchanged. TLS 1.2 and 1.3 through rustls (ring crypto). Default: no TLS. A later call replaces
 /// the files. Any thread, before `stomp_connection_new`.
@@ -88,7 +88,8 @@ pub unsafe extern "C" fn stomp_options_set_tls(
 /// whatever `stomp_options_set_tls` says: one failover list can mix plain hosts (added with
 /// `stomp_options_add_host` while no default TLS is set) and TLS hosts. The files are read now:
 /// STOMP_ERR_TLS_FILE or STOMP_ERR_INVALID_ARGUMENT as for `stomp_options_set_tls`, and the host is
-/// not added. Any thread, before `stomp_connection_new`.
+/// not added; STOMP_ERR_INVALID_ARGUMENT also for a NULL or empty `host` or port 0. Any thread,
+/// before `stomp_connection_new`.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call; `host` is NULL or
@@ -114,8 +115,9 @@ pub unsafe extern "C" fn stomp_options_add_host_tls(
 
 /// The name every TLS host's certificate is checked against, and sent as SNI, instead of the
 /// host's own name or address (for a broker reached by address whose certificate names it, or
-/// through a tunnel). NULL restores the default (each host's own). STOMP_ERR_INVALID_ARGUMENT at
-/// `stomp_connection_new` if it is neither a DNS name nor an IP address. Any thread, before
+/// through a tunnel). NULL restores the default (each host's own). Returns STOMP_OK;
+/// STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`, or a `name` that is empty or not UTF-8 (one that is
+/// neither a DNS name nor an IP address fails later, at `stomp_connection_new`). Any thread, before
 /// `stomp_connection_new`.
 ///
 /// # Safety
@@ -234,8 +236,9 @@ pub unsafe extern "C" fn stomp_options_set_tls_dangerous_no_verify(
 /// The TLS protocol version ("TLSv1.3" or "TLSv1.2") and cipher suite (its IANA name, e.g.
 /// "TLS13_AES_256_GCM_SHA384") of the current link, written to `*version_out` and
 /// `*cipher_suite_out` (either may be NULL when not wanted). The strings are static: never free
-/// them. STOMP_ERR_NOT_CONNECTED when no link is up; STOMP_ERR_NOT_FOUND when the link is plain
-/// TCP. Any thread.
+/// them. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `conn`; STOMP_ERR_NOT_CONNECTED
+/// when no link is up; STOMP_ERR_NOT_FOUND when the link is plain TCP. Any thread, callbacks
+/// included.
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; each output pointer is NULL or writable.
