@@ -86,7 +86,9 @@ typedef struct stomp_frame stomp_frame;
 
 /**
  * The result of every fallible call. `STOMP_OK` is 0; every other value is a failure, whose detail
- * `stomp_last_error()` gives on the same thread.
+ * `stomp_last_error()` gives on the same thread. Each function's doc lists the codes it can
+ * return, except STOMP_ERR_INTERNAL, which any of them can (a bug caught at the boundary); a
+ * function returning a pointer, bool or size then returns its failure value (NULL, false, 0).
  */
 typedef enum {
   STOMP_OK = 0,
@@ -507,7 +509,8 @@ stomp_connection *stomp_connection_new(const stomp_options *opts);
  * Closes the link at once (no DISCONNECT: call `stomp_disconnect` first for a graceful end), and
  * frees the handle; NULL is a no-op. When it returns no callback of this connection is running or
  * will run, so `user_data` may be freed, except when called from inside one of this connection's
- * callbacks, where that callback finishes normally and no other follows.
+ * callbacks, where that callback finishes normally and no other follows. Any thread, callbacks
+ * included, once no other thread uses the handle: it must be the last call on it.
  *
  * # Safety
  * `conn` is NULL or from `stomp_connection_new`, not freed before; no call on it follows.
@@ -532,7 +535,9 @@ stomp_result stomp_set_listener(stomp_connection *conn, const char *name, const 
  * Removes the listener called `name`; STOMP_ERR_NOT_FOUND if there is none. It does not wait: a
  * callback of it already running finishes, and the event being delivered at the moment of the call
  * may still reach it; events after that do not. Free its `user_data` only once the connection is
- * disconnected or freed (stomp_connection_free waits for running callbacks).
+ * disconnected or freed (stomp_connection_free waits for running callbacks). Returns STOMP_OK;
+ * STOMP_ERR_INVALID_ARGUMENT for a NULL `conn` or `name`; STOMP_ERR_NOT_FOUND. Any thread,
+ * callbacks included.
  *
  * # Safety
  * `conn` is NULL or a live stomp_connection; `name` is NULL or NUL-terminated.
@@ -541,7 +546,8 @@ stomp_result stomp_remove_listener(stomp_connection *conn, const char *name);
 
 /**
  * Installs stomp.py's PrintingListener under `name`: every event and frame printed to standard output
- * (`on_send STOMP {"accept-version": "1.2", ...}`), with the passcode masked.
+ * (`on_send STOMP {"accept-version": "1.2", ...}`), with the passcode masked. Returns STOMP_OK;
+ * STOMP_ERR_INVALID_ARGUMENT for a NULL `conn` or `name`. Any thread, callbacks included.
  *
  * # Safety
  * `conn` is NULL or a live stomp_connection; `name` is NULL or NUL-terminated.
@@ -555,6 +561,13 @@ stomp_result stomp_set_printing_listener(stomp_connection *conn, const char *nam
  * message in `stomp_last_error()`, STOMP_ERR_CONNECT_FAILED naming each host's failure); it never
  * waits longer than the policy allows. Without `wait`, returns at once; `on_connected` tells.
  *
+ * Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `conn` or a string that is not UTF-8;
+ * STOMP_ERR_INVALID_HEADER for a bad extra header; STOMP_ERR_ALREADY_CONNECTED when connected or
+ * connecting; STOMP_ERR_CLOSED when the stomp_loop that drives it was freed. With `wait` also:
+ * STOMP_ERR_REFUSED, STOMP_ERR_CONNECT_FAILED, a STOMP_ERR_TLS_* code instead when a TLS failure
+ * ended the walk, STOMP_ERR_TIMEOUT if the attempt stalls, and STOMP_ERR_WOULD_DEADLOCK on the thread
+ * that drives a stomp_loop. Any thread, callbacks included.
+ *
  * # Safety
  * `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated; `headers` is
  * NULL or points to `header_count` stomp_header.
@@ -567,6 +580,13 @@ stomp_result stomp_connect(stomp_connection *conn, const char *login, const char
  * ...). Queued for the I/O thread; returns when queued. Blocks (up to the send timeout) only while
  * the outgoing buffer is full.
  *
+ * Returns STOMP_OK once queued (or held while auto-reconnecting); STOMP_ERR_INVALID_ARGUMENT for a
+ * NULL `conn`, a NULL or empty required argument, a value out of range or a string that is not
+ * UTF-8; STOMP_ERR_INVALID_HEADER for a header the negotiated version cannot carry; STOMP_ERR_NOT_CONNECTED when not connected;
+ * STOMP_ERR_QUEUE_FULL when the outgoing buffer stays full for the send timeout (at once on the
+ * thread that drives a stomp_loop); STOMP_ERR_DISCONNECTED when its transaction was aborted by a
+ * dropped link. Any thread, callbacks included.
+ *
  * # Safety
  * `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated; `body` is NULL
  * or points to `body_len` readable bytes; `headers` is NULL or points to `header_count`
@@ -576,7 +596,16 @@ stomp_result stomp_send(stomp_connection *conn, const char *destination, const v
 
 /**
  * Sends any frame (stomp.py's `send_frame`): `command` ("SEND", "BEGIN", ...), headers and body are
- * escaped and framed for the negotiated version. CONNECT/STOMP cannot be sent this way.
+ * escaped and framed for the negotiated version. CONNECT/STOMP cannot be sent this way (nor a
+ * command a client does not send: STOMP_ERR_INVALID_ARGUMENT); NACK under 1.0 is
+ * STOMP_ERR_UNSUPPORTED.
+ *
+ * Returns STOMP_OK once queued (or held while auto-reconnecting); STOMP_ERR_INVALID_ARGUMENT for a
+ * NULL `conn`, a NULL or empty required argument, a value out of range or a string that is not
+ * UTF-8; STOMP_ERR_INVALID_HEADER for a header the negotiated version cannot carry; STOMP_ERR_NOT_CONNECTED when not connected;
+ * STOMP_ERR_QUEUE_FULL when the outgoing buffer stays full for the send timeout (at once on the
+ * thread that drives a stomp_loop); STOMP_ERR_DISCONNECTED when its transaction was aborted by a
+ * dropped link. Any thread, callbacks included.
  *
  * # Safety
  * `conn` is NULL or a live stomp_connection; `command` is NULL or NUL-terminated; `headers` is NULL
@@ -588,6 +617,13 @@ stomp_result stomp_send_frame(stomp_connection *conn, const char *command, const
  * Subscribes to `destination` with `id` (NULL: a generated one; use `stomp_subscribe_out` to learn
  * it) and `ack` mode; extra headers (a `selector`, ...) are added, replacing defaults of the same name.
  *
+ * Returns STOMP_OK once queued (or held while auto-reconnecting); STOMP_ERR_INVALID_ARGUMENT for a
+ * NULL `conn`, a NULL or empty required argument, a value out of range or a string that is not
+ * UTF-8; STOMP_ERR_INVALID_HEADER for a header the negotiated version cannot carry; STOMP_ERR_NOT_CONNECTED when not connected;
+ * STOMP_ERR_QUEUE_FULL when the outgoing buffer stays full for the send timeout (at once on the
+ * thread that drives a stomp_loop); STOMP_ERR_DISCONNECTED when its transaction was aborted by a
+ * dropped link. Any thread, callbacks included.
+ *
  * # Safety
  * `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated; `headers` is
  * NULL or points to `header_count` stomp_header.
@@ -596,7 +632,8 @@ stomp_result stomp_subscribe(stomp_connection *conn, const char *destination, co
 
 /**
  * `stomp_subscribe`, writing the subscription id (with its NUL) to `id_out` (`id_out_len` bytes;
- * 37 hold a generated one). STOMP_ERR_BUFFER_TOO_SMALL, before anything is sent, if it does not fit.
+ * 37 hold a generated one). STOMP_ERR_BUFFER_TOO_SMALL, before anything is sent, if it does not fit;
+ * otherwise the codes of `stomp_subscribe`. Any thread, callbacks included.
  *
  * # Safety
  * As `stomp_subscribe`; and `id_out` is NULL or points to `id_out_len` writable bytes.
@@ -605,6 +642,13 @@ stomp_result stomp_subscribe_out(stomp_connection *conn, const char *destination
 
 /**
  * Unsubscribes the subscription `id`.
+ *
+ * Returns STOMP_OK once queued (or held while auto-reconnecting); STOMP_ERR_INVALID_ARGUMENT for a
+ * NULL `conn`, a NULL or empty required argument, a value out of range or a string that is not
+ * UTF-8; STOMP_ERR_INVALID_HEADER for a header the negotiated version cannot carry; STOMP_ERR_NOT_CONNECTED when not connected;
+ * STOMP_ERR_QUEUE_FULL when the outgoing buffer stays full for the send timeout (at once on the
+ * thread that drives a stomp_loop); STOMP_ERR_DISCONNECTED when its transaction was aborted by a
+ * dropped link. Any thread, callbacks included.
  *
  * # Safety
  * `conn` is NULL or a live stomp_connection; `id` is NULL or NUL-terminated; `headers` is NULL or
@@ -617,13 +661,22 @@ stomp_result stomp_unsubscribe(stomp_connection *conn, const char *id, const sto
  * `message-id` under 1.0/1.1; `subscription` is needed under 1.1; `transaction` may be NULL.
  * `stomp_ack_frame` picks these for you.
  *
+ * Returns STOMP_OK once queued (or held while auto-reconnecting); STOMP_ERR_INVALID_ARGUMENT for a
+ * NULL `conn`, a NULL or empty required argument, a value out of range or a string that is not
+ * UTF-8; STOMP_ERR_INVALID_HEADER for a header the negotiated version cannot carry; STOMP_ERR_NOT_CONNECTED when not connected;
+ * STOMP_ERR_QUEUE_FULL when the outgoing buffer stays full for the send timeout (at once on the
+ * thread that drives a stomp_loop); STOMP_ERR_DISCONNECTED when its transaction was aborted by a
+ * dropped link, and also while auto-reconnecting (the broker redelivers what was not acknowledged).
+ * Any thread, callbacks included (acknowledging from `on_message` is the usual way).
+ *
  * # Safety
  * `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated.
  */
 stomp_result stomp_ack(stomp_connection *conn, const char *id, const char *subscription, const char *transaction);
 
 /**
- * Negative acknowledgement (1.1 and later; STOMP_ERR_UNSUPPORTED under 1.0). Arguments as `stomp_ack`.
+ * Negative acknowledgement (1.1 and later; STOMP_ERR_UNSUPPORTED under 1.0). Arguments, other codes
+ * and threads as `stomp_ack`: any thread, callbacks included.
  *
  * # Safety
  * As `stomp_ack`.
@@ -632,6 +685,10 @@ stomp_result stomp_nack(stomp_connection *conn, const char *id, const char *subs
 
 /**
  * Acknowledges a received MESSAGE frame, taking its id and subscription as the negotiated version needs.
+ * The frame is only read: it stays the caller's (or the callback's).
+ *
+ * Returns the codes of `stomp_ack`; STOMP_ERR_INVALID_ARGUMENT also for a NULL `frame` or one
+ * without the ids the version needs. Any thread, callbacks included.
  *
  * # Safety
  * `conn` is NULL or a live stomp_connection; `frame` is NULL or a live stomp_frame; `transaction`
@@ -640,7 +697,8 @@ stomp_result stomp_nack(stomp_connection *conn, const char *id, const char *subs
 stomp_result stomp_ack_frame(stomp_connection *conn, const stomp_frame *frame, const char *transaction);
 
 /**
- * Negatively acknowledges a received MESSAGE frame (1.1 and later).
+ * Negatively acknowledges a received MESSAGE frame (1.1 and later; STOMP_ERR_UNSUPPORTED under 1.0).
+ * Other codes, threads and ownership as `stomp_ack_frame`: any thread, callbacks included.
  *
  * # Safety
  * As `stomp_ack_frame`.
@@ -650,7 +708,8 @@ stomp_result stomp_nack_frame(stomp_connection *conn, const stomp_frame *frame, 
 /**
  * Begins a transaction called `transaction` (NULL: a generated UUID). Its id, with a NUL, is written
  * to `id_out` (`id_out_len` bytes; 37 hold a generated one) unless `id_out` is NULL;
- * STOMP_ERR_BUFFER_TOO_SMALL, before anything is sent, if it does not fit.
+ * STOMP_ERR_BUFFER_TOO_SMALL, before anything is sent, if it does not fit. Otherwise the codes of
+ * `stomp_send`. Any thread, callbacks included.
  *
  * # Safety
  * `conn` is NULL or a live stomp_connection; `transaction` is NULL or NUL-terminated; `id_out` is
@@ -661,13 +720,22 @@ stomp_result stomp_begin(stomp_connection *conn, const char *transaction, char *
 /**
  * Commits a transaction.
  *
+ * Returns STOMP_OK once queued (or held while auto-reconnecting); STOMP_ERR_INVALID_ARGUMENT for a
+ * NULL `conn`, a NULL or empty required argument, a value out of range or a string that is not
+ * UTF-8; STOMP_ERR_INVALID_HEADER for a header the negotiated version cannot carry; STOMP_ERR_NOT_CONNECTED when not connected;
+ * STOMP_ERR_QUEUE_FULL when the outgoing buffer stays full for the send timeout (at once on the
+ * thread that drives a stomp_loop); STOMP_ERR_DISCONNECTED when its transaction was aborted by a
+ * dropped link. Any thread, callbacks included.
+ *
  * # Safety
  * `conn` is NULL or a live stomp_connection; `transaction` is NULL or NUL-terminated.
  */
 stomp_result stomp_commit(stomp_connection *conn, const char *transaction);
 
 /**
- * Aborts a transaction.
+ * Aborts a transaction. Returns STOMP_OK once queued, or the failure codes of `stomp_commit`
+ * (STOMP_ERR_INVALID_ARGUMENT, STOMP_ERR_NOT_CONNECTED, STOMP_ERR_QUEUE_FULL, ...). Any thread,
+ * callbacks included.
  *
  * # Safety
  * As `stomp_commit`.
@@ -678,7 +746,9 @@ stomp_result stomp_abort(stomp_connection *conn, const char *transaction);
  * Graceful close: fires `on_disconnecting`, sends DISCONNECT with `receipt` (NULL: generated), waits up
  * to `timeout_ms` for the RECEIPT, closes the link, and `on_disconnected` follows. Stops any
  * reconnecting. STOMP_ERR_TIMEOUT if the receipt did not come (the link is closed all the same);
- * STOMP_ERR_NOT_CONNECTED if there was no connection.
+ * STOMP_ERR_NOT_CONNECTED if there was no connection; STOMP_ERR_INVALID_ARGUMENT for a NULL `conn`
+ * or a `receipt` that is not UTF-8. Any thread, callbacks included; on the thread that drives a
+ * stomp_loop a non-zero `timeout_ms` is STOMP_ERR_WOULD_DEADLOCK (0 closes without waiting).
  *
  * # Safety
  * `conn` is NULL or a live stomp_connection; `receipt` is NULL or NUL-terminated.
@@ -689,7 +759,9 @@ stomp_result stomp_disconnect(stomp_connection *conn, const char *receipt, uint3
  * The next MESSAGE from the receive queue, waiting up to `timeout_ms`. On STOMP_OK `*frame_out` is a
  * frame the caller owns (free it with `stomp_frame_free`); it is not written otherwise.
  * STOMP_ERR_TIMEOUT when none came, STOMP_ERR_QUEUE_OFF when the queue is off, STOMP_ERR_CLOSED when
- * the connection is gone and the queue drained.
+ * the connection is gone and the queue drained; STOMP_ERR_INVALID_ARGUMENT for a NULL `conn` or
+ * `frame_out`. Any thread, callbacks included; on the thread that drives a stomp_loop, a wait
+ * (an empty queue and a non-zero `timeout_ms`) is STOMP_ERR_WOULD_DEADLOCK.
  *
  * # Safety
  * `conn` is NULL or a live stomp_connection; `frame_out` is NULL or writable.
@@ -701,7 +773,9 @@ stomp_result stomp_receive(stomp_connection *conn, uint32_t timeout_ms, stomp_fr
  * STOMP_ERR_DISCONNECTED if the link dropped before it came (the frame may not have been processed:
  * resend it), STOMP_ERR_SERVER if the broker answered with an ERROR frame carrying that
  * `receipt-id` (the frame failed; the error's text is in `stomp_last_error()`, and `on_error` has
- * the frame), STOMP_ERR_NOT_FOUND if no frame asked for it, STOMP_ERR_TIMEOUT.
+ * the frame), STOMP_ERR_NOT_FOUND if no frame asked for it, STOMP_ERR_TIMEOUT;
+ * STOMP_ERR_INVALID_ARGUMENT for a NULL `conn` or `receipt_id`. Any thread, callbacks included; on
+ * the thread that drives a stomp_loop a wait is STOMP_ERR_WOULD_DEADLOCK.
  *
  * # Safety
  * `conn` is NULL or a live stomp_connection; `receipt_id` is NULL or NUL-terminated.
@@ -709,7 +783,8 @@ stomp_result stomp_receive(stomp_connection *conn, uint32_t timeout_ms, stomp_fr
 stomp_result stomp_wait_receipt(stomp_connection *conn, const char *receipt_id, uint32_t timeout_ms);
 
 /**
- * Whether CONNECTED has arrived and the link is up (false for a NULL `conn`).
+ * Whether CONNECTED has arrived and the link is up (false for a NULL `conn`). Any thread,
+ * callbacks included.
  *
  * # Safety
  * `conn` is NULL or a live stomp_connection.
@@ -718,7 +793,8 @@ bool stomp_is_connected(const stomp_connection *conn);
 
 /**
  * The negotiated protocol version, written to `*version_out` once connected (STOMP_ERR_NOT_CONNECTED
- * before the first CONNECTED).
+ * before the first CONNECTED). Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `conn` or
+ * `version_out`; STOMP_ERR_NOT_CONNECTED. Any thread, callbacks included.
  *
  * # Safety
  * `conn` is NULL or a live stomp_connection; `version_out` is NULL or writable.
@@ -728,6 +804,9 @@ stomp_result stomp_connection_version(const stomp_connection *conn, stomp_versio
 /**
  * A copy of the CONNECTED frame of the current (or last) connection, for its `server`, `session`,
  * `version` and `heart-beat` headers. The caller owns it: free with `stomp_frame_free`.
+ * Returns STOMP_OK with `*frame_out` set; STOMP_ERR_INVALID_ARGUMENT for a NULL `conn` or
+ * `frame_out`; STOMP_ERR_NOT_CONNECTED before the first CONNECTED (`*frame_out` is not written).
+ * Any thread, callbacks included.
  *
  * # Safety
  * `conn` is NULL or a live stomp_connection; `frame_out` is NULL or writable.
@@ -822,7 +901,8 @@ int stomp_loop_timeout_ms(const stomp_loop *lp);
  * loop's sockets and deadlines, handles whatever is ready (reads, writes, heart-beats, connects
  * and reconnects, the calls other threads made), then runs the listener callbacks that queued, on
  * this thread, with no library lock held. It never waits past the loop's next deadline, so it may
- * return before `timeout_ms` with nothing done. STOMP_ERR_WOULD_DEADLOCK if the loop is already
+ * return before `timeout_ms` with nothing done. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a
+ * NULL `lp`; STOMP_ERR_WOULD_DEADLOCK if the loop is already
  * being processed: from inside one of its own callbacks, or by another thread at the same time
  * (one thread at a time per loop); STOMP_ERR_IO if polling failed.
  *
@@ -832,7 +912,8 @@ int stomp_loop_timeout_ms(const stomp_loop *lp);
 stomp_result stomp_loop_process(const stomp_loop *lp, int timeout_ms);
 
 /**
- * The frame's command ("MESSAGE", "RECEIPT", ...): a static string, or NULL if `frame` is NULL.
+ * The frame's command ("MESSAGE", "RECEIPT", ...): a static string (do not free it), or NULL if
+ * `frame` is NULL. Any thread, concurrently too, while the frame lives (one lent to a callback: until it returns).
  *
  * # Safety
  * `frame` is NULL or a live stomp_frame.
@@ -841,7 +922,8 @@ const char *stomp_frame_command(const stomp_frame *frame);
 
 /**
  * The value of the first header called `name` (STOMP: the first of repeated headers wins), or NULL
- * if absent (or if an argument is NULL). The string lives as long as the frame.
+ * if absent (or if an argument is NULL). The string lives as long as the frame; do not free it.
+ * Any thread, concurrently too, while the frame lives (one lent to a callback: until it returns).
  *
  * # Safety
  * `frame` is NULL or a live stomp_frame; `name` is NULL or NUL-terminated.
@@ -849,7 +931,7 @@ const char *stomp_frame_command(const stomp_frame *frame);
 const char *stomp_frame_header(const stomp_frame *frame, const char *name);
 
 /**
- * How many headers the frame has, repeats included (0 if `frame` is NULL).
+ * How many headers the frame has, repeats included (0 if `frame` is NULL). Any thread, concurrently too, while the frame lives (one lent to a callback: until it returns).
  *
  * # Safety
  * `frame` is NULL or a live stomp_frame.
@@ -858,7 +940,9 @@ size_t stomp_frame_header_count(const stomp_frame *frame);
 
 /**
  * The `index`-th header, in the order received. `name` and `value` (either may be NULL) receive
- * strings that live as long as the frame; they are written only on success.
+ * strings that live as long as the frame (do not free them); they are written only on success.
+ * Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT if `frame` is NULL; STOMP_ERR_NOT_FOUND if `index`
+ * is not below `stomp_frame_header_count`. Any thread, concurrently too, while the frame lives (one lent to a callback: until it returns).
  *
  * # Safety
  * `frame` is NULL or a live stomp_frame; `name` and `value` are each NULL or writable.
@@ -877,6 +961,7 @@ stomp_result stomp_frame_header_at(const stomp_frame *frame, size_t index, const
  * returns that, and STOMP_OK only for a frame without headers);
  * STOMP_ERR_INVALID_ARGUMENT if `frame` or `needed_out` is NULL, or `buf` is NULL with `len` over 0.
  * Unlike other output parameters, `*needed_out` is written on STOMP_ERR_BUFFER_TOO_SMALL too.
+ * `buf` stays the caller's. Any thread, concurrently too, while the frame lives (one lent to a callback: until it returns).
  *
  * # Safety
  * `frame` is NULL or a live stomp_frame; `buf` is NULL or points to `len` writable bytes;
@@ -907,7 +992,8 @@ stomp_result stomp_frame_packed(const stomp_frame *frame, char *buf, size_t len,
 
 /**
  * The body and its length (which may include NUL bytes). The pointer lives as long as the frame; it
- * is not NUL-terminated. `len` may be NULL. NULL (and length 0) for a NULL frame.
+ * is not NUL-terminated; do not free it. `len` may be NULL. NULL (and length 0) for a NULL frame.
+ * Any thread, concurrently too, while the frame lives (one lent to a callback: until it returns).
  *
  * # Safety
  * `frame` is NULL or a live stomp_frame; `len` is NULL or writable.
@@ -915,7 +1001,8 @@ stomp_result stomp_frame_packed(const stomp_frame *frame, char *buf, size_t len,
 const uint8_t *stomp_frame_body(const stomp_frame *frame, size_t *len);
 
 /**
- * A copy the caller owns (free with `stomp_frame_free`); NULL if `frame` is NULL.
+ * A copy the caller owns (free with `stomp_frame_free`), to keep a frame lent to a callback; NULL
+ * if `frame` is NULL. Any thread, concurrently too, while the frame lives (one lent to a callback: until it returns).
  *
  * # Safety
  * `frame` is NULL or a live stomp_frame.
@@ -924,7 +1011,7 @@ stomp_frame *stomp_frame_clone(const stomp_frame *frame);
 
 /**
  * Frees a frame from `stomp_frame_clone`, `stomp_receive` or `stomp_connected_frame`; NULL is a
- * no-op. Never free a frame lent to a callback.
+ * no-op. Never free a frame lent to a callback. Any thread, once no other thread uses the frame.
  *
  * # Safety
  * `frame` is NULL or a frame this library gave the caller, not freed before.
@@ -974,6 +1061,7 @@ stomp_options *stomp_options_new(void);
 
 /**
  * Frees options; NULL is a no-op. Connections made from them are unaffected (they hold a copy).
+ * Any thread, once no other thread uses the options.
  *
  * # Safety
  * `opts` is NULL or from `stomp_options_new`, not freed before.
@@ -982,7 +1070,9 @@ void stomp_options_free(stomp_options *opts);
 
 /**
  * Appends a broker to the failover list, tried in order. `host` is a name or an IPv4/IPv6 literal
- * (brackets optional); copied.
+ * (brackets optional); copied. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts` or a
+ * NULL or empty `host`, port 0, or a `host` that is not UTF-8. Any thread, not concurrently with
+ * other calls on the same options; connections made before it keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call; `host` is NULL or a
@@ -992,7 +1082,10 @@ stomp_result stomp_options_add_host(stomp_options *opts, const char *host, uint1
 
 /**
  * Appends a broker with its own credentials, which replace those given to `stomp_connect` when
- * this host is the one connected to. All strings are copied.
+ * this host is the one connected to. All strings are copied. Returns STOMP_OK;
+ * STOMP_ERR_INVALID_ARGUMENT for a NULL `opts` or a NULL or empty `host`, port 0, or a string that
+ * is not UTF-8. Any thread, not concurrently with other calls on the same options; connections
+ * made before it keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call; each string is NULL
@@ -1001,7 +1094,10 @@ stomp_result stomp_options_add_host(stomp_options *opts, const char *host, uint1
 stomp_result stomp_options_add_host_login(stomp_options *opts, const char *host, uint16_t port, const char *login, const char *passcode);
 
 /**
- * The highest protocol version to ask for (lower ones are offered too). Default 1.2.
+ * The highest protocol version to ask for (lower ones are offered too). Default 1.2. Returns
+ * STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts` or a value that is not a stomp_version.
+ * Any thread, not concurrently with other calls on the same options; connections made before it
+ * keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1010,7 +1106,9 @@ stomp_result stomp_options_set_version(stomp_options *opts, stomp_version versio
 
 /**
  * The `host` header (RabbitMQ's vhost, e.g. "/"). Without it the header is sent under 1.2 only, with
- * the name of the host connected to. NULL removes it. Copied.
+ * the name of the host connected to. NULL removes it. Copied. Returns STOMP_OK;
+ * STOMP_ERR_INVALID_ARGUMENT for a NULL `opts` or a `vhost` that is not UTF-8. Any thread, not
+ * concurrently with other calls on the same options; connections made before it keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call; `vhost` is NULL or a
@@ -1020,7 +1118,9 @@ stomp_result stomp_options_set_vhost(stomp_options *opts, const char *vhost);
 
 /**
  * Heart-beats offered, in milliseconds: how often we can send, and how often we want to hear from the
- * broker; 0 is none. The negotiated intervals follow the STOMP 1.1 rules. Default 0, 0.
+ * broker; 0 is none. The negotiated intervals follow the STOMP 1.1 rules. Default 0, 0. Returns
+ * STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, not concurrently with other
+ * calls on the same options; connections made before it keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1029,7 +1129,9 @@ stomp_result stomp_options_set_heartbeats(stomp_options *opts, uint32_t send_ms,
 
 /**
  * How many messages `stomp_receive` can have waiting; 0 (the default) turns the queue off. When it is
- * full the library stops reading the socket, so the broker holds the rest.
+ * full the library stops reading the socket, so the broker holds the rest. Returns STOMP_OK;
+ * STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, not concurrently with other calls on
+ * the same options; connections made before it keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1038,7 +1140,9 @@ stomp_result stomp_options_set_receive_queue(stomp_options *opts, size_t capacit
 
 /**
  * stomp.py's `auto_content_length` (default on). Off lets ActiveMQ make TextMessages of text bodies;
- * a body holding NUL still gets a content-length, as it could not be framed otherwise.
+ * a body holding NUL still gets a content-length, as it could not be framed otherwise. Returns
+ * STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, not concurrently with other
+ * calls on the same options; connections made before it keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1046,7 +1150,9 @@ stomp_result stomp_options_set_receive_queue(stomp_options *opts, size_t capacit
 stomp_result stomp_options_set_auto_content_length(stomp_options *opts, bool enabled);
 
 /**
- * Open with the `STOMP` command instead of `CONNECT` (1.1 and later). Default off.
+ * Open with the `STOMP` command instead of `CONNECT` (1.1 and later). Default off. Returns
+ * STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, not concurrently with other
+ * calls on the same options; connections made before it keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1059,7 +1165,9 @@ stomp_result stomp_options_set_stomp_command(stomp_options *opts, bool enabled);
  * (1 + sleep_increase)^(k-1)) * (1 + random * sleep_jitter); `attempts_max` passes are made, -1 is
  * forever. The Ruby gem's (MCollective's) pool settings map as: initial_reconnect_delay ->
  * sleep_initial; back_off_multiplier m -> sleep_increase m-1 (0 without exponential back-off);
- * max_reconnect_delay -> sleep_max; jitter 0; max_reconnect_attempts 0 -> -1.
+ * max_reconnect_delay -> sleep_max; jitter 0; max_reconnect_attempts 0 -> -1. Returns STOMP_OK;
+ * STOMP_ERR_INVALID_ARGUMENT for a NULL `opts` or a parameter out of range. Any thread, not
+ * concurrently with other calls on the same options; connections made before it keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1069,7 +1177,9 @@ stomp_result stomp_options_set_reconnect(stomp_options *opts, double sleep_initi
 /**
  * Incoming silence tolerated, as a multiple of the negotiated receive interval. Default 1.5; at least 1.
  * Until the first byte after CONNECTED, one interval more is allowed (ActiveMQ sends its first
- * heart-beat two intervals after CONNECTED).
+ * heart-beat two intervals after CONNECTED). Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a
+ * NULL `opts` or a scale below 1. Any thread, not concurrently with other calls on the same
+ * options; connections made before it keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1078,6 +1188,9 @@ stomp_result stomp_options_set_heartbeat_receive_scale(stomp_options *opts, doub
 
 /**
  * The longest wait for one host, TCP connect and CONNECTED together. Default 10000 ms; 0 is refused.
+ * Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts` or a timeout of 0. Any thread,
+ * not concurrently with other calls on the same options; connections made before it keep their
+ * copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1085,7 +1198,9 @@ stomp_result stomp_options_set_heartbeat_receive_scale(stomp_options *opts, doub
 stomp_result stomp_options_set_connect_timeout(stomp_options *opts, uint32_t timeout_ms);
 
 /**
- * Reconnect by the reconnect policy after an established link drops. Default off.
+ * Reconnect by the reconnect policy after an established link drops. Default off. Returns
+ * STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, not concurrently with other
+ * calls on the same options; connections made before it keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1093,7 +1208,9 @@ stomp_result stomp_options_set_connect_timeout(stomp_options *opts, uint32_t tim
 stomp_result stomp_options_set_auto_reconnect(stomp_options *opts, bool enabled);
 
 /**
- * Try the hosts in a random order on each pass. Default off.
+ * Try the hosts in a random order on each pass. Default off. Returns STOMP_OK;
+ * STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, not concurrently with other calls on
+ * the same options; connections made before it keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1101,7 +1218,9 @@ stomp_result stomp_options_set_auto_reconnect(stomp_options *opts, bool enabled)
 stomp_result stomp_options_set_randomize_hosts(stomp_options *opts, bool enabled);
 
 /**
- * TCP_NODELAY. Default on.
+ * TCP_NODELAY. Default on. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any
+ * thread, not concurrently with other calls on the same options; connections made before it keep
+ * their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1110,7 +1229,8 @@ stomp_result stomp_options_set_tcp_nodelay(stomp_options *opts, bool enabled);
 
 /**
  * TCP keepalive: on/off, idle and interval in seconds and probe count (0 keeps the kernel's value).
- * Default off.
+ * Default off. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, not
+ * concurrently with other calls on the same options; connections made before it keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1119,6 +1239,9 @@ stomp_result stomp_options_set_keepalive(stomp_options *opts, bool enabled, uint
 
 /**
  * The local address (an IP literal) and port (0: any) to connect from, stomp.py's `bind_host_port`.
+ * Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts` or a `host` that is NULL or not
+ * an IP literal. Any thread, not concurrently with other calls on the same options; connections
+ * made before it keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call; `host` is NULL or a
@@ -1133,7 +1256,8 @@ stomp_result stomp_options_set_bind(stomp_options *opts, const char *host, uint1
  * the limit, its value and the figures; also stomp_last_disconnect), then on_disconnected; not
  * on_error, which is for ERROR frames from the broker. An announced content-length over max_body
  * is refused with the frame's head, before any memory is set aside for the body. The whole
- * frame's size: stomp_options_set_max_frame.
+ * frame's size: stomp_options_set_max_frame. Any thread, not concurrently with other calls on the
+ * same options; connections made before it keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1148,7 +1272,8 @@ stomp_result stomp_options_set_frame_limits(stomp_options *opts, size_t max_body
  * past it a send waits as above). 0 keeps the current value. Defaults 8 MiB, 30000 ms, 1024.
  * While reading is stopped a RECEIPT cannot be read either: a stomp_wait_receipt or a
  * stomp_disconnect made while the listeners are that far behind returns STOMP_ERR_TIMEOUT (the
- * disconnect still closes the link).
+ * disconnect still closes the link). Any thread, not concurrently with other calls on the same
+ * options; connections made before it keep their copy.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1192,6 +1317,7 @@ stomp_result stomp_options_set_max_frame(stomp_options *opts, size_t max_frame);
  * queue holds at most one frame more than its bound. Nothing is dropped and no error is raised:
  * the broker is slowed down (heart-beats still flow; the silence of a paused link is not counted
  * against the broker). Defaults 64 MiB and 64 MiB. Any thread, before stomp_connection_new.
+ * Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1200,13 +1326,14 @@ stomp_result stomp_options_set_incoming_byte_limits(stomp_options *opts, size_t 
 
 /**
  * A fixed English description of `code`; never NULL, also for codes this library does not define.
- * The string is static: do not free it.
+ * The string is static: do not free it. Any thread.
  */
 const char *stomp_strerror(stomp_result code);
 
 /**
  * The detail of the calling thread's last failure (never NULL; empty if none yet). Valid until the
- * next failing call on the same thread; copy it to keep it.
+ * next failing call on the same thread; copy it to keep it. Any thread, callbacks included (each
+ * thread has its own).
  */
 const char *stomp_last_error(void);
 
@@ -1248,7 +1375,8 @@ stomp_result stomp_stats_format(const stomp_stats *stats, char *buf, size_t len)
 const char *stomp_version_string(void);
 
 /**
- * The library's version, as `stomp_version_string` (kept for programs written before it).
+ * The library's version, as `stomp_version_string` (kept for programs written before it): a
+ * static string, never NULL. Any thread.
  */
 const char *stomp_lib_version(void);
 
@@ -1262,7 +1390,7 @@ const char *stomp_lib_version(void);
  *
  * The files are read now: STOMP_ERR_TLS_FILE when one is missing, unreadable or malformed, or the
  * key does not fit the certificate (the detail in `stomp_last_error` names the file);
- * STOMP_ERR_INVALID_ARGUMENT when only one of `cert_file` and `key_file` is given;
+ * STOMP_ERR_INVALID_ARGUMENT when `opts` is NULL or only one of `cert_file` and `key_file` is given;
  * STOMP_ERR_UNSUPPORTED when the library was built without TLS. On failure the options are
  * unchanged. TLS 1.2 and 1.3 through rustls (ring crypto). Default: no TLS. A later call replaces
  * the files. Any thread, before `stomp_connection_new`.
@@ -1278,7 +1406,8 @@ stomp_result stomp_options_set_tls(stomp_options *opts, const char *ca_file, con
  * whatever `stomp_options_set_tls` says: one failover list can mix plain hosts (added with
  * `stomp_options_add_host` while no default TLS is set) and TLS hosts. The files are read now:
  * STOMP_ERR_TLS_FILE or STOMP_ERR_INVALID_ARGUMENT as for `stomp_options_set_tls`, and the host is
- * not added. Any thread, before `stomp_connection_new`.
+ * not added; STOMP_ERR_INVALID_ARGUMENT also for a NULL or empty `host` or port 0. Any thread,
+ * before `stomp_connection_new`.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call; `host` is NULL or
@@ -1289,8 +1418,9 @@ stomp_result stomp_options_add_host_tls(stomp_options *opts, const char *host, u
 /**
  * The name every TLS host's certificate is checked against, and sent as SNI, instead of the
  * host's own name or address (for a broker reached by address whose certificate names it, or
- * through a tunnel). NULL restores the default (each host's own). STOMP_ERR_INVALID_ARGUMENT at
- * `stomp_connection_new` if it is neither a DNS name nor an IP address. Any thread, before
+ * through a tunnel). NULL restores the default (each host's own). Returns STOMP_OK;
+ * STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`, or a `name` that is empty or not UTF-8 (one that is
+ * neither a DNS name nor an IP address fails later, at `stomp_connection_new`). Any thread, before
  * `stomp_connection_new`.
  *
  * # Safety
@@ -1303,7 +1433,8 @@ stomp_result stomp_options_set_tls_server_name(stomp_options *opts, const char *
  * Sets (or, with a NULL `cb`, removes) the verification callback of every TLS host (see
  * `stomp_tls_verify_cb`). `user_data` is passed back as given; the library never frees it. Like
  * stomp.py's `ssl_cert_validator`, it can refuse but never accept what the built-in checks
- * refused. Any thread, before `stomp_connection_new`.
+ * refused. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, before
+ * `stomp_connection_new`.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call; `cb`, if set, can
@@ -1316,8 +1447,8 @@ stomp_result stomp_options_set_tls_verify_callback(stomp_options *opts, stomp_tl
  * DANGEROUS: with `on` true, TLS hosts' certificates are not checked at all (no CA, no dates, no
  * name), so anyone on the network path can read and change the connection. For tests against
  * throw-away brokers only; a warning goes to stderr on every connect while it is on. The
- * verification callback, if set, still runs. Default off. Any thread, before
- * `stomp_connection_new`.
+ * verification callback, if set, still runs. Default off. Returns STOMP_OK;
+ * STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, before `stomp_connection_new`.
  *
  * # Safety
  * `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -1328,8 +1459,9 @@ stomp_result stomp_options_set_tls_dangerous_no_verify(stomp_options *opts, bool
  * The TLS protocol version ("TLSv1.3" or "TLSv1.2") and cipher suite (its IANA name, e.g.
  * "TLS13_AES_256_GCM_SHA384") of the current link, written to `*version_out` and
  * `*cipher_suite_out` (either may be NULL when not wanted). The strings are static: never free
- * them. STOMP_ERR_NOT_CONNECTED when no link is up; STOMP_ERR_NOT_FOUND when the link is plain
- * TCP. Any thread.
+ * them. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `conn`; STOMP_ERR_NOT_CONNECTED
+ * when no link is up; STOMP_ERR_NOT_FOUND when the link is plain TCP. Any thread, callbacks
+ * included.
  *
  * # Safety
  * `conn` is NULL or a live stomp_connection; each output pointer is NULL or writable.
@@ -1355,7 +1487,7 @@ stomp_result stomp_connection_tls_session(const stomp_connection *conn, const ch
 #define STOMP_LISTENER_INIT { .size = sizeof(stomp_listener) }
 #endif
 
-/** Zeroes `*listener` and sets its `size` to sizeof(stomp_listener). */
+/** Zeroes `*listener` and sets its `size` to sizeof(stomp_listener). Any thread. */
 static inline void stomp_listener_init(stomp_listener *listener) {
     stomp_listener zero = STOMP_LISTENER_INIT;
     *listener = zero;

@@ -7,15 +7,24 @@
 # stomp.h is generated: its doc comments are the `///` comments of src/ffi/*.rs, which cbindgen
 # writes as /** */ blocks (cbindgen.toml: documentation_style = "doxy"). Fix a warning there, then
 # `cargo build` to regenerate the header.
+#
+# Before Doxygen, scripts/check_header_docs.py checks what Doxygen cannot: every function returning
+# stomp_result names the STOMP_ codes it can return, and every function says which threads may call it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v doxygen >/dev/null 2>&1; then
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq doxygen >/dev/null
-fi
+# need COMMAND: installs the Debian package of that name when the command is missing.
+need() {
+    command -v "$1" >/dev/null 2>&1 && return 0
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$1" >/dev/null
+}
+need doxygen
+need python3
+
+python3 scripts/check_header_docs.py include/stomp.h
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 out=build/docs

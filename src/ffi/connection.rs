@@ -183,7 +183,8 @@ pub unsafe extern "C" fn stomp_connection_new(opts: *const stomp_options) -> *mu
 /// Closes the link at once (no DISCONNECT: call `stomp_disconnect` first for a graceful end), and
 /// frees the handle; NULL is a no-op. When it returns no callback of this connection is running or
 /// will run, so `user_data` may be freed, except when called from inside one of this connection's
-/// callbacks, where that callback finishes normally and no other follows.
+/// callbacks, where that callback finishes normally and no other follows. Any thread, callbacks
+/// included, once no other thread uses the handle: it must be the last call on it.
 ///
 /// # Safety
 /// `conn` is NULL or from `stomp_connection_new`, not freed before; no call on it follows.
@@ -223,7 +224,9 @@ pub unsafe extern "C" fn stomp_set_listener(
 /// Removes the listener called `name`; STOMP_ERR_NOT_FOUND if there is none. It does not wait: a
 /// callback of it already running finishes, and the event being delivered at the moment of the call
 /// may still reach it; events after that do not. Free its `user_data` only once the connection is
-/// disconnected or freed (stomp_connection_free waits for running callbacks).
+/// disconnected or freed (stomp_connection_free waits for running callbacks). Returns STOMP_OK;
+/// STOMP_ERR_INVALID_ARGUMENT for a NULL `conn` or `name`; STOMP_ERR_NOT_FOUND. Any thread,
+/// callbacks included.
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; `name` is NULL or NUL-terminated.
@@ -249,7 +252,8 @@ pub unsafe extern "C" fn stomp_remove_listener(
 }
 
 /// Installs stomp.py's PrintingListener under `name`: every event and frame printed to standard output
-/// (`on_send STOMP {"accept-version": "1.2", ...}`), with the passcode masked.
+/// (`on_send STOMP {"accept-version": "1.2", ...}`), with the passcode masked. Returns STOMP_OK;
+/// STOMP_ERR_INVALID_ARGUMENT for a NULL `conn` or `name`. Any thread, callbacks included.
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; `name` is NULL or NUL-terminated.
@@ -273,6 +277,13 @@ pub unsafe extern "C" fn stomp_set_printing_listener(
 /// once CONNECTED has arrived, or the error that ended the attempt (STOMP_ERR_REFUSED with the broker's
 /// message in `stomp_last_error()`, STOMP_ERR_CONNECT_FAILED naming each host's failure); it never
 /// waits longer than the policy allows. Without `wait`, returns at once; `on_connected` tells.
+///
+/// Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `conn` or a string that is not UTF-8;
+/// STOMP_ERR_INVALID_HEADER for a bad extra header; STOMP_ERR_ALREADY_CONNECTED when connected or
+/// connecting; STOMP_ERR_CLOSED when the stomp_loop that drives it was freed. With `wait` also:
+/// STOMP_ERR_REFUSED, STOMP_ERR_CONNECT_FAILED, a STOMP_ERR_TLS_* code instead when a TLS failure
+/// ended the walk, STOMP_ERR_TIMEOUT if the attempt stalls, and STOMP_ERR_WOULD_DEADLOCK on the thread
+/// that drives a stomp_loop. Any thread, callbacks included.
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated; `headers` is
@@ -302,6 +313,13 @@ pub unsafe extern "C" fn stomp_connect(
 /// ...). Queued for the I/O thread; returns when queued. Blocks (up to the send timeout) only while
 /// the outgoing buffer is full.
 ///
+/// Returns STOMP_OK once queued (or held while auto-reconnecting); STOMP_ERR_INVALID_ARGUMENT for a
+/// NULL `conn`, a NULL or empty required argument, a value out of range or a string that is not
+/// UTF-8; STOMP_ERR_INVALID_HEADER for a header the negotiated version cannot carry; STOMP_ERR_NOT_CONNECTED when not connected;
+/// STOMP_ERR_QUEUE_FULL when the outgoing buffer stays full for the send timeout (at once on the
+/// thread that drives a stomp_loop); STOMP_ERR_DISCONNECTED when its transaction was aborted by a
+/// dropped link. Any thread, callbacks included.
+///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated; `body` is NULL
 /// or points to `body_len` readable bytes; `headers` is NULL or points to `header_count`
@@ -329,7 +347,16 @@ pub unsafe extern "C" fn stomp_send(
 }
 
 /// Sends any frame (stomp.py's `send_frame`): `command` ("SEND", "BEGIN", ...), headers and body are
-/// escaped and framed for the negotiated version. CONNECT/STOMP cannot be sent this way.
+/// escaped and framed for the negotiated version. CONNECT/STOMP cannot be sent this way (nor a
+/// command a client does not send: STOMP_ERR_INVALID_ARGUMENT); NACK under 1.0 is
+/// STOMP_ERR_UNSUPPORTED.
+///
+/// Returns STOMP_OK once queued (or held while auto-reconnecting); STOMP_ERR_INVALID_ARGUMENT for a
+/// NULL `conn`, a NULL or empty required argument, a value out of range or a string that is not
+/// UTF-8; STOMP_ERR_INVALID_HEADER for a header the negotiated version cannot carry; STOMP_ERR_NOT_CONNECTED when not connected;
+/// STOMP_ERR_QUEUE_FULL when the outgoing buffer stays full for the send timeout (at once on the
+/// thread that drives a stomp_loop); STOMP_ERR_DISCONNECTED when its transaction was aborted by a
+/// dropped link. Any thread, callbacks included.
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; `command` is NULL or NUL-terminated; `headers` is NULL
@@ -363,6 +390,13 @@ pub unsafe extern "C" fn stomp_send_frame(
 /// Subscribes to `destination` with `id` (NULL: a generated one; use `stomp_subscribe_out` to learn
 /// it) and `ack` mode; extra headers (a `selector`, ...) are added, replacing defaults of the same name.
 ///
+/// Returns STOMP_OK once queued (or held while auto-reconnecting); STOMP_ERR_INVALID_ARGUMENT for a
+/// NULL `conn`, a NULL or empty required argument, a value out of range or a string that is not
+/// UTF-8; STOMP_ERR_INVALID_HEADER for a header the negotiated version cannot carry; STOMP_ERR_NOT_CONNECTED when not connected;
+/// STOMP_ERR_QUEUE_FULL when the outgoing buffer stays full for the send timeout (at once on the
+/// thread that drives a stomp_loop); STOMP_ERR_DISCONNECTED when its transaction was aborted by a
+/// dropped link. Any thread, callbacks included.
+///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated; `headers` is
 /// NULL or points to `header_count` stomp_header.
@@ -381,7 +415,8 @@ pub unsafe extern "C" fn stomp_subscribe(
 }
 
 /// `stomp_subscribe`, writing the subscription id (with its NUL) to `id_out` (`id_out_len` bytes;
-/// 37 hold a generated one). STOMP_ERR_BUFFER_TOO_SMALL, before anything is sent, if it does not fit.
+/// 37 hold a generated one). STOMP_ERR_BUFFER_TOO_SMALL, before anything is sent, if it does not fit;
+/// otherwise the codes of `stomp_subscribe`. Any thread, callbacks included.
 ///
 /// # Safety
 /// As `stomp_subscribe`; and `id_out` is NULL or points to `id_out_len` writable bytes.
@@ -411,6 +446,13 @@ pub unsafe extern "C" fn stomp_subscribe_out(
 }
 
 /// Unsubscribes the subscription `id`.
+///
+/// Returns STOMP_OK once queued (or held while auto-reconnecting); STOMP_ERR_INVALID_ARGUMENT for a
+/// NULL `conn`, a NULL or empty required argument, a value out of range or a string that is not
+/// UTF-8; STOMP_ERR_INVALID_HEADER for a header the negotiated version cannot carry; STOMP_ERR_NOT_CONNECTED when not connected;
+/// STOMP_ERR_QUEUE_FULL when the outgoing buffer stays full for the send timeout (at once on the
+/// thread that drives a stomp_loop); STOMP_ERR_DISCONNECTED when its transaction was aborted by a
+/// dropped link. Any thread, callbacks included.
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; `id` is NULL or NUL-terminated; `headers` is NULL or
@@ -460,6 +502,14 @@ unsafe fn ack_like(
 /// `message-id` under 1.0/1.1; `subscription` is needed under 1.1; `transaction` may be NULL.
 /// `stomp_ack_frame` picks these for you.
 ///
+/// Returns STOMP_OK once queued (or held while auto-reconnecting); STOMP_ERR_INVALID_ARGUMENT for a
+/// NULL `conn`, a NULL or empty required argument, a value out of range or a string that is not
+/// UTF-8; STOMP_ERR_INVALID_HEADER for a header the negotiated version cannot carry; STOMP_ERR_NOT_CONNECTED when not connected;
+/// STOMP_ERR_QUEUE_FULL when the outgoing buffer stays full for the send timeout (at once on the
+/// thread that drives a stomp_loop); STOMP_ERR_DISCONNECTED when its transaction was aborted by a
+/// dropped link, and also while auto-reconnecting (the broker redelivers what was not acknowledged).
+/// Any thread, callbacks included (acknowledging from `on_message` is the usual way).
+///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; each string is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
@@ -473,7 +523,8 @@ pub unsafe extern "C" fn stomp_ack(
     unsafe { ack_like(conn, id, subscription, transaction, false) }
 }
 
-/// Negative acknowledgement (1.1 and later; STOMP_ERR_UNSUPPORTED under 1.0). Arguments as `stomp_ack`.
+/// Negative acknowledgement (1.1 and later; STOMP_ERR_UNSUPPORTED under 1.0). Arguments, other codes
+/// and threads as `stomp_ack`: any thread, callbacks included.
 ///
 /// # Safety
 /// As `stomp_ack`.
@@ -513,6 +564,10 @@ unsafe fn ack_frame_like(
 }
 
 /// Acknowledges a received MESSAGE frame, taking its id and subscription as the negotiated version needs.
+/// The frame is only read: it stays the caller's (or the callback's).
+///
+/// Returns the codes of `stomp_ack`; STOMP_ERR_INVALID_ARGUMENT also for a NULL `frame` or one
+/// without the ids the version needs. Any thread, callbacks included.
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; `frame` is NULL or a live stomp_frame; `transaction`
@@ -527,7 +582,8 @@ pub unsafe extern "C" fn stomp_ack_frame(
     unsafe { ack_frame_like(conn, frame, transaction, false) }
 }
 
-/// Negatively acknowledges a received MESSAGE frame (1.1 and later).
+/// Negatively acknowledges a received MESSAGE frame (1.1 and later; STOMP_ERR_UNSUPPORTED under 1.0).
+/// Other codes, threads and ownership as `stomp_ack_frame`: any thread, callbacks included.
 ///
 /// # Safety
 /// As `stomp_ack_frame`.
@@ -543,7 +599,8 @@ pub unsafe extern "C" fn stomp_nack_frame(
 
 /// Begins a transaction called `transaction` (NULL: a generated UUID). Its id, with a NUL, is written
 /// to `id_out` (`id_out_len` bytes; 37 hold a generated one) unless `id_out` is NULL;
-/// STOMP_ERR_BUFFER_TOO_SMALL, before anything is sent, if it does not fit.
+/// STOMP_ERR_BUFFER_TOO_SMALL, before anything is sent, if it does not fit. Otherwise the codes of
+/// `stomp_send`. Any thread, callbacks included.
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; `transaction` is NULL or NUL-terminated; `id_out` is
@@ -567,6 +624,13 @@ pub unsafe extern "C" fn stomp_begin(
 
 /// Commits a transaction.
 ///
+/// Returns STOMP_OK once queued (or held while auto-reconnecting); STOMP_ERR_INVALID_ARGUMENT for a
+/// NULL `conn`, a NULL or empty required argument, a value out of range or a string that is not
+/// UTF-8; STOMP_ERR_INVALID_HEADER for a header the negotiated version cannot carry; STOMP_ERR_NOT_CONNECTED when not connected;
+/// STOMP_ERR_QUEUE_FULL when the outgoing buffer stays full for the send timeout (at once on the
+/// thread that drives a stomp_loop); STOMP_ERR_DISCONNECTED when its transaction was aborted by a
+/// dropped link. Any thread, callbacks included.
+///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; `transaction` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
@@ -578,7 +642,9 @@ pub unsafe extern "C" fn stomp_commit(
     unsafe { with_handle(conn, |c| c.commit(str_arg(transaction, "transaction")?)) }
 }
 
-/// Aborts a transaction.
+/// Aborts a transaction. Returns STOMP_OK once queued, or the failure codes of `stomp_commit`
+/// (STOMP_ERR_INVALID_ARGUMENT, STOMP_ERR_NOT_CONNECTED, STOMP_ERR_QUEUE_FULL, ...). Any thread,
+/// callbacks included.
 ///
 /// # Safety
 /// As `stomp_commit`.
@@ -598,7 +664,9 @@ fn millis(ms: u32) -> Duration {
 /// Graceful close: fires `on_disconnecting`, sends DISCONNECT with `receipt` (NULL: generated), waits up
 /// to `timeout_ms` for the RECEIPT, closes the link, and `on_disconnected` follows. Stops any
 /// reconnecting. STOMP_ERR_TIMEOUT if the receipt did not come (the link is closed all the same);
-/// STOMP_ERR_NOT_CONNECTED if there was no connection.
+/// STOMP_ERR_NOT_CONNECTED if there was no connection; STOMP_ERR_INVALID_ARGUMENT for a NULL `conn`
+/// or a `receipt` that is not UTF-8. Any thread, callbacks included; on the thread that drives a
+/// stomp_loop a non-zero `timeout_ms` is STOMP_ERR_WOULD_DEADLOCK (0 closes without waiting).
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; `receipt` is NULL or NUL-terminated.
@@ -619,7 +687,9 @@ pub unsafe extern "C" fn stomp_disconnect(
 /// The next MESSAGE from the receive queue, waiting up to `timeout_ms`. On STOMP_OK `*frame_out` is a
 /// frame the caller owns (free it with `stomp_frame_free`); it is not written otherwise.
 /// STOMP_ERR_TIMEOUT when none came, STOMP_ERR_QUEUE_OFF when the queue is off, STOMP_ERR_CLOSED when
-/// the connection is gone and the queue drained.
+/// the connection is gone and the queue drained; STOMP_ERR_INVALID_ARGUMENT for a NULL `conn` or
+/// `frame_out`. Any thread, callbacks included; on the thread that drives a stomp_loop, a wait
+/// (an empty queue and a non-zero `timeout_ms`) is STOMP_ERR_WOULD_DEADLOCK.
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; `frame_out` is NULL or writable.
@@ -643,7 +713,9 @@ pub unsafe extern "C" fn stomp_receive(
 /// STOMP_ERR_DISCONNECTED if the link dropped before it came (the frame may not have been processed:
 /// resend it), STOMP_ERR_SERVER if the broker answered with an ERROR frame carrying that
 /// `receipt-id` (the frame failed; the error's text is in `stomp_last_error()`, and `on_error` has
-/// the frame), STOMP_ERR_NOT_FOUND if no frame asked for it, STOMP_ERR_TIMEOUT.
+/// the frame), STOMP_ERR_NOT_FOUND if no frame asked for it, STOMP_ERR_TIMEOUT;
+/// STOMP_ERR_INVALID_ARGUMENT for a NULL `conn` or `receipt_id`. Any thread, callbacks included; on
+/// the thread that drives a stomp_loop a wait is STOMP_ERR_WOULD_DEADLOCK.
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; `receipt_id` is NULL or NUL-terminated.
@@ -661,7 +733,8 @@ pub unsafe extern "C" fn stomp_wait_receipt(
     }
 }
 
-/// Whether CONNECTED has arrived and the link is up (false for a NULL `conn`).
+/// Whether CONNECTED has arrived and the link is up (false for a NULL `conn`). Any thread,
+/// callbacks included.
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection.
@@ -676,7 +749,8 @@ fn not_connected<T>() -> Result<T> {
 }
 
 /// The negotiated protocol version, written to `*version_out` once connected (STOMP_ERR_NOT_CONNECTED
-/// before the first CONNECTED).
+/// before the first CONNECTED). Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `conn` or
+/// `version_out`; STOMP_ERR_NOT_CONNECTED. Any thread, callbacks included.
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; `version_out` is NULL or writable.
@@ -698,6 +772,9 @@ pub unsafe extern "C" fn stomp_connection_version(
 
 /// A copy of the CONNECTED frame of the current (or last) connection, for its `server`, `session`,
 /// `version` and `heart-beat` headers. The caller owns it: free with `stomp_frame_free`.
+/// Returns STOMP_OK with `*frame_out` set; STOMP_ERR_INVALID_ARGUMENT for a NULL `conn` or
+/// `frame_out`; STOMP_ERR_NOT_CONNECTED before the first CONNECTED (`*frame_out` is not written).
+/// Any thread, callbacks included.
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; `frame_out` is NULL or writable.

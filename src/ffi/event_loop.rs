@@ -137,7 +137,8 @@ pub unsafe extern "C" fn stomp_loop_timeout_ms(lp: *const stomp_loop) -> c_int {
 /// loop's sockets and deadlines, handles whatever is ready (reads, writes, heart-beats, connects
 /// and reconnects, the calls other threads made), then runs the listener callbacks that queued, on
 /// this thread, with no library lock held. It never waits past the loop's next deadline, so it may
-/// return before `timeout_ms` with nothing done. STOMP_ERR_WOULD_DEADLOCK if the loop is already
+/// return before `timeout_ms` with nothing done. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a
+/// NULL `lp`; STOMP_ERR_WOULD_DEADLOCK if the loop is already
 /// being processed: from inside one of its own callbacks, or by another thread at the same time
 /// (one thread at a time per loop); STOMP_ERR_IO if polling failed.
 ///

@@ -62,7 +62,8 @@ fn command_cstr(c: Command) -> &'static [u8] {
     }
 }
 
-/// The frame's command ("MESSAGE", "RECEIPT", ...): a static string, or NULL if `frame` is NULL.
+/// The frame's command ("MESSAGE", "RECEIPT", ...): a static string (do not free it), or NULL if
+/// `frame` is NULL. Any thread, concurrently too, while the frame lives (one lent to a callback: until it returns).
 ///
 /// # Safety
 /// `frame` is NULL or a live stomp_frame.
@@ -73,7 +74,8 @@ pub unsafe extern "C" fn stomp_frame_command(frame: *const stomp_frame) -> *cons
 }
 
 /// The value of the first header called `name` (STOMP: the first of repeated headers wins), or NULL
-/// if absent (or if an argument is NULL). The string lives as long as the frame.
+/// if absent (or if an argument is NULL). The string lives as long as the frame; do not free it.
+/// Any thread, concurrently too, while the frame lives (one lent to a callback: until it returns).
 ///
 /// # Safety
 /// `frame` is NULL or a live stomp_frame; `name` is NULL or NUL-terminated.
@@ -91,7 +93,7 @@ pub unsafe extern "C" fn stomp_frame_header(
     }
 }
 
-/// How many headers the frame has, repeats included (0 if `frame` is NULL).
+/// How many headers the frame has, repeats included (0 if `frame` is NULL). Any thread, concurrently too, while the frame lives (one lent to a callback: until it returns).
 ///
 /// # Safety
 /// `frame` is NULL or a live stomp_frame.
@@ -102,7 +104,9 @@ pub unsafe extern "C" fn stomp_frame_header_count(frame: *const stomp_frame) -> 
 }
 
 /// The `index`-th header, in the order received. `name` and `value` (either may be NULL) receive
-/// strings that live as long as the frame; they are written only on success.
+/// strings that live as long as the frame (do not free them); they are written only on success.
+/// Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT if `frame` is NULL; STOMP_ERR_NOT_FOUND if `index`
+/// is not below `stomp_frame_header_count`. Any thread, concurrently too, while the frame lives (one lent to a callback: until it returns).
 ///
 /// # Safety
 /// `frame` is NULL or a live stomp_frame; `name` and `value` are each NULL or writable.
@@ -143,6 +147,7 @@ pub unsafe extern "C" fn stomp_frame_header_at(
 /// returns that, and STOMP_OK only for a frame without headers);
 /// STOMP_ERR_INVALID_ARGUMENT if `frame` or `needed_out` is NULL, or `buf` is NULL with `len` over 0.
 /// Unlike other output parameters, `*needed_out` is written on STOMP_ERR_BUFFER_TOO_SMALL too.
+/// `buf` stays the caller's. Any thread, concurrently too, while the frame lives (one lent to a callback: until it returns).
 ///
 /// # Safety
 /// `frame` is NULL or a live stomp_frame; `buf` is NULL or points to `len` writable bytes;
@@ -256,7 +261,8 @@ pub unsafe extern "C" fn stomp_frame_packed(
 }
 
 /// The body and its length (which may include NUL bytes). The pointer lives as long as the frame; it
-/// is not NUL-terminated. `len` may be NULL. NULL (and length 0) for a NULL frame.
+/// is not NUL-terminated; do not free it. `len` may be NULL. NULL (and length 0) for a NULL frame.
+/// Any thread, concurrently too, while the frame lives (one lent to a callback: until it returns).
 ///
 /// # Safety
 /// `frame` is NULL or a live stomp_frame; `len` is NULL or writable.
@@ -273,7 +279,8 @@ pub unsafe extern "C" fn stomp_frame_body(frame: *const stomp_frame, len: *mut u
     }
 }
 
-/// A copy the caller owns (free with `stomp_frame_free`); NULL if `frame` is NULL.
+/// A copy the caller owns (free with `stomp_frame_free`), to keep a frame lent to a callback; NULL
+/// if `frame` is NULL. Any thread, concurrently too, while the frame lives (one lent to a callback: until it returns).
 ///
 /// # Safety
 /// `frame` is NULL or a live stomp_frame.
@@ -284,7 +291,7 @@ pub unsafe extern "C" fn stomp_frame_clone(frame: *const stomp_frame) -> *mut st
 }
 
 /// Frees a frame from `stomp_frame_clone`, `stomp_receive` or `stomp_connected_frame`; NULL is a
-/// no-op. Never free a frame lent to a callback.
+/// no-op. Never free a frame lent to a callback. Any thread, once no other thread uses the frame.
 ///
 /// # Safety
 /// `frame` is NULL or a frame this library gave the caller, not freed before.

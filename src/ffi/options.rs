@@ -105,6 +105,7 @@ pub extern "C" fn stomp_options_new() -> *mut stomp_options {
 }
 
 /// Frees options; NULL is a no-op. Connections made from them are unaffected (they hold a copy).
+/// Any thread, once no other thread uses the options.
 ///
 /// # Safety
 /// `opts` is NULL or from `stomp_options_new`, not freed before.
@@ -115,7 +116,9 @@ pub unsafe extern "C" fn stomp_options_free(opts: *mut stomp_options) {
 }
 
 /// Appends a broker to the failover list, tried in order. `host` is a name or an IPv4/IPv6 literal
-/// (brackets optional); copied.
+/// (brackets optional); copied. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts` or a
+/// NULL or empty `host`, port 0, or a `host` that is not UTF-8. Any thread, not concurrently with
+/// other calls on the same options; connections made before it keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call; `host` is NULL or a
@@ -135,7 +138,10 @@ pub unsafe extern "C" fn stomp_options_add_host(
 }
 
 /// Appends a broker with its own credentials, which replace those given to `stomp_connect` when
-/// this host is the one connected to. All strings are copied.
+/// this host is the one connected to. All strings are copied. Returns STOMP_OK;
+/// STOMP_ERR_INVALID_ARGUMENT for a NULL `opts` or a NULL or empty `host`, port 0, or a string that
+/// is not UTF-8. Any thread, not concurrently with other calls on the same options; connections
+/// made before it keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call; each string is NULL
@@ -181,7 +187,10 @@ pub(super) fn add_host(
     Ok(())
 }
 
-/// The highest protocol version to ask for (lower ones are offered too). Default 1.2.
+/// The highest protocol version to ask for (lower ones are offered too). Default 1.2. Returns
+/// STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts` or a value that is not a stomp_version.
+/// Any thread, not concurrently with other calls on the same options; connections made before it
+/// keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -195,7 +204,9 @@ pub unsafe extern "C" fn stomp_options_set_version(
 }
 
 /// The `host` header (RabbitMQ's vhost, e.g. "/"). Without it the header is sent under 1.2 only, with
-/// the name of the host connected to. NULL removes it. Copied.
+/// the name of the host connected to. NULL removes it. Copied. Returns STOMP_OK;
+/// STOMP_ERR_INVALID_ARGUMENT for a NULL `opts` or a `vhost` that is not UTF-8. Any thread, not
+/// concurrently with other calls on the same options; connections made before it keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call; `vhost` is NULL or a
@@ -214,7 +225,9 @@ pub unsafe extern "C" fn stomp_options_set_vhost(
 }
 
 /// Heart-beats offered, in milliseconds: how often we can send, and how often we want to hear from the
-/// broker; 0 is none. The negotiated intervals follow the STOMP 1.1 rules. Default 0, 0.
+/// broker; 0 is none. The negotiated intervals follow the STOMP 1.1 rules. Default 0, 0. Returns
+/// STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, not concurrently with other
+/// calls on the same options; connections made before it keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -229,7 +242,9 @@ pub unsafe extern "C" fn stomp_options_set_heartbeats(
 }
 
 /// How many messages `stomp_receive` can have waiting; 0 (the default) turns the queue off. When it is
-/// full the library stops reading the socket, so the broker holds the rest.
+/// full the library stops reading the socket, so the broker holds the rest. Returns STOMP_OK;
+/// STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, not concurrently with other calls on
+/// the same options; connections made before it keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -243,7 +258,9 @@ pub unsafe extern "C" fn stomp_options_set_receive_queue(
 }
 
 /// stomp.py's `auto_content_length` (default on). Off lets ActiveMQ make TextMessages of text bodies;
-/// a body holding NUL still gets a content-length, as it could not be framed otherwise.
+/// a body holding NUL still gets a content-length, as it could not be framed otherwise. Returns
+/// STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, not concurrently with other
+/// calls on the same options; connections made before it keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -256,7 +273,9 @@ pub unsafe extern "C" fn stomp_options_set_auto_content_length(
     unsafe { set(opts, |o| o.auto_content_length = enabled) }
 }
 
-/// Open with the `STOMP` command instead of `CONNECT` (1.1 and later). Default off.
+/// Open with the `STOMP` command instead of `CONNECT` (1.1 and later). Default off. Returns
+/// STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, not concurrently with other
+/// calls on the same options; connections made before it keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -274,7 +293,9 @@ pub unsafe extern "C" fn stomp_options_set_stomp_command(
 /// (1 + sleep_increase)^(k-1)) * (1 + random * sleep_jitter); `attempts_max` passes are made, -1 is
 /// forever. The Ruby gem's (MCollective's) pool settings map as: initial_reconnect_delay ->
 /// sleep_initial; back_off_multiplier m -> sleep_increase m-1 (0 without exponential back-off);
-/// max_reconnect_delay -> sleep_max; jitter 0; max_reconnect_attempts 0 -> -1.
+/// max_reconnect_delay -> sleep_max; jitter 0; max_reconnect_attempts 0 -> -1. Returns STOMP_OK;
+/// STOMP_ERR_INVALID_ARGUMENT for a NULL `opts` or a parameter out of range. Any thread, not
+/// concurrently with other calls on the same options; connections made before it keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -307,7 +328,9 @@ pub unsafe extern "C" fn stomp_options_set_reconnect(
 
 /// Incoming silence tolerated, as a multiple of the negotiated receive interval. Default 1.5; at least 1.
 /// Until the first byte after CONNECTED, one interval more is allowed (ActiveMQ sends its first
-/// heart-beat two intervals after CONNECTED).
+/// heart-beat two intervals after CONNECTED). Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a
+/// NULL `opts` or a scale below 1. Any thread, not concurrently with other calls on the same
+/// options; connections made before it keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -332,6 +355,9 @@ pub unsafe extern "C" fn stomp_options_set_heartbeat_receive_scale(
 }
 
 /// The longest wait for one host, TCP connect and CONNECTED together. Default 10000 ms; 0 is refused.
+/// Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts` or a timeout of 0. Any thread,
+/// not concurrently with other calls on the same options; connections made before it keep their
+/// copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -355,7 +381,9 @@ pub unsafe extern "C" fn stomp_options_set_connect_timeout(
     }
 }
 
-/// Reconnect by the reconnect policy after an established link drops. Default off.
+/// Reconnect by the reconnect policy after an established link drops. Default off. Returns
+/// STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, not concurrently with other
+/// calls on the same options; connections made before it keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -368,7 +396,9 @@ pub unsafe extern "C" fn stomp_options_set_auto_reconnect(
     unsafe { set(opts, |o| o.auto_reconnect = enabled) }
 }
 
-/// Try the hosts in a random order on each pass. Default off.
+/// Try the hosts in a random order on each pass. Default off. Returns STOMP_OK;
+/// STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, not concurrently with other calls on
+/// the same options; connections made before it keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -381,7 +411,9 @@ pub unsafe extern "C" fn stomp_options_set_randomize_hosts(
     unsafe { set(opts, |o| o.randomize_hosts = enabled) }
 }
 
-/// TCP_NODELAY. Default on.
+/// TCP_NODELAY. Default on. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any
+/// thread, not concurrently with other calls on the same options; connections made before it keep
+/// their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -395,7 +427,8 @@ pub unsafe extern "C" fn stomp_options_set_tcp_nodelay(
 }
 
 /// TCP keepalive: on/off, idle and interval in seconds and probe count (0 keeps the kernel's value).
-/// Default off.
+/// Default off. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, not
+/// concurrently with other calls on the same options; connections made before it keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -422,6 +455,9 @@ pub unsafe extern "C" fn stomp_options_set_keepalive(
 }
 
 /// The local address (an IP literal) and port (0: any) to connect from, stomp.py's `bind_host_port`.
+/// Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts` or a `host` that is NULL or not
+/// an IP literal. Any thread, not concurrently with other calls on the same options; connections
+/// made before it keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call; `host` is NULL or a
@@ -467,7 +503,8 @@ fn nonzero_or<T: Default + PartialEq>(value: T, current: T) -> T {
 /// the limit, its value and the figures; also stomp_last_disconnect), then on_disconnected; not
 /// on_error, which is for ERROR frames from the broker. An announced content-length over max_body
 /// is refused with the frame's head, before any memory is set aside for the body. The whole
-/// frame's size: stomp_options_set_max_frame.
+/// frame's size: stomp_options_set_max_frame. Any thread, not concurrently with other calls on the
+/// same options; connections made before it keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -496,7 +533,8 @@ pub unsafe extern "C" fn stomp_options_set_frame_limits(
 /// past it a send waits as above). 0 keeps the current value. Defaults 8 MiB, 30000 ms, 1024.
 /// While reading is stopped a RECEIPT cannot be read either: a stomp_wait_receipt or a
 /// stomp_disconnect made while the listeners are that far behind returns STOMP_ERR_TIMEOUT (the
-/// disconnect still closes the link).
+/// disconnect still closes the link). Any thread, not concurrently with other calls on the same
+/// options; connections made before it keep their copy.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -577,6 +615,7 @@ pub unsafe extern "C" fn stomp_options_set_max_frame(
 /// queue holds at most one frame more than its bound. Nothing is dropped and no error is raised:
 /// the broker is slowed down (heart-beats still flow; the silence of a paused link is not counted
 /// against the broker). Defaults 64 MiB and 64 MiB. Any thread, before stomp_connection_new.
+/// Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.

@@ -6,7 +6,9 @@ use super::boundary::{ffi_boundary, last_error_ptr};
 use crate::error::ErrorKind;
 
 /// The result of every fallible call. `STOMP_OK` is 0; every other value is a failure, whose detail
-/// `stomp_last_error()` gives on the same thread.
+/// `stomp_last_error()` gives on the same thread. Each function's doc lists the codes it can
+/// return, except STOMP_ERR_INTERNAL, which any of them can (a bug caught at the boundary); a
+/// function returning a pointer, bool or size then returns its failure value (NULL, false, 0).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(non_camel_case_types)]
@@ -149,7 +151,7 @@ fn describe(code: i32) -> &'static [u8] {
 }
 
 /// A fixed English description of `code`; never NULL, also for codes this library does not define.
-/// The string is static: do not free it.
+/// The string is static: do not free it. Any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn stomp_strerror(code: StompResultArg) -> *const c_char {
     let text = ffi_boundary! { Ok(describe(code.0).as_ptr().cast()) };
@@ -157,7 +159,8 @@ pub extern "C" fn stomp_strerror(code: StompResultArg) -> *const c_char {
 }
 
 /// The detail of the calling thread's last failure (never NULL; empty if none yet). Valid until the
-/// next failing call on the same thread; copy it to keep it.
+/// next failing call on the same thread; copy it to keep it. Any thread, callbacks included (each
+/// thread has its own).
 #[unsafe(no_mangle)]
 pub extern "C" fn stomp_last_error() -> *const c_char {
     never_null(ffi_boundary! { Ok(last_error_ptr()) })

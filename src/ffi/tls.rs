@@ -60,7 +60,7 @@ unsafe fn load_files(
 ///
 /// The files are read now: STOMP_ERR_TLS_FILE when one is missing, unreadable or malformed, or the
 /// key does not fit the certificate (the detail in `stomp_last_error` names the file);
-/// STOMP_ERR_INVALID_ARGUMENT when only one of `cert_file` and `key_file` is given;
+/// STOMP_ERR_INVALID_ARGUMENT when `opts` is NULL or only one of `cert_file` and `key_file` is given;
 /// STOMP_ERR_UNSUPPORTED when the library was built without TLS. On failure the options are
 /// unchanged. TLS 1.2 and 1.3 through rustls (ring crypto). Default: no TLS. A later call replaces
 /// the files. Any thread, before `stomp_connection_new`.
@@ -88,7 +88,8 @@ pub unsafe extern "C" fn stomp_options_set_tls(
 /// whatever `stomp_options_set_tls` says: one failover list can mix plain hosts (added with
 /// `stomp_options_add_host` while no default TLS is set) and TLS hosts. The files are read now:
 /// STOMP_ERR_TLS_FILE or STOMP_ERR_INVALID_ARGUMENT as for `stomp_options_set_tls`, and the host is
-/// not added. Any thread, before `stomp_connection_new`.
+/// not added; STOMP_ERR_INVALID_ARGUMENT also for a NULL or empty `host` or port 0. Any thread,
+/// before `stomp_connection_new`.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call; `host` is NULL or
@@ -114,8 +115,9 @@ pub unsafe extern "C" fn stomp_options_add_host_tls(
 
 /// The name every TLS host's certificate is checked against, and sent as SNI, instead of the
 /// host's own name or address (for a broker reached by address whose certificate names it, or
-/// through a tunnel). NULL restores the default (each host's own). STOMP_ERR_INVALID_ARGUMENT at
-/// `stomp_connection_new` if it is neither a DNS name nor an IP address. Any thread, before
+/// through a tunnel). NULL restores the default (each host's own). Returns STOMP_OK;
+/// STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`, or a `name` that is empty or not UTF-8 (one that is
+/// neither a DNS name nor an IP address fails later, at `stomp_connection_new`). Any thread, before
 /// `stomp_connection_new`.
 ///
 /// # Safety
@@ -183,7 +185,8 @@ impl CVerify {
 /// Sets (or, with a NULL `cb`, removes) the verification callback of every TLS host (see
 /// `stomp_tls_verify_cb`). `user_data` is passed back as given; the library never frees it. Like
 /// stomp.py's `ssl_cert_validator`, it can refuse but never accept what the built-in checks
-/// refused. Any thread, before `stomp_connection_new`.
+/// refused. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, before
+/// `stomp_connection_new`.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call; `cb`, if set, can
@@ -211,8 +214,8 @@ pub unsafe extern "C" fn stomp_options_set_tls_verify_callback(
 /// DANGEROUS: with `on` true, TLS hosts' certificates are not checked at all (no CA, no dates, no
 /// name), so anyone on the network path can read and change the connection. For tests against
 /// throw-away brokers only; a warning goes to stderr on every connect while it is on. The
-/// verification callback, if set, still runs. Default off. Any thread, before
-/// `stomp_connection_new`.
+/// verification callback, if set, still runs. Default off. Returns STOMP_OK;
+/// STOMP_ERR_INVALID_ARGUMENT for a NULL `opts`. Any thread, before `stomp_connection_new`.
 ///
 /// # Safety
 /// `opts` is NULL or a live stomp_options no other thread uses during the call.
@@ -233,8 +236,9 @@ pub unsafe extern "C" fn stomp_options_set_tls_dangerous_no_verify(
 /// The TLS protocol version ("TLSv1.3" or "TLSv1.2") and cipher suite (its IANA name, e.g.
 /// "TLS13_AES_256_GCM_SHA384") of the current link, written to `*version_out` and
 /// `*cipher_suite_out` (either may be NULL when not wanted). The strings are static: never free
-/// them. STOMP_ERR_NOT_CONNECTED when no link is up; STOMP_ERR_NOT_FOUND when the link is plain
-/// TCP. Any thread.
+/// them. Returns STOMP_OK; STOMP_ERR_INVALID_ARGUMENT for a NULL `conn`; STOMP_ERR_NOT_CONNECTED
+/// when no link is up; STOMP_ERR_NOT_FOUND when the link is plain TCP. Any thread, callbacks
+/// included.
 ///
 /// # Safety
 /// `conn` is NULL or a live stomp_connection; each output pointer is NULL or writable.

@@ -17,7 +17,8 @@ pub extern "C" fn stomp_version_string() -> *const c_char {
     ffi_boundary! { Ok(VERSION.as_ptr().cast()) }
 }
 
-/// The library's version, as `stomp_version_string` (kept for programs written before it).
+/// The library's version, as `stomp_version_string` (kept for programs written before it): a
+/// static string, never NULL. Any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn stomp_lib_version() -> *const c_char {
     ffi_boundary! { Ok(VERSION.as_ptr().cast()) }
