@@ -115,13 +115,7 @@ fn heartbeats_messages_and_a_reconnect_on_the_applications_thread() {
     o.vhost = Some("/".into());
     o.heartbeats = (1000, 1000);
     o.auto_reconnect = true;
-    o.reconnect = ReconnectPolicy {
-        sleep_initial: 0.02,
-        sleep_increase: 0.5,
-        sleep_jitter: 0.1,
-        sleep_max: 0.2,
-        attempts_max: -1,
-    };
+    o.reconnect = fast_retry();
     let consumer = ev.connection(o).unwrap();
     let producer = ev
         .connection(Broker::RabbitMq.options(Version::V1_2))

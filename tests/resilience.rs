@@ -15,16 +15,6 @@ use stomp::*;
 
 const T: Duration = Duration::from_secs(10);
 
-fn fast_retry() -> ReconnectPolicy {
-    ReconnectPolicy {
-        sleep_initial: 0.02,
-        sleep_increase: 0.5,
-        sleep_jitter: 0.1,
-        sleep_max: 0.2,
-        attempts_max: -1,
-    }
-}
-
 fn rabbit_via(port: u16) -> Options {
     let mut o = Options::new().host("127.0.0.1", port);
     o.vhost = Some("/".into());

@@ -401,13 +401,7 @@ fn auto_reconnect_over_tls_resubscribes_and_messages_flow_again() {
     let rec = Recorder::new();
     let mut o = tls_options(Broker::RabbitMq, proxy.port(), ca_only(), Version::V1_2);
     o.auto_reconnect = true;
-    o.reconnect = ReconnectPolicy {
-        sleep_initial: 0.02,
-        sleep_increase: 0.5,
-        sleep_jitter: 0.1,
-        sleep_max: 0.2,
-        attempts_max: -1,
-    };
+    o.reconnect = fast_retry();
     let c = Connection::new(o).unwrap();
     c.set_listener("rec", rec.clone());
     c.connect(login(), passcode(), &[], true).unwrap();

@@ -197,3 +197,15 @@ impl Listener for SlowHandler {
         self.0.on_heartbeat();
     }
 }
+
+/// Reconnect at once and forever (20 ms, then at most 200 ms between tries): the tests that drop
+/// links want the reconnect, not the back-off.
+pub fn fast_retry() -> stomp::ReconnectPolicy {
+    stomp::ReconnectPolicy {
+        sleep_initial: 0.02,
+        sleep_increase: 0.5,
+        sleep_jitter: 0.1,
+        sleep_max: 0.2,
+        attempts_max: -1,
+    }
+}
