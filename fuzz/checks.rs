@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use stomp::error::{Error, ErrorKind};
 use stomp::proto::{
-    Command, ConnectParams, Decoded, Decoder, Event, Frame, Limits, Progress, Session, SessionConfig,
-    State, Version, encode,
+    Command, ConnectParams, Decoded, Decoder, Event, Frame, Limits, Progress, Session,
+    SessionConfig, State, Version, encode,
 };
 
 pub const VERSIONS: [Version; 3] = [Version::V1_0, Version::V1_1, Version::V1_2];
@@ -210,7 +210,13 @@ impl PlainReading<'_> {
             let colon = l.iter().position(|&b| b == b':')?;
             let (name, value) = (&l[..colon], &l[colon + 1..]);
             if length.is_none() && name == b"content-length" {
-                length = Some(std::str::from_utf8(value).ok()?.trim().parse::<usize>().ok()?);
+                length = Some(
+                    std::str::from_utf8(value)
+                        .ok()?
+                        .trim()
+                        .parse::<usize>()
+                        .ok()?,
+                );
             }
             let text = |raw: &[u8]| String::from_utf8(self.unescape(raw, escaped)?).ok();
             headers.push((text(name)?, text(value)?));
@@ -277,16 +283,15 @@ pub fn encodable(f: &Frame, version: Version) -> bool {
                 // them as digits when they say 0.
                 return !body.is_empty() || value.trim().parse::<usize>() == Ok(0);
             }
-            !name.is_empty()
-                && (!raw || !name.contains(':'))
-                && text_ok(name)
-                && text_ok(value)
+            !name.is_empty() && (!raw || !name.contains(':')) && text_ok(name) && text_ok(value)
         })
 }
 
 /// The headers other than `content-length` (which the encoder writes itself).
 fn headers_but_length(f: &Frame) -> Vec<(&str, &str)> {
-    f.headers().filter(|(n, _)| *n != "content-length").collect()
+    f.headers()
+        .filter(|(n, _)| *n != "content-length")
+        .collect()
 }
 
 /// A decoded frame, encoded again in its version and decoded, is the same frame (its
@@ -299,7 +304,10 @@ pub fn check_reencode(f: &Frame, version: Version) {
             "the encoder refused a frame STOMP {version} can carry: {e:?}\n{f:?}"
         );
         assert!(
-            matches!(e.kind, ErrorKind::InvalidHeader | ErrorKind::InvalidArgument),
+            matches!(
+                e.kind,
+                ErrorKind::InvalidHeader | ErrorKind::InvalidArgument
+            ),
             "refused with an unexpected kind: {e:?}"
         );
         assert!(out.is_empty(), "a refused frame left bytes behind");
@@ -317,7 +325,11 @@ pub fn check_reencode(f: &Frame, version: Version) {
     };
     assert_eq!(g.command, f.command);
     assert_eq!(g.body(), f.body(), "the body changed");
-    assert_eq!(headers_but_length(g), headers_but_length(f), "headers changed");
+    assert_eq!(
+        headers_but_length(g),
+        headers_but_length(f),
+        "headers changed"
+    );
     if !f.body().is_empty() {
         let n = f.body().len().to_string();
         assert_eq!(g.header("content-length"), Some(n.as_str()));
@@ -343,7 +355,8 @@ pub fn check_session(data: &[u8]) {
         }
         d.feed(&mut stream, 512, false);
     }
-    d.session.transport_closed(Error::new(ErrorKind::Closed, "the fuzz input ended"));
+    d.session
+        .transport_closed(Error::new(ErrorKind::Closed, "the fuzz input ended"));
     d.events();
     assert_eq!(d.closed, 1, "the link's end was heard {} times", d.closed);
 }
@@ -409,7 +422,9 @@ impl Driver {
             connected_timeout: Some(Duration::from_secs(5)),
             ..ConnectParams::default()
         };
-        session.start(&params, now).expect("CONNECT is always encodable");
+        session
+            .start(&params, now)
+            .expect("CONNECT is always encodable");
         let mut d = Driver {
             session,
             now,
@@ -425,7 +440,11 @@ impl Driver {
         };
         d.write(usize::MAX);
         if cfg & 4 != 0 {
-            let server = if cfg & 32 != 0 { "RabbitMQ/3.10" } else { "fuzz" };
+            let server = if cfg & 32 != 0 {
+                "RabbitMQ/3.10"
+            } else {
+                "fuzz"
+            };
             let reply = format!(
                 "CONNECTED\nversion:{version}\nheart-beat:100,100\nserver:{server}\n\n\0\n"
             );
@@ -543,7 +562,9 @@ impl Driver {
                     .with_body(b"bo\0dy"),
             ),
             2 => self.session.send(Frame::new(Command::Ack).with("id", &ack)),
-            3 => self.session.send(Frame::new(Command::Nack).with("id", &ack)),
+            3 => self
+                .session
+                .send(Frame::new(Command::Nack).with("id", &ack)),
             4 => self
                 .session
                 .send(Frame::new(Command::Begin).with("transaction", "t1")),

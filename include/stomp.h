@@ -1367,20 +1367,6 @@ stomp_result stomp_stats_get(const stomp_connection *conn, stomp_stats *stats_ou
 stomp_result stomp_stats_format(const stomp_stats *stats, char *buf, size_t len);
 
 /**
- * The library's version at run time, "MAJOR.MINOR.PATCH" (e.g. "0.1.0"). Compare it with
- * `STOMP_VERSION_STRING`, the version of the header a program was compiled with: a program may
- * run with a newer `libstomp.so.0` than it was built against. Never NULL; a static string (do not
- * free it). Any thread.
- */
-const char *stomp_version_string(void);
-
-/**
- * The library's version, as `stomp_version_string` (kept for programs written before it): a
- * static string, never NULL. Any thread.
- */
-const char *stomp_lib_version(void);
-
-/**
  * Makes every host added with `stomp_options_add_host` (before or after this call) a TLS host.
  * The broker's certificate must chain to a CA of `ca_file` (PEM; NULL: the system's trust store,
  * `/etc/ssl/certs`), be within its validity dates and be valid for the host's name or address
@@ -1467,6 +1453,20 @@ stomp_result stomp_options_set_tls_dangerous_no_verify(stomp_options *opts, bool
  * `conn` is NULL or a live stomp_connection; each output pointer is NULL or writable.
  */
 stomp_result stomp_connection_tls_session(const stomp_connection *conn, const char **version_out, const char **cipher_suite_out);
+
+/**
+ * The library's version at run time, "MAJOR.MINOR.PATCH" (e.g. "0.1.0"). Compare it with
+ * `STOMP_VERSION_STRING`, the version of the header a program was compiled with: a program may
+ * run with a newer `libstomp.so.0` than it was built against. Never NULL; a static string (do not
+ * free it). Any thread.
+ */
+const char *stomp_version_string(void);
+
+/**
+ * The library's version, as `stomp_version_string` (kept for programs written before it): a
+ * static string, never NULL. Any thread.
+ */
+const char *stomp_lib_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -652,7 +652,10 @@ impl Connection {
                     core.session.forget_receipt(receipt_id);
                     return err(
                         ErrorKind::ServerError,
-                        format!("the broker answered receipt {} with ERROR: {}", receipt_id, why),
+                        format!(
+                            "the broker answered receipt {} with ERROR: {}",
+                            receipt_id, why
+                        ),
                     );
                 }
                 ReceiptStatus::Unknown

@@ -134,9 +134,7 @@ impl<W: Fn(&str) + Send + Sync> PrintingListener<W> {
 pub fn describe_frame(f: &Frame) -> String {
     let headers: Vec<String> = f
         .headers()
-        .map(|(n, v)| {
-            format!("{:?}: {:?}", n, shown_value(n, v))
-        })
+        .map(|(n, v)| format!("{:?}: {:?}", n, shown_value(n, v)))
         .collect();
     let mut s = format!("{} {{{}}}", f.command, headers.join(", "));
     if !f.body().is_empty() {

@@ -168,7 +168,10 @@ mod tests {
             format!("{connect:?}"),
         ] {
             assert!(!shown.contains("pc-debug-secret"), "{shown}");
-            assert!(shown.contains("********") && shown.contains("me"), "{shown}");
+            assert!(
+                shown.contains("********") && shown.contains("me"),
+                "{shown}"
+            );
         }
         assert!(format!("{:?}", Options::new().host("h", 1)).contains("passcode: None"));
     }

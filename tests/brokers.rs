@@ -349,9 +349,7 @@ fn refused_login_reports_the_brokers_message() {
     o.vhost = None;
     let c = Connection::new(o).unwrap();
     assert_eq!(
-        c.connect(login(), passcode(), &[], true)
-            .unwrap_err()
-            .kind,
+        c.connect(login(), passcode(), &[], true).unwrap_err().kind,
         ErrorKind::Refused
     );
 }

@@ -69,11 +69,9 @@ fn run(target: &str, check: fn(&[u8]), input: &[u8]) {
     if let Err(panic) = catch_unwind(AssertUnwindSafe(|| check(input))) {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-failures");
         let _ = std::fs::create_dir_all(&dir);
-        let hash = input
-            .iter()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-            });
+        let hash = input.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
         let path = dir.join(format!("{target}-{hash:016x}"));
         let _ = std::fs::write(&path, input);
         eprintln!(

@@ -44,17 +44,20 @@ fn text(raw: bool, version: Version, name: bool) -> impl Strategy<Value = String
         1 => any::<char>(),
     ]
     // What the version cannot carry becomes a plain letter (a filter would reject too often).
-    .prop_map(move |c| if carries(c, raw, version, name) { c } else { 'x' });
+    .prop_map(move |c| {
+        if carries(c, raw, version, name) {
+            c
+        } else {
+            'x'
+        }
+    });
     proptest::collection::vec(ch, usize::from(name)..12)
         .prop_map(String::from_iter)
         .prop_filter("content-length is the encoder's", |s| s != "content-length")
 }
 
 fn headers(raw: bool, version: Version) -> impl Strategy<Value = Vec<(String, String)>> {
-    proptest::collection::vec(
-        (text(raw, version, true), text(raw, version, false)),
-        0..6,
-    )
+    proptest::collection::vec((text(raw, version, true), text(raw, version, false)), 0..6)
 }
 
 /// A body and whether to ask for an automatic `content-length`: binary (NULs too) with one, or text
@@ -135,7 +138,11 @@ fn decode_cut(
 }
 
 /// Decodes a byte at a time.
-fn decode_bytewise(bytes: &[u8], version: Version, limits: Limits) -> (Vec<Decoded>, Option<ErrorKind>) {
+fn decode_bytewise(
+    bytes: &[u8],
+    version: Version,
+    limits: Limits,
+) -> (Vec<Decoded>, Option<ErrorKind>) {
     let cuts: Vec<usize> = (1..bytes.len()).collect();
     decode_cut(bytes, &cuts, version, limits)
 }

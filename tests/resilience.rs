@@ -468,9 +468,7 @@ fn no_message_lost_through_twenty_drops() {
     };
 
     let publisher = Connection::new(opts()).unwrap();
-    publisher
-        .connect(login(), passcode(), &[], true)
-        .unwrap();
+    publisher.connect(login(), passcode(), &[], true).unwrap();
     let mut resent = 0;
     for i in 0..N {
         let body = format!("msg-{i:04}");

@@ -304,9 +304,7 @@ fn a_plain_broker_on_a_tls_host_and_a_tls_port_dialled_plain_are_told() {
     o.connect_timeout = Duration::from_millis(1500);
     let c = Connection::new(o).unwrap();
     let start = Instant::now();
-    let e = c
-        .connect(login(), passcode(), &[], true)
-        .unwrap_err();
+    let e = c.connect(login(), passcode(), &[], true).unwrap_err();
     let took = start.elapsed();
     assert!(took < Duration::from_millis(2500), "{took:?}");
     assert_eq!(e.kind, ErrorKind::TlsMismatch, "{}", e.message);
@@ -555,9 +553,7 @@ fn a_silent_tls_port_is_bounded_by_the_connect_timeout() {
     o.connect_timeout = Duration::from_millis(700);
     let c = Connection::new(o).unwrap();
     let start = Instant::now();
-    let e = c
-        .connect(login(), passcode(), &[], true)
-        .unwrap_err();
+    let e = c.connect(login(), passcode(), &[], true).unwrap_err();
     let took = start.elapsed();
     assert!(took < Duration::from_secs(3), "{took:?}: {}", e.message);
     // Silence after a ClientHello is what a plain STOMP port does, so that is the guess.

@@ -380,10 +380,7 @@ mod tests {
                 stomp_result::STOMP_ERR_INVALID_ARGUMENT
             );
             assert_eq!(last_error(), "arg is NULL");
-            assert_eq!(
-                export(c"index".as_ptr()),
-                stomp_result::STOMP_ERR_INTERNAL
-            );
+            assert_eq!(export(c"index".as_ptr()), stomp_result::STOMP_ERR_INTERNAL);
             let m = last_error();
             assert!(
                 m.contains("panicked") && m.contains("index out of bounds"),

@@ -12,5 +12,5 @@ pub mod log;
 pub mod options;
 pub mod result;
 pub mod stats;
-pub mod version;
 pub mod tls;
+pub mod version;

@@ -1052,7 +1052,10 @@ mod tests {
                 .with_body("abc");
             encode(&f, Version::V1_2, false, &mut out).unwrap();
             assert_eq!(out, b"SEND\ncontent-length:3\n\nabc\0", "{v:?}");
-            assert_eq!(frame(&decode_all(&out, Version::V1_2).unwrap()[0]).body(), b"abc");
+            assert_eq!(
+                frame(&decode_all(&out, Version::V1_2).unwrap()[0]).body(),
+                b"abc"
+            );
         }
     }
 

@@ -76,7 +76,11 @@ pub fn refuse_line_breaks<'a>(
 /// A value written raw must not hold a line break or NUL: it would break the frame. The message
 /// quotes `shown` for it.
 fn refuse_unframeable(shown: &str, value: &[u8], version: Version, context: &str) -> Result<()> {
-    match value.iter().copied().find(|&b| b == b'\n' || b == b'\r' || b == 0) {
+    match value
+        .iter()
+        .copied()
+        .find(|&b| b == b'\n' || b == b'\r' || b == 0)
+    {
         None => Ok(()),
         Some(b) => err(
             ErrorKind::InvalidHeader,

@@ -319,7 +319,11 @@ fn an_error_carrying_a_receipt_id_refuses_that_receipt() {
     s.forget_receipt("r1");
     assert_eq!(s.receipt_status("r1"), ReceiptStatus::Unknown);
     assert_eq!(s.receipt_error("r1"), None);
-    assert_eq!(s.state(), State::Connected, "an ERROR alone does not end the session");
+    assert_eq!(
+        s.state(),
+        State::Connected,
+        "an ERROR alone does not end the session"
+    );
 }
 
 #[test]
