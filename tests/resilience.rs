@@ -373,30 +373,9 @@ fn disconnect_stops_reconnecting() {
 
 #[test]
 fn a_five_second_handler_with_one_second_heartbeats_costs_nothing() {
-    let rec = Recorder::new();
     let mut o = Broker::RabbitMq.options(Version::V1_2);
     o.heartbeats = (1000, 1000);
-    let c = Connection::new(o).unwrap();
-    c.set_listener("slow", Arc::new(SlowHandler(rec.clone())));
-    c.connect(login(), passcode(), &[], true).unwrap();
-    assert_eq!(
-        c.heartbeats(),
-        (Duration::from_millis(1000), Duration::from_millis(1000))
-    );
-    let q = unique_queue("slow5");
-    c.subscribe(&q, None, AckMode::Auto, &[]).unwrap();
-    c.send(&q, b"take your time", None, &[]).unwrap();
-    c.send(&q, b"and again", None, &[]).unwrap();
-    rec.wait_for(Duration::from_secs(15), "both slow messages", |r| {
-        r.messages.len() == 2
-    });
-    let ev = rec.state.lock().unwrap().events.clone();
-    assert!(ev.is_empty(), "no timeout, no drop: {ev:?}");
-    assert!(c.is_connected());
-    c.send(&q, b"still here", None, &[("receipt", "alive")])
-        .unwrap();
-    c.wait_receipt("alive", T).unwrap();
-    c.disconnect(None, T).unwrap();
+    five_second_handler_costs_no_heartbeat(o, "slow5", |c, _| assert!(c.is_connected()));
 }
 
 /// A publisher with receipts and a consumer with client-individual acks, both through a proxy that

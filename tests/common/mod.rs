@@ -209,3 +209,36 @@ pub fn fast_retry() -> stomp::ReconnectPolicy {
         attempts_max: -1,
     }
 }
+
+/// The slow-handler heart-beat check, for any way of reaching RabbitMQ (`o` asks for 1 s
+/// heart-beats): two messages whose handler takes 5 s each, then `after` (the caller's own checks),
+/// then no timeout or drop was heard and the link still answers a receipt.
+pub fn five_second_handler_costs_no_heartbeat(
+    o: Options,
+    tag: &str,
+    after: impl FnOnce(&Connection, &Recorder),
+) {
+    let t = Duration::from_secs(10);
+    let rec = Recorder::new();
+    let c = Connection::new(o).unwrap();
+    c.set_listener("slow", Arc::new(SlowHandler(rec.clone())));
+    c.connect(login(), passcode(), &[], true).unwrap();
+    assert_eq!(
+        c.heartbeats(),
+        (Duration::from_millis(1000), Duration::from_millis(1000))
+    );
+    let q = unique_queue(tag);
+    c.subscribe(&q, None, stomp::AckMode::Auto, &[]).unwrap();
+    c.send(&q, b"take your time", None, &[]).unwrap();
+    c.send(&q, b"and again", None, &[]).unwrap();
+    rec.wait_for(Duration::from_secs(15), "both slow messages", |r| {
+        r.messages.len() == 2
+    });
+    after(&c, &rec);
+    let ev = rec.state.lock().unwrap().events.clone();
+    assert!(ev.is_empty(), "no timeout, no drop: {ev:?}");
+    c.send(&q, b"still here", None, &[("receipt", "alive")])
+        .unwrap();
+    c.wait_receipt("alive", t).unwrap();
+    c.disconnect(None, t).unwrap();
+}
