@@ -125,10 +125,12 @@ step "threading C tests under ThreadSanitizer (build/c-tsan, libstomp instrument
 tsan_lib=$root/target/tsan/x86_64-unknown-linux-gnu/release
 if [ "${STOMP_TSAN:-1}" = 0 ]; then
     summary+=("SKIPPED ThreadSanitizer: STOMP_TSAN=0")
-elif rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
-    if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -x 'rust-src' >/dev/null; then
-        rustup component add rust-src --toolchain nightly
-    fi
+elif ! rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
+    summary+=("SKIPPED ThreadSanitizer: no nightly Rust toolchain (stable cannot instrument libstomp)")
+elif ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -x 'rust-src' >/dev/null &&
+     ! rustup component add rust-src --toolchain nightly; then
+    summary+=("SKIPPED ThreadSanitizer: the nightly rust-src component (for -Zbuild-std) could not be installed")
+else
     RUSTFLAGS="-Zsanitizer=thread" CARGO_TARGET_DIR=$root/target/tsan \
         cargo +nightly build -Zbuild-std --target x86_64-unknown-linux-gnu --release --lib
     cmake -S . -B build/c-tsan -DCMAKE_BUILD_TYPE=Debug -DSTOMP_SANITIZE_THREAD=ON -DSTOMP_RUST_LIB_DIR="$tsan_lib" \
@@ -138,8 +140,6 @@ elif rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
     run_ctest build/c-tsan "ThreadSanitizer (C tests and libstomp instrumented)" -L threads
     unset TSAN_OPTIONS
-else
-    summary+=("SKIPPED ThreadSanitizer: no nightly Rust toolchain (rustup toolchain install nightly)")
 fi
 
 # ---------------------------------------------------------------------------------------------------
