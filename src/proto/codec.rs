@@ -11,6 +11,7 @@
 
 use super::escape::{escape_into, unescape_into};
 use super::frame::{Command, Frame, Version, shown_value};
+use super::scan::{BACKSLASH, HIGH, Lines, NUL};
 use crate::error::{Error, ErrorKind, Result, err};
 
 /// Bounds on what one received frame may take. Each is checked as the bytes arrive, before the
@@ -342,9 +343,10 @@ impl Decoder {
         let limits = self.limits;
         let base = self.pos;
         let mut line_start = self.scan.max(base);
+        let mut lines = Lines::new(&self.buf[..self.end]);
         loop {
             let rest = &self.buf[line_start..self.end];
-            let Some(scan) = scan_line(rest) else {
+            let Some(scan) = lines.line(line_start) else {
                 if rest.len() > limits.max_line {
                     return Err(line_too_long(&limits, rest.len()));
                 }
@@ -567,94 +569,6 @@ fn header_line(
         (start + line.len()) as u32,
     ));
     Ok(())
-}
-
-/// Byte classes for the one pass over a header line.
-const NEWLINE: u8 = 1;
-const COLON: u8 = 2;
-const BACKSLASH: u8 = 4;
-const NUL: u8 = 8;
-/// Not ASCII: the block needs a UTF-8 check.
-const HIGH: u8 = 16;
-
-static CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut b = 0x80;
-    while b < 256 {
-        t[b] = HIGH;
-        b += 1;
-    }
-    t[b'\n' as usize] = NEWLINE;
-    t[b':' as usize] = COLON;
-    t[b'\\' as usize] = BACKSLASH;
-    t[0] = NUL;
-    t
-};
-
-/// What one pass over a line found: where it ends, its first colon, and the classes seen before
-/// the newline.
-struct LineScan {
-    newline: usize,
-    colon: Option<usize>,
-    flags: u8,
-}
-
-/// Scans up to the first LF; `None` if there is none yet. Header lines are short, so eight bytes
-/// are tested at a time in a plain register (SWAR) rather than by a search per byte class.
-fn scan_line(bytes: &[u8]) -> Option<LineScan> {
-    use super::swar::{HI, eq, first, word};
-    let mut colon = None;
-    let mut flags = 0;
-    let mut at = 0;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let w = word(chunk);
-        let nl = eq(w, b'\n');
-        // Bytes before the newline, if it is in this word.
-        let keep = if nl == 0 {
-            u64::MAX
-        } else {
-            (nl & nl.wrapping_neg()).wrapping_sub(1)
-        };
-        if colon.is_none() {
-            let c = eq(w, b':') & keep;
-            if c != 0 {
-                colon = Some(at + first(c));
-            }
-        }
-        if eq(w, b'\\') & keep != 0 {
-            flags |= BACKSLASH;
-        }
-        if eq(w, 0) & keep != 0 {
-            flags |= NUL;
-        }
-        if w & HI & keep != 0 {
-            flags |= HIGH;
-        }
-        if nl != 0 {
-            return Some(LineScan {
-                newline: at + first(nl),
-                colon,
-                flags,
-            });
-        }
-        at += 8;
-    }
-    for (i, &b) in chunks.remainder().iter().enumerate() {
-        let c = CLASS[b as usize];
-        if c == NEWLINE {
-            return Some(LineScan {
-                newline: at + i,
-                colon,
-                flags,
-            });
-        }
-        if c == COLON && colon.is_none() {
-            colon = Some(at + i);
-        }
-        flags |= c & (BACKSLASH | NUL | HIGH);
-    }
-    None
 }
 
 /// A decimal length, surrounding blanks allowed; `None` if it is not one or overflows.
@@ -1134,28 +1048,5 @@ mod tests {
             "and the buffer follows once empty: {}",
             d.buf.len()
         );
-    }
-
-    #[test]
-    fn line_scan_finds_newline_colon_and_classes_at_every_offset() {
-        for pad in 0..20 {
-            for tail in 0..20 {
-                let mut line = vec![b'a'; pad];
-                line.extend_from_slice(b"k:v:w");
-                line.extend(std::iter::repeat_n(b'b', tail));
-                line.push(b'\n');
-                line.extend_from_slice(b":\\\0\xff\n");
-                let s = scan_line(&line).unwrap();
-                assert_eq!(s.newline, pad + 5 + tail);
-                assert_eq!(s.colon, Some(pad + 1));
-                assert_eq!(s.flags, 0, "what follows the newline does not count");
-                for (byte, flag) in [(b'\\', BACKSLASH), (0, NUL), (0xc3, HIGH)] {
-                    let mut l = line.clone();
-                    l[pad + 2] = byte;
-                    assert_eq!(scan_line(&l).unwrap().flags, flag);
-                }
-                assert!(scan_line(&line[..pad + 5 + tail]).is_none());
-            }
-        }
     }
 }
