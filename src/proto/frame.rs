@@ -276,6 +276,7 @@ impl Frame {
     /// is copied whole and each line's colon and line end are overwritten with NULs in place.
     /// `lines` are (start, colon, end) offsets in `block`, `end` at the CR or LF ending the line.
     /// `origin` is where `block` starts in the coordinates of `lines`.
+    #[inline]
     pub(crate) fn from_header_block(
         command: Command,
         block: &[u8],

@@ -2,7 +2,7 @@
 //! and values are short, so this beats both a loop per byte and a vector search with its set-up.
 
 const LO: u64 = 0x0101_0101_0101_0101;
-pub(crate) const HI: u64 = 0x8080_8080_8080_8080;
+const HI: u64 = 0x8080_8080_8080_8080;
 
 /// The high bit of each byte of `w` that equals `c`. Exact for the lowest such byte; a byte above a
 /// true match may be flagged too, which neither a first position nor an "any" test minds.
