@@ -138,6 +138,12 @@ fn group(bytes: &[u8], base: usize) -> Group {
     g
 }
 
+/// Newline, colon and odd masks of the 64 bytes at `at`, if there are 64 bytes there.
+#[inline]
+pub(crate) fn masks_at(bytes: &[u8], at: usize) -> Option<(u64, u64, u64)> {
+    Some(masks64(bytes.get(at..at + 64)?.try_into().ok()?))
+}
+
 /// Newline, colon and odd masks of 64 bytes, sixteen at a time with SSE2.
 #[cfg(target_arch = "x86_64")]
 fn masks64(bytes: &[u8; 64]) -> (u64, u64, u64) {
