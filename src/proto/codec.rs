@@ -13,6 +13,7 @@
 
 use super::escape::{escape_into, unescape_into};
 use super::frame::{Command, Frame, Version, shown_value};
+use super::mem::{LARGE_BODY, advise_huge_pages};
 use crate::error::{Error, ErrorKind, Result, err};
 
 /// Bounds on what one received frame may take. Each is checked as the bytes arrive, before the
@@ -516,6 +517,7 @@ impl Decoder {
         let left = start + n + 1 - self.end;
         let buf = frame.body_buf();
         buf.reserve_exact(left);
+        advise_huge_pages(buf);
         let at = buf.len();
         self.large = Some(LargeBody {
             frame,
@@ -831,6 +833,12 @@ fn encode_inner<'a>(
         write_content_length(body.len(), out);
     }
     out.push(b'\n');
+    if body.len() >= LARGE_BODY {
+        // Room for the body and its NUL at once: growing for the body alone, then again for the
+        // NUL, would double the buffer.
+        out.reserve(body.len() + 1);
+        advise_huge_pages(out);
+    }
     out.extend_from_slice(body);
     out.push(0);
     Ok(())
@@ -1106,6 +1114,24 @@ mod tests {
                 assert_eq!(back.header("weird"), Some("a:b\nc\\d"));
             }
         }
+    }
+
+    #[test]
+    fn a_large_body_is_encoded_into_one_growth_of_the_buffer() {
+        let body = vec![b'z'; 3 << 20];
+        let mut out = b"earlier".to_vec();
+        let f = Frame::new(Command::Send).with("destination", "/q");
+        encode_parts(f.command, f.headers(), &body, Version::V1_2, true, &mut out).unwrap();
+        let head = b"earlierSEND\ndestination:/q\ncontent-length:3145728\n\n";
+        assert_eq!(&out[..head.len()], head);
+        assert_eq!(&out[head.len()..out.len() - 1], &body[..]);
+        assert_eq!(out.last(), Some(&0));
+        assert!(
+            out.capacity() < out.len() + 1024,
+            "not doubled for the NUL: {} for {}",
+            out.capacity(),
+            out.len()
+        );
     }
 
     #[test]
