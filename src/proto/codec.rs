@@ -121,16 +121,13 @@ struct PartialHead {
 /// grows past that only for a frame larger than it, and shrinks back once that frame is gone.
 const SMALL_READ: usize = 2 << 10;
 const READ_CHUNK: usize = 64 << 10;
-/// A large body's buffer is zeroed (safe code reads into initialised bytes only) this much at a
-/// time, just ahead of the reads that overwrite it, so the zeroes are still in cache when they are.
-const LARGE_STEP: usize = 256 << 10;
 
 /// A frame larger than a read chunk whose body is still arriving (`content-length` known): its head
-/// is built, and its buffer has room for exactly the rest, which reads fill directly.
+/// is built, and its buffer is as long as the whole frame, the rest of which reads fill directly.
 #[derive(Debug)]
 struct LargeBody {
     frame: Frame,
-    /// Where the next read goes in the frame's buffer (which is initialised a step ahead of it).
+    /// Where the next read goes in the frame's buffer.
     at: usize,
     /// Bytes of its body and NUL still to come.
     left: usize,
@@ -228,12 +225,8 @@ impl Decoder {
     pub fn read_buf(&mut self) -> &mut [u8] {
         if self.large.as_ref().is_some_and(|l| l.left > 0) {
             let l = self.large.as_mut().expect("checked");
-            let buf = l.frame.body_buf();
-            if buf.len() == l.at {
-                buf.resize(l.at + l.left.min(LARGE_STEP), 0);
-            }
-            self.offered = buf.len() - l.at;
-            return &mut buf[l.at..];
+            self.offered = l.left;
+            return &mut l.frame.body_buf()[l.at..];
         }
         if self.pos == self.end {
             self.pos = 0;
@@ -509,16 +502,20 @@ impl Decoder {
     }
 
     /// A large frame's head is read and its body of `n` bytes has begun: the frame is built now,
-    /// with room for exactly the rest, which `read_buf` then offers.
+    /// in a buffer as long as the whole of it, whose rest `read_buf` then offers.
     fn start_large(&mut self, n: usize) -> Result<Option<Decoded>> {
         let head = self.head.take().expect("read_body needs a head");
         let start = self.pos + head.body_start;
         let mut frame = self.build(&head, &self.buf[start..self.end])?;
         let left = start + n + 1 - self.end;
         let buf = frame.body_buf();
-        buf.reserve_exact(left);
-        advise_huge_pages(buf);
         let at = buf.len();
+        // Zeroed by the allocator, which gets fresh memory zeroed from the kernel and then writes
+        // nothing: a zero-fill of our own would be one more pass over the body before the reads.
+        let mut whole = vec![0; at + left];
+        advise_huge_pages(whole[at..].as_ptr(), left);
+        whole[..at].copy_from_slice(buf);
+        *buf = whole;
         self.large = Some(LargeBody {
             frame,
             at,
@@ -837,7 +834,8 @@ fn encode_inner<'a>(
         // Room for the body and its NUL at once: growing for the body alone, then again for the
         // NUL, would double the buffer.
         out.reserve(body.len() + 1);
-        advise_huge_pages(out);
+        let spare = out.spare_capacity_mut();
+        advise_huge_pages(spare.as_ptr().cast(), spare.len());
     }
     out.extend_from_slice(body);
     out.push(0);
