@@ -434,3 +434,50 @@ fn a_link_dropped_mid_write_reconnects_and_writes_from_the_start() {
     s.write_all(b"RECEIPT\nreceipt-id:r1\n\n\0").unwrap();
     c.wait_receipt("r1", Duration::from_secs(10)).unwrap();
 }
+
+#[test]
+fn large_bodies_sent_back_to_back_arrive_whole_and_in_order() {
+    let fake = FakeBroker::new();
+    let rec = Recorder::new();
+    let mut o = fake.options();
+    // Each body is over the limit, so each waits for the one before to be written (and is copied
+    // into the buffer that one was written from).
+    o.max_out_bytes = 1 << 20;
+    let c = connection(o, &rec);
+    let mut s = fake.connect(&c, "0,0");
+    let size = 3 << 20;
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut b = vec![0u8; 1 << 16];
+        while !String::from_utf8_lossy(&got[got.len().saturating_sub(64)..]).contains("receipt:end")
+        {
+            let n = s.read(&mut b).unwrap();
+            assert!(n > 0, "the link closed before the last frame");
+            got.extend_from_slice(&b[..n]);
+        }
+        got
+    });
+    for fill in [b'a', b'b', b'c'] {
+        c.send("/queue/big", &vec![fill; size], None, &[]).unwrap();
+    }
+    c.send("/queue/small", b"tail", None, &[("receipt", "end")])
+        .unwrap();
+    let got = reader.join().unwrap();
+    let mut rest = &got[..];
+    for fill in [b'a', b'b', b'c'] {
+        let head = format!("SEND\ndestination:/queue/big\ncontent-length:{size}\n\n");
+        assert!(
+            rest.starts_with(head.as_bytes()),
+            "a SEND of {size} bytes next"
+        );
+        rest = &rest[head.len()..];
+        assert!(
+            rest[..size].iter().all(|&x| x == fill),
+            "body {}",
+            fill as char
+        );
+        assert_eq!(rest[size], 0);
+        rest = &rest[size + 1..];
+    }
+    assert!(rest.starts_with(b"SEND\ndestination:/queue/small\n"));
+}

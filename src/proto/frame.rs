@@ -310,6 +310,12 @@ impl Frame {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// The whole buffer, for a decoder that reads a large body straight into the frame: the body
+    /// runs to its end, so whatever is appended is body. Nothing before the body may be touched.
+    pub(crate) fn body_buf(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
     /// Builder form of `add_header`.
     pub fn with(mut self, name: &str, value: &str) -> Frame {
         self.add_header(name, value);

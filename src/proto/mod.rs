@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod escape;
 pub mod frame;
+mod mem;
 mod scan;
 pub mod session;
 mod swar;

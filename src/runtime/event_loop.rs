@@ -852,7 +852,9 @@ impl Loop {
             Self::read_step(conn, &shared, &mut core, read, now, &mut turn);
             core.session.handle_timeout(now);
             core.flush_queued = false;
-            if conn.wbuf.is_empty() {
+            // (Nothing to take: the two buffers are not swapped, so that a large one handed back
+            // to the session below stays there.)
+            if conn.wbuf.is_empty() && core.session.has_transmit() {
                 core.session.take_transmit(&mut conn.wbuf);
             }
             Self::events_step(conn, &shared, &mut core, &mut turn);
@@ -1024,13 +1026,27 @@ impl Loop {
             }
             let done = conn.wpos == conn.wbuf.len();
             if done {
-                conn.clear_write();
+                conn.wbuf.clear();
+                conn.wpos = 0;
             }
+            // A buffer a burst grew, taken out to be shrunk with no lock held.
+            let mut grown = (done && conn.wbuf.capacity() > SHRINK_ABOVE)
+                .then(|| std::mem::take(&mut conn.wbuf));
             let mut core = shared.lock_core();
+            if core.out_waiters > 0
+                && !core.session.has_transmit()
+                && let Some(mut buf) = grown.take()
+            {
+                // A sender waits for room and nothing else is queued: the grown buffer becomes the
+                // session's, so that a large body is copied into pages already mapped (faulting in
+                // fresh ones costs as much as the copy), and still only one such buffer exists.
+                core.session.take_transmit(&mut buf);
+                conn.wbuf = buf;
+            }
             core.session.transmitted(written, now);
             if let Some(e) = failed {
                 core.session.transport_closed(e);
-            } else if done && !full && budget > written {
+            } else if done && !full && budget > written && core.session.has_transmit() {
                 budget -= written;
                 core.session.take_transmit(&mut conn.wbuf);
             } else if done && !full && core.session.has_transmit() {
@@ -1040,6 +1056,13 @@ impl Loop {
                 turn.notify = true;
             }
             Self::events_step(conn, &shared, &mut core, turn);
+            drop(core);
+            if let Some(mut buf) = grown
+                && conn.wbuf.capacity() == 0
+            {
+                buf.shrink_to(READ_BUDGET);
+                conn.wbuf = buf;
+            }
             if turn.closed.is_some() || full {
                 return;
             }
