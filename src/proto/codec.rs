@@ -9,7 +9,7 @@
 //! frame is copied once, unescaped, into a buffer of its own: one copy of a body between the socket
 //! and the application, and one allocation per frame.
 
-use super::escape::{escape_into, unescape_into};
+use super::escape::{self, escape_into, unescape_into};
 use super::frame::{Command, Frame, Version, shown_value};
 use crate::error::{Error, ErrorKind, Result, err};
 
@@ -682,6 +682,7 @@ pub fn encode(
     encode_parts(
         frame.command,
         frame.headers(),
+        false,
         frame.body(),
         version,
         auto_content_length,
@@ -689,17 +690,28 @@ pub fn encode(
     )
 }
 
-/// `encode` from borrowed parts, with no frame built (the SEND hot path).
+/// `encode` from borrowed parts, with no frame built (the SEND hot path). `verbatim`: every name
+/// and value is known to pass `escape::verbatim` (checked where they came in); false, the encoder
+/// looks.
 pub fn encode_parts<'a>(
     command: Command,
-    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    headers: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    verbatim: bool,
     body: &[u8],
     version: Version,
     auto_content_length: bool,
     out: &mut Vec<u8>,
 ) -> Result<()> {
     let mark = out.len();
-    let r = encode_inner(command, headers, body, version, auto_content_length, out);
+    let r = encode_inner(
+        command,
+        headers,
+        verbatim,
+        body,
+        version,
+        auto_content_length,
+        out,
+    );
     if r.is_err() {
         out.truncate(mark);
     }
@@ -708,7 +720,8 @@ pub fn encode_parts<'a>(
 
 fn encode_inner<'a>(
     command: Command,
-    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    headers: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    verbatim: bool,
     body: &[u8],
     version: Version,
     auto_content_length: bool,
@@ -720,9 +733,41 @@ fn encode_inner<'a>(
             format!("a {} frame cannot carry a body", command),
         );
     }
-    let escaped = !command.is_unescaped();
     let needs_length =
         !body.is_empty() && (auto_content_length || memchr::memchr(0, body).is_some());
+    // The usual frame: every header goes out as it is (nothing to escape or refuse, no
+    // content-length of the caller's to check), so its size is known before a byte is written.
+    let mut head = 0;
+    let mut as_is = true;
+    for (name, value) in headers.clone() {
+        head += name.len() + value.len() + 2;
+        as_is &= !name.is_empty()
+            && name != "content-length"
+            && (verbatim
+                || escape::verbatim(name.as_bytes()) && escape::verbatim(value.as_bytes()));
+    }
+    if as_is {
+        encode_verbatim(command, headers, head, needs_length, body, out);
+        Ok(())
+    } else {
+        encode_careful(command, headers, head, needs_length, body, version, out)
+    }
+}
+
+/// `encode_inner` for any headers: each checked, escaped for `version` (unless the command is never
+/// escaped), `content-length` checked against the body. `head`: the header lines' size unescaped.
+fn encode_careful<'a>(
+    command: Command,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    head: usize,
+    needs_length: bool,
+    body: &[u8],
+    version: Version,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let escaped = !command.is_unescaped();
+    // One reservation for the frame (escapes may still grow it): no growth step per header.
+    out.reserve(command.as_str().len() + head + CONTENT_LENGTH_LINE + body.len() + 3);
     out.extend_from_slice(command.as_str().as_bytes());
     out.push(b'\n');
     for (name, value) in headers {
@@ -771,15 +816,134 @@ fn encode_inner<'a>(
     Ok(())
 }
 
+/// `encode_inner` for headers that all go out as they are (none empty, none `content-length`, each
+/// `escape::verbatim`), `head` bytes of header lines: one reservation, then each piece copied with
+/// no growth check. The bytes are those `encode_careful` writes for the same headers.
+fn encode_verbatim<'a>(
+    command: Command,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    head: usize,
+    needs_length: bool,
+    body: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let mut digits = [0u8; 20];
+    let digits = if needs_length {
+        decimal(body.len(), &mut digits)
+    } else {
+        &[][..]
+    };
+    let length_line = if needs_length {
+        CONTENT_LENGTH.len() + digits.len() + 1
+    } else {
+        0
+    };
+    let command = command.as_str().as_bytes();
+    let size = command.len() + 1 + head + length_line + 1 + body.len() + 1;
+    let mut w = Spare::new(out, size);
+    w.put(command);
+    w.put(b"\n");
+    for (name, value) in headers {
+        w.put(name.as_bytes());
+        w.put(b":");
+        w.put(value.as_bytes());
+        w.put(b"\n");
+    }
+    if needs_length {
+        w.put(CONTENT_LENGTH);
+        w.put(digits);
+        w.put(b"\n");
+    }
+    w.put(b"\n");
+    w.put(body);
+    w.put(b"\0");
+    w.finish();
+}
+
+/// Writes into spare capacity reserved up front; the bytes count as part of the vector once
+/// `finish` finds every reserved byte written.
+struct Spare<'v> {
+    out: &'v mut Vec<u8>,
+    at: usize,
+    end: usize,
+}
+
+impl<'v> Spare<'v> {
+    fn new(out: &'v mut Vec<u8>, size: usize) -> Spare<'v> {
+        out.reserve(size);
+        let at = out.len();
+        Spare {
+            out,
+            at,
+            end: at + size,
+        }
+    }
+
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        let n = bytes.len();
+        assert!(n <= self.end - self.at, "the reservation was too small");
+        // SAFETY: `at + n <= end <= capacity` (reserved in `new`, checked above), and `bytes`
+        // cannot overlap the vector's unused capacity, which nothing else borrows.
+        unsafe {
+            let src = bytes.as_ptr();
+            let dst = self.out.as_mut_ptr().add(self.at);
+            // Header names and values are short: two overlapping word moves copy 4 to 16 bytes
+            // in place, where a call to memcpy would cost more than the copy.
+            if (8..=16).contains(&n) {
+                let (a, b) = (
+                    src.cast::<u64>().read_unaligned(),
+                    src.add(n - 8).cast::<u64>(),
+                );
+                let b = b.read_unaligned();
+                dst.cast::<u64>().write_unaligned(a);
+                dst.add(n - 8).cast::<u64>().write_unaligned(b);
+            } else if (4..8).contains(&n) {
+                let (a, b) = (
+                    src.cast::<u32>().read_unaligned(),
+                    src.add(n - 4).cast::<u32>(),
+                );
+                let b = b.read_unaligned();
+                dst.cast::<u32>().write_unaligned(a);
+                dst.add(n - 4).cast::<u32>().write_unaligned(b);
+            } else if n > 0 && n < 4 {
+                // The first, middle and last bytes are all of them.
+                *dst = *src;
+                *dst.add(n / 2) = *src.add(n / 2);
+                *dst.add(n - 1) = *src.add(n - 1);
+            } else if n > 16 {
+                std::ptr::copy_nonoverlapping(src, dst, n);
+            }
+        }
+        self.at += n;
+    }
+
+    fn finish(self) {
+        assert_eq!(self.at, self.end, "the reservation was not filled");
+        // SAFETY: every byte up to `end` was written by `put`, and `end <= capacity`.
+        unsafe { self.out.set_len(self.end) };
+    }
+}
+
+const CONTENT_LENGTH: &[u8] = b"content-length:";
+
+/// The longest `content-length` line: the name, a colon, 20 digits, a newline.
+const CONTENT_LENGTH_LINE: usize = 36;
+
 fn write_content_length(n: usize, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"content-length:");
+    out.extend_from_slice(CONTENT_LENGTH);
     write_decimal(n, out);
     out.push(b'\n');
 }
 
 /// `n` in decimal, without the formatting machinery.
-fn write_decimal(mut n: usize, out: &mut Vec<u8>) {
+fn write_decimal(n: usize, out: &mut Vec<u8>) {
     let mut digits = [0u8; 20];
+    out.extend_from_slice(decimal(n, &mut digits));
+}
+
+/// `n` in decimal, in the end of `digits`.
+fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &[u8] {
     let mut i = digits.len();
     loop {
         i -= 1;
@@ -789,7 +953,7 @@ fn write_decimal(mut n: usize, out: &mut Vec<u8>) {
             break;
         }
     }
-    out.extend_from_slice(&digits[i..]);
+    &digits[i..]
 }
 
 #[cfg(test)]
@@ -1005,6 +1169,74 @@ mod tests {
             assert_eq!(back.header("content-length"), Some("7"));
             if v != Version::V1_0 {
                 assert_eq!(back.header("weird"), Some("a:b\nc\\d"));
+            }
+        }
+    }
+
+    /// The copying encoder writes, byte for byte, what the careful one writes for the same frame,
+    /// in every version, with and without a content-length.
+    #[test]
+    fn verbatim_and_careful_encoders_agree() {
+        let header_sets: [&[(&str, &str)]; 5] = [
+            &[],
+            &[("destination", "/queue/a")],
+            &[
+                ("destination", "/queue/bench"),
+                ("content-type", "text/plain"),
+            ],
+            &[
+                ("a", ""),
+                ("bb", "x"),
+                ("ccc", "yyy"),
+                ("dddd", "zzzz"),
+                ("e", "12345678"),
+            ],
+            &[
+                (
+                    "a-name-longer-than-sixteen",
+                    "a value longer than sixteen bytes",
+                ),
+                ("x-bench-a", "alpha"),
+                ("x-bench-b", "beta"),
+                ("\u{e9}t\u{e9}", "\u{fc}ber"),
+            ],
+        ];
+        let bodies: [&[u8]; 4] = [b"", b"x", b"a body\0with a NUL", &[b'b'; 300]];
+        for headers in header_sets {
+            for body in bodies {
+                for command in [Command::Send, Command::Subscribe, Command::Connect] {
+                    if !body.is_empty() && !command.allows_body() {
+                        continue;
+                    }
+                    for version in [Version::V1_0, Version::V1_1, Version::V1_2] {
+                        for needs_length in [false, true] {
+                            let needs_length = needs_length && !body.is_empty()
+                                || memchr::memchr(0, body).is_some();
+                            let head = headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+                            let pairs = headers.iter().copied();
+                            let (mut fast, mut careful) = (b"old".to_vec(), b"old".to_vec());
+                            encode_verbatim(
+                                command,
+                                pairs.clone(),
+                                head,
+                                needs_length,
+                                body,
+                                &mut fast,
+                            );
+                            encode_careful(
+                                command,
+                                pairs,
+                                head,
+                                needs_length,
+                                body,
+                                version,
+                                &mut careful,
+                            )
+                            .unwrap();
+                            assert_eq!(fast, careful, "{command} {version} {headers:?}");
+                        }
+                    }
+                }
             }
         }
     }
