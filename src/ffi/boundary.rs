@@ -265,6 +265,7 @@ pub unsafe fn str_arg<'a>(p: *const c_char, what: impl std::fmt::Display) -> Res
 ///
 /// # Safety
 /// As `str_arg`.
+#[inline(always)]
 pub unsafe fn header_arg<'a>(
     p: *const c_char,
     what: impl std::fmt::Display,
