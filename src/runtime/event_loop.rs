@@ -851,10 +851,12 @@ impl Loop {
             let mut core = shared.lock_core();
             Self::read_step(conn, &shared, &mut core, read, now, &mut turn);
             core.session.handle_timeout(now);
-            core.flush_queued = false;
             if conn.wbuf.is_empty() {
                 core.session.take_transmit(&mut conn.wbuf);
             }
+            // With bytes to write, `write_step` looks at the output again before it stops (and
+            // says then whether senders must wake the loop); with none, this turn is done with it.
+            core.flush_queued = !conn.wbuf.is_empty();
             Self::events_step(conn, &shared, &mut core, &mut turn);
         }
         if turn.closed.is_none() {
@@ -985,6 +987,7 @@ impl Loop {
             && e.kind() != io::ErrorKind::WouldBlock
         {
             let mut core = shared.lock_core();
+            core.flush_queued = false;
             core.session
                 .transport_closed(stream::io_failure(e, "writing to the broker"));
             return Self::events_step(conn, &shared, &mut core, turn);
@@ -1028,14 +1031,25 @@ impl Loop {
             }
             let mut core = shared.lock_core();
             core.session.transmitted(written, now);
-            if let Some(e) = failed {
-                core.session.transport_closed(e);
-            } else if done && !full && budget > written {
-                budget -= written;
-                core.session.take_transmit(&mut conn.wbuf);
-            } else if done && !full && core.session.has_transmit() {
-                turn.read_more = true; // budget spent: come back after the others
+            let failed = match failed {
+                Some(e) => {
+                    core.session.transport_closed(e);
+                    true
+                }
+                None => false,
+            };
+            if !failed && done && !full {
+                if budget > written {
+                    budget -= written;
+                    core.session.take_transmit(&mut conn.wbuf);
+                } else if core.session.has_transmit() {
+                    turn.read_more = true; // budget spent: come back after the others
+                }
             }
+            // While the loop will look at the output again (it just took more, the socket's
+            // writable event brings it back, or its next turn does), a sender need not wake it:
+            // one wake per batch, not one per write.
+            core.flush_queued = !failed && (!conn.wbuf.is_empty() || turn.read_more);
             if core.out_waiters > 0 && core.session.pending_out() < shared.opts.max_out_bytes {
                 turn.notify = true;
             }
