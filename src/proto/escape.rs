@@ -28,12 +28,16 @@ pub fn escape_into(
         out.extend_from_slice(bytes);
         return Ok(());
     }
-    // Most values need no escaping: one test a word, then one copy.
-    if verbatim(bytes) {
+    // Most values need no escaping: one test a word, then one copy. (`verbatim` also sends a few
+    // harmless control octets this way, which the search finds nothing in.)
+    let first = match verbatim(bytes) {
+        true => None,
+        false => swar::find_any(bytes, b"\\\n:\r\0"),
+    };
+    let Some(first) = first else {
         out.extend_from_slice(bytes);
         return Ok(());
-    }
-    let first = swar::find_any(bytes, b"\\\n:\r\0").expect("a byte to escape was seen");
+    };
     out.extend_from_slice(&bytes[..first]);
     for &b in &bytes[first..] {
         match b {
@@ -218,6 +222,14 @@ mod tests {
     #[test]
     fn v12_also_escapes_cr() {
         assert_eq!(esc("x\r\n:\\", Version::V1_2).unwrap(), "x\\r\\n\\c\\\\");
+    }
+
+    #[test]
+    fn other_control_octets_go_out_as_they_are() {
+        for v in [Version::V1_1, Version::V1_2] {
+            assert_eq!(esc("a\tb\x01c\x0b", v).unwrap(), "a\tb\x01c\x0b");
+            assert_eq!(esc("\t:", v).unwrap(), "\t\\c");
+        }
     }
 
     #[test]
