@@ -842,21 +842,21 @@ fn encode_verbatim<'a>(
     let size = command.len() + 1 + head + length_line + 1 + body.len() + 1;
     let mut w = Spare::new(out, size);
     w.put(command);
-    w.put(b"\n");
+    w.put_byte(b'\n');
     for (name, value) in headers {
         w.put(name.as_bytes());
-        w.put(b":");
+        w.put_byte(b':');
         w.put(value.as_bytes());
-        w.put(b"\n");
+        w.put_byte(b'\n');
     }
     if needs_length {
         w.put(CONTENT_LENGTH);
         w.put(digits);
-        w.put(b"\n");
+        w.put_byte(b'\n');
     }
-    w.put(b"\n");
+    w.put_byte(b'\n');
     w.put(body);
-    w.put(b"\0");
+    w.put_byte(0);
     w.finish();
 }
 
@@ -864,6 +864,8 @@ fn encode_verbatim<'a>(
 /// `finish` finds every reserved byte written.
 struct Spare<'v> {
     out: &'v mut Vec<u8>,
+    /// The vector's buffer, taken once: writes through it need not reload the vector's fields.
+    base: *mut u8,
     at: usize,
     end: usize,
 }
@@ -873,6 +875,7 @@ impl<'v> Spare<'v> {
         out.reserve(size);
         let at = out.len();
         Spare {
+            base: out.as_mut_ptr(),
             out,
             at,
             end: at + size,
@@ -883,39 +886,46 @@ impl<'v> Spare<'v> {
     fn put(&mut self, bytes: &[u8]) {
         let n = bytes.len();
         assert!(n <= self.end - self.at, "the reservation was too small");
-        // SAFETY: `at + n <= end <= capacity` (reserved in `new`, checked above), and `bytes`
-        // cannot overlap the vector's unused capacity, which nothing else borrows.
+        // SAFETY: `at + n <= end <= capacity` (reserved in `new`, checked above); the buffer
+        // cannot move while `out` is borrowed here, and `bytes` cannot overlap its unused
+        // capacity, which nothing else borrows.
         unsafe {
             let src = bytes.as_ptr();
-            let dst = self.out.as_mut_ptr().add(self.at);
+            let dst = self.base.add(self.at);
             // Header names and values are short: two overlapping word moves copy 4 to 16 bytes
             // in place, where a call to memcpy would cost more than the copy.
             if (8..=16).contains(&n) {
                 let (a, b) = (
                     src.cast::<u64>().read_unaligned(),
-                    src.add(n - 8).cast::<u64>(),
+                    src.add(n - 8).cast::<u64>().read_unaligned(),
                 );
-                let b = b.read_unaligned();
                 dst.cast::<u64>().write_unaligned(a);
                 dst.add(n - 8).cast::<u64>().write_unaligned(b);
             } else if (4..8).contains(&n) {
                 let (a, b) = (
                     src.cast::<u32>().read_unaligned(),
-                    src.add(n - 4).cast::<u32>(),
+                    src.add(n - 4).cast::<u32>().read_unaligned(),
                 );
-                let b = b.read_unaligned();
                 dst.cast::<u32>().write_unaligned(a);
                 dst.add(n - 4).cast::<u32>().write_unaligned(b);
-            } else if n > 0 && n < 4 {
+            } else if n > 16 {
+                std::ptr::copy_nonoverlapping(src, dst, n);
+            } else if n > 0 {
                 // The first, middle and last bytes are all of them.
                 *dst = *src;
                 *dst.add(n / 2) = *src.add(n / 2);
                 *dst.add(n - 1) = *src.add(n - 1);
-            } else if n > 16 {
-                std::ptr::copy_nonoverlapping(src, dst, n);
             }
         }
         self.at += n;
+    }
+
+    #[inline]
+    fn put_byte(&mut self, b: u8) {
+        assert!(self.at < self.end, "the reservation was too small");
+        // SAFETY: `at < end <= capacity`, as in `put`.
+        unsafe { *self.base.add(self.at) = b };
+        self.at += 1;
     }
 
     fn finish(self) {

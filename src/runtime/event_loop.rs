@@ -41,8 +41,12 @@ const MAX_CONNECTING: usize = 128;
 const TIMER_SLACK: Duration = Duration::from_millis(5);
 /// Bytes written to one connection before others get a turn.
 const WRITE_BUDGET: usize = 1 << 20;
-/// A write buffer grown past this by a burst goes back to `READ_BUDGET` once written.
+/// A write buffer grown past this goes back to `READ_BUDGET` once no write has used a quarter of it
+/// for `SHRINK_AFTER`: a burst's memory is given back, while a steady stream that needs it keeps it
+/// (growing it again, by reallocations and fresh pages, cost a fast publisher about a third of its
+/// time when it went back after every large write).
 const SHRINK_ABOVE: usize = 4 << 20;
+const SHRINK_AFTER: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 struct Target {
@@ -127,6 +131,8 @@ struct Conn {
     /// pauses or ends).
     slot: bool,
     wpos: usize,
+    /// When a write last used more than a quarter of `wbuf`'s capacity (see `SHRINK_ABOVE`).
+    wbuf_used: Instant,
     /// A first connect's link came up (its CONNECT was written) and never got CONNECTED, and the
     /// listeners have not heard `on_disconnected` since: if the walk gives up, they hear it then,
     /// so that every link that came up is heard to end. (A reconnect walk's links don't set it:
@@ -135,14 +141,27 @@ struct Conn {
 }
 
 impl Conn {
-    /// Forgets the bytes taken for writing (all written, or the link is gone), offset included: a
-    /// stale offset would be read against the next link's first bytes. A buffer a burst grew goes
-    /// back to its usual size.
+    /// Forgets the bytes taken for writing (the link is gone), offset included: a stale offset would
+    /// be read against the next link's first bytes. A grown buffer goes back to its usual size.
     fn clear_write(&mut self) {
         self.wbuf.clear();
         self.wpos = 0;
         if self.wbuf.capacity() > SHRINK_ABOVE {
             self.wbuf.shrink_to(READ_BUDGET);
+        }
+    }
+
+    /// Every byte taken for writing was written: `clear_write`, except that a grown buffer is kept
+    /// while writes still use it (see `SHRINK_ABOVE`).
+    fn written(&mut self, now: Instant) {
+        if self.wbuf.len() > self.wbuf.capacity() / 4 {
+            self.wbuf_used = now;
+        }
+        if now.saturating_duration_since(self.wbuf_used) < SHRINK_AFTER {
+            self.wbuf.clear();
+            self.wpos = 0;
+        } else {
+            self.clear_write();
         }
     }
 }
@@ -352,6 +371,7 @@ impl Loop {
                     inbox: Vec::new(),
                     slot: false,
                     wpos: 0,
+                    wbuf_used: now,
                     owes_disconnected: false,
                 });
                 if matches!(conn.link, Link::None) {
@@ -1027,7 +1047,7 @@ impl Loop {
             }
             let done = conn.wpos == conn.wbuf.len();
             if done {
-                conn.clear_write();
+                conn.written(now);
             }
             let mut core = shared.lock_core();
             core.session.transmitted(written, now);
