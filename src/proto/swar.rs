@@ -58,13 +58,12 @@ pub(crate) fn find_any(bytes: &[u8], set: &[u8]) -> Option<usize> {
 pub(crate) fn any(bytes: &[u8], test: impl Fn(u64) -> u64) -> u64 {
     let n = bytes.len();
     if n >= 8 {
-        let mut chunks = bytes.chunks_exact(8);
-        let mut m = 0;
-        for chunk in &mut chunks {
-            m |= test(word(chunk));
-        }
-        if !chunks.remainder().is_empty() {
-            m |= test(word(&bytes[n - 8..]));
+        // The last eight bytes, then whole words from the start up to them.
+        let mut m = test(word(&bytes[n - 8..]));
+        let mut i = 0;
+        while i + 8 < n {
+            m |= test(word(&bytes[i..i + 8]));
+            i += 8;
         }
         m
     } else if n >= 4 {
