@@ -952,16 +952,25 @@ fn write_decimal(n: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(decimal(n, &mut digits));
 }
 
-/// `n` in decimal, in the end of `digits`.
+/// `n` in decimal, in the end of `digits`: two digits a step (a body length has a few).
 fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &[u8] {
+    const PAIRS: &[u8; 200] =
+        b"00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+          40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+          8081828384858687888990919293949596979899";
     let mut i = digits.len();
-    loop {
+    while n >= 100 {
+        let pair = n % 100 * 2;
+        n /= 100;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[n * 2..n * 2 + 2]);
+    } else {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[i] = b'0' + n as u8;
     }
     &digits[i..]
 }
@@ -1248,6 +1257,21 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn decimal_writes_every_length() {
+        let mut digits = [0u8; 20];
+        let samples = (0..100_000).chain([
+            999_999,
+            1_000_000,
+            123_456_789,
+            u32::MAX as usize,
+            usize::MAX,
+        ]);
+        for n in samples {
+            assert_eq!(decimal(n, &mut digits), n.to_string().as_bytes());
         }
     }
 

@@ -425,8 +425,16 @@ impl Session {
                 ),
             );
         }
-        let find = |name: &str| headers.clone().find(|(n, _)| *n == name).map(|(_, v)| v);
-        if self.screen_transaction_parts(command, find("transaction"))? {
+        // The headers the session acts on, first of each name (one pass over the list).
+        let (mut transaction, mut receipt) = (None, None);
+        for (name, value) in headers.clone() {
+            match name {
+                "transaction" => transaction = transaction.or(Some(value)),
+                "receipt" => receipt = receipt.or(Some(value)),
+                _ => {}
+            }
+        }
+        if self.screen_transaction_parts(command, transaction)? {
             return Ok(());
         }
         let pending = self.pending_out();
@@ -438,7 +446,7 @@ impl Session {
         }
         self.queue_parts(command, headers.clone(), verbatim, body)?;
         // What the session must remember of the frame (nothing but a receipt for a plain SEND).
-        if let Some(r) = find("receipt") {
+        if let Some(r) = receipt {
             self.receipts.insert(r.to_owned(), ReceiptStatus::Pending);
         }
         if command != Command::Send {
