@@ -40,6 +40,10 @@ impl AckMode {
     }
 }
 
+/// A SEND's header list: the destination, a content type and the usual handful of the
+/// application's stay on the stack.
+pub(crate) type SendHeaders<'a> = smallvec::SmallVec<[(&'a str, &'a str); 12]>;
+
 /// A STOMP connection. Cheap to share between threads (`&Connection` is all any call needs).
 pub struct Connection {
     pub(crate) shared: Arc<Shared>,
@@ -352,12 +356,18 @@ impl Connection {
 
     /// Queues any frame for sending (the seed's `send_frame`): escaped and framed by the library.
     pub fn send_frame(&self, frame: Frame) -> Result<()> {
-        self.send_parts(frame.command, frame.headers(), frame.body())
+        self.send_parts(frame.command, frame.headers(), false, frame.body())
     }
 
     /// `send_frame` from borrowed parts: encoded straight into the outgoing buffer; a frame is built
-    /// only to be held while reconnecting.
-    fn send_parts<'a, H>(&self, command: Command, headers: H, body: &[u8]) -> Result<()>
+    /// only to be held while reconnecting. `verbatim` as `proto::encode_parts` says.
+    fn send_parts<'a, H>(
+        &self,
+        command: Command,
+        headers: H,
+        verbatim: bool,
+        body: &[u8],
+    ) -> Result<()>
     where
         H: Iterator<Item = (&'a str, &'a str)> + Clone,
     {
@@ -413,7 +423,7 @@ impl Connection {
                 );
             }
         }
-        core.session.send_parts(command, headers, body)?;
+        core.session.send_parts(command, headers, verbatim, body)?;
         let wake = !std::mem::replace(&mut core.flush_queued, true);
         drop(core);
         if wake {
@@ -473,16 +483,30 @@ impl Connection {
         content_type: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Result<()> {
-        if destination.is_empty() {
-            return err(ErrorKind::InvalidArgument, "the destination is empty");
+        let mut all = SendHeaders::new();
+        all.push(("destination", destination));
+        if let Some(ct) = content_type {
+            all.push(("content-type", ct));
         }
-        self.send_parts(
-            Command::Send,
-            std::iter::once(("destination", destination))
-                .chain(content_type.map(|ct| ("content-type", ct)))
-                .chain(headers.iter().copied()),
-            body,
-        )
+        all.extend_from_slice(headers);
+        self.send_listed(&all, false, body)
+    }
+
+    /// SEND with its header list made: `destination` first, then `content-type` if there is one,
+    /// then the application's. A flat list, because the send path walks it several times, and a
+    /// slice is cheaper to walk than a chain of iterators. `verbatim` as `proto::encode_parts`
+    /// says.
+    pub(crate) fn send_listed(
+        &self,
+        headers: &[(&str, &str)],
+        verbatim: bool,
+        body: &[u8],
+    ) -> Result<()> {
+        match headers.first() {
+            Some(("destination", d)) if !d.is_empty() => {}
+            _ => return err(ErrorKind::InvalidArgument, "the destination is empty"),
+        }
+        self.send_parts(Command::Send, headers.iter().copied(), verbatim, body)
     }
 
     /// SUBSCRIBE; returns the subscription id (generated when `id` is `None`).

@@ -256,8 +256,25 @@ pub unsafe fn str_arg<'a>(p: *const c_char, what: impl std::fmt::Display) -> Res
         return err(ErrorKind::InvalidArgument, format!("{} is NULL", what));
     }
     // SAFETY: the caller's contract.
-    unsafe { CStr::from_ptr(p) }
-        .to_str()
+    crate::proto::utf8(unsafe { CStr::from_ptr(p) }.to_bytes())
+        .or_else(|_| err(ErrorKind::InvalidArgument, format!("{} is not UTF-8", what)))
+}
+
+/// A header name or value from C, as UTF-8, and whether it goes into a frame as it is
+/// (`proto::escape::verbatim`): one pass over the usual plain ASCII finds both.
+///
+/// # Safety
+/// As `str_arg`.
+#[inline(always)]
+pub unsafe fn header_arg<'a>(
+    p: *const c_char,
+    what: impl std::fmt::Display,
+) -> Result<(&'a str, bool)> {
+    if p.is_null() {
+        return err(ErrorKind::InvalidArgument, format!("{} is NULL", what));
+    }
+    // SAFETY: the caller's contract.
+    crate::proto::escape::check_text(unsafe { CStr::from_ptr(p) }.to_bytes())
         .or_else(|_| err(ErrorKind::InvalidArgument, format!("{} is not UTF-8", what)))
 }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::boundary::{
-    Handle, borrow, bytes_arg, ffi_boundary, free, into_raw, opt_str_arg, out_arg, str_arg,
-    with_handle,
+    Handle, borrow, bytes_arg, ffi_boundary, free, header_arg, into_raw, opt_str_arg, out_arg,
+    str_arg, with_handle,
 };
 use super::frame::stomp_frame;
 use super::listener::{CListener, disconnection_code, stomp_listener};
@@ -82,10 +82,29 @@ type Headers<'a> = smallvec::SmallVec<[(&'a str, &'a str); 8]>;
 /// (then the message names it) or there are more than 8.
 ///
 /// # Safety
-/// `h` is NULL or points to `n` headers whose strings are NULL or NUL-terminated, live for `'a`.
+/// As `push_headers`.
 unsafe fn parse_headers<'a>(h: *const stomp_header, n: usize) -> Result<Headers<'a>> {
+    let mut out = Headers::new();
+    // SAFETY: the caller's contract.
+    unsafe { push_headers(&mut out, h, n) }?;
+    Ok(out)
+}
+
+/// Appends a C header array to `out` as (name, value) pairs, checked as `parse_headers` says.
+/// Returns whether every name and value is `proto::escape::verbatim` (seen in the same pass).
+///
+/// # Safety
+/// `h` is NULL or points to `n` headers whose strings are NULL or NUL-terminated, live for `'a`.
+unsafe fn push_headers<'a, A>(
+    out: &mut smallvec::SmallVec<A>,
+    h: *const stomp_header,
+    n: usize,
+) -> Result<bool>
+where
+    A: smallvec::Array<Item = (&'a str, &'a str)>,
+{
     if n == 0 {
-        return Ok(Headers::new());
+        return Ok(true);
     }
     if h.is_null() {
         return err(
@@ -101,14 +120,15 @@ unsafe fn parse_headers<'a>(h: *const stomp_header, n: usize) -> Result<Headers<
     }
     // SAFETY: `h` points to `n` headers (the caller's contract; checked non-NULL above).
     let hs = unsafe { std::slice::from_raw_parts(h, n) };
-    let mut out = Headers::with_capacity(n);
+    out.reserve(n);
+    let mut verbatim = true;
     for (i, h) in hs.iter().enumerate() {
         // SAFETY: NULL or NUL-terminated strings live for 'a (the caller's contract). The
         // arguments' names are formatted only on failure.
-        let (name, value) = unsafe {
+        let ((name, name_as_is), (value, value_as_is)) = unsafe {
             (
-                str_arg(h.name, format_args!("headers[{}].name", i))?,
-                str_arg(h.value, format_args!("headers[{}].value", i))?,
+                header_arg(h.name, format_args!("headers[{}].name", i))?,
+                header_arg(h.value, format_args!("headers[{}].value", i))?,
             )
         };
         if name.is_empty() {
@@ -117,9 +137,10 @@ unsafe fn parse_headers<'a>(h: *const stomp_header, n: usize) -> Result<Headers<
                 format!("headers[{}] has an empty name", i),
             );
         }
+        verbatim &= name_as_is & value_as_is;
         out.push((name, value));
     }
-    Ok(out)
+    Ok(verbatim)
 }
 
 /// Writes `s` and a NUL to a caller's buffer, if one is given.
@@ -337,11 +358,26 @@ pub unsafe extern "C" fn stomp_send(
     // SAFETY: the caller's contract.
     unsafe {
         with_handle(conn, |c| {
-            let dest = str_arg(destination, "destination")?;
+            // Each string is measured, checked for UTF-8 and for octets to escape in one pass,
+            // so the encoder copies without looking again when, as usual, there are none.
+            let (dest, mut verbatim) = header_arg(destination, "destination")?;
             let body = bytes_arg(body, body_len, "body")?;
-            let ct = opt_str_arg(content_type, "content_type")?;
-            let h = parse_headers(headers, header_count)?;
-            c.send(dest, body, ct, &h)
+            let ct = if content_type.is_null() {
+                None
+            } else {
+                let (ct, as_is) = header_arg(content_type, "content_type")?;
+                verbatim &= as_is;
+                Some(ct)
+            };
+            // The frame's whole header list is built here, in place: nothing is moved or
+            // copied on the way to the encoder.
+            let mut all = crate::client::SendHeaders::new();
+            all.push(("destination", dest));
+            if let Some(ct) = ct {
+                all.push(("content-type", ct));
+            }
+            verbatim &= push_headers(&mut all, headers, header_count)?;
+            c.send_listed(&all, verbatim, body)
         })
     }
 }

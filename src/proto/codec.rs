@@ -11,7 +11,7 @@
 //! is known gets its own buffer as soon as its head is read, and the rest of its body is read
 //! straight into that: no copy at all, and the body is never held twice.
 
-use super::escape::{escape_into, unescape_into};
+use super::escape::{self, escape_into, unescape_into};
 use super::frame::{Command, Frame, Version, shown_value};
 use super::mem::{LARGE_BODY, advise_huge_pages};
 use super::scan::{BACKSLASH, HIGH, Lines, NUL, masks_at};
@@ -774,6 +774,7 @@ pub fn encode(
     encode_parts(
         frame.command,
         frame.headers(),
+        false,
         frame.body(),
         version,
         auto_content_length,
@@ -781,17 +782,28 @@ pub fn encode(
     )
 }
 
-/// `encode` from borrowed parts, with no frame built (the SEND hot path).
+/// `encode` from borrowed parts, with no frame built (the SEND hot path). `verbatim`: every name
+/// and value is known to pass `escape::verbatim` (checked where they came in); false, the encoder
+/// looks.
 pub fn encode_parts<'a>(
     command: Command,
-    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    headers: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    verbatim: bool,
     body: &[u8],
     version: Version,
     auto_content_length: bool,
     out: &mut Vec<u8>,
 ) -> Result<()> {
     let mark = out.len();
-    let r = encode_inner(command, headers, body, version, auto_content_length, out);
+    let r = encode_inner(
+        command,
+        headers,
+        verbatim,
+        body,
+        version,
+        auto_content_length,
+        out,
+    );
     if r.is_err() {
         out.truncate(mark);
     }
@@ -800,7 +812,8 @@ pub fn encode_parts<'a>(
 
 fn encode_inner<'a>(
     command: Command,
-    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    headers: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    verbatim: bool,
     body: &[u8],
     version: Version,
     auto_content_length: bool,
@@ -812,9 +825,41 @@ fn encode_inner<'a>(
             format!("a {} frame cannot carry a body", command),
         );
     }
-    let escaped = !command.is_unescaped();
     let needs_length =
         !body.is_empty() && (auto_content_length || memchr::memchr(0, body).is_some());
+    // The usual frame: every header goes out as it is (nothing to escape or refuse, no
+    // content-length of the caller's to check), so its size is known before a byte is written.
+    let mut head = 0;
+    let mut as_is = true;
+    for (name, value) in headers.clone() {
+        head += name.len() + value.len() + 2;
+        as_is &= !name.is_empty()
+            && name != "content-length"
+            && (verbatim
+                || escape::verbatim(name.as_bytes()) && escape::verbatim(value.as_bytes()));
+    }
+    if as_is {
+        encode_verbatim(command, headers, head, needs_length, body, out);
+        Ok(())
+    } else {
+        encode_careful(command, headers, head, needs_length, body, version, out)
+    }
+}
+
+/// `encode_inner` for any headers: each checked, escaped for `version` (unless the command is never
+/// escaped), `content-length` checked against the body. `head`: the header lines' size unescaped.
+fn encode_careful<'a>(
+    command: Command,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    head: usize,
+    needs_length: bool,
+    body: &[u8],
+    version: Version,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let escaped = !command.is_unescaped();
+    // One reservation for the frame (escapes may still grow it): no growth step per header.
+    out.reserve(command.as_str().len() + head + CONTENT_LENGTH_LINE + body.len() + 3);
     out.extend_from_slice(command.as_str().as_bytes());
     out.push(b'\n');
     for (name, value) in headers {
@@ -870,25 +915,163 @@ fn encode_inner<'a>(
     Ok(())
 }
 
+/// `encode_inner` for headers that all go out as they are (none empty, none `content-length`, each
+/// `escape::verbatim`), `head` bytes of header lines: one reservation, then each piece copied with
+/// no growth check. The bytes are those `encode_careful` writes for the same headers.
+fn encode_verbatim<'a>(
+    command: Command,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    head: usize,
+    needs_length: bool,
+    body: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let mut digits = [0u8; 20];
+    let digits = if needs_length {
+        decimal(body.len(), &mut digits)
+    } else {
+        &[][..]
+    };
+    let length_line = if needs_length {
+        CONTENT_LENGTH.len() + digits.len() + 1
+    } else {
+        0
+    };
+    let command = command.as_str().as_bytes();
+    let size = command.len() + 1 + head + length_line + 1 + body.len() + 1;
+    let mut w = Spare::new(out, size);
+    w.put(command);
+    w.put_byte(b'\n');
+    for (name, value) in headers {
+        w.put(name.as_bytes());
+        w.put_byte(b':');
+        w.put(value.as_bytes());
+        w.put_byte(b'\n');
+    }
+    if needs_length {
+        w.put(CONTENT_LENGTH);
+        w.put(digits);
+        w.put_byte(b'\n');
+    }
+    w.put_byte(b'\n');
+    w.put(body);
+    w.put_byte(0);
+    w.finish();
+}
+
+/// Writes into spare capacity reserved up front; the bytes count as part of the vector once
+/// `finish` finds every reserved byte written.
+struct Spare<'v> {
+    out: &'v mut Vec<u8>,
+    /// The vector's buffer, taken once: writes through it need not reload the vector's fields.
+    base: *mut u8,
+    at: usize,
+    end: usize,
+}
+
+impl<'v> Spare<'v> {
+    fn new(out: &'v mut Vec<u8>, size: usize) -> Spare<'v> {
+        out.reserve(size);
+        let at = out.len();
+        Spare {
+            base: out.as_mut_ptr(),
+            out,
+            at,
+            end: at + size,
+        }
+    }
+
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        let n = bytes.len();
+        assert!(n <= self.end - self.at, "the reservation was too small");
+        // SAFETY: `at + n <= end <= capacity` (reserved in `new`, checked above); the buffer
+        // cannot move while `out` is borrowed here, and `bytes` cannot overlap its unused
+        // capacity, which nothing else borrows.
+        unsafe {
+            let src = bytes.as_ptr();
+            let dst = self.base.add(self.at);
+            // Header names and values are short: two overlapping word moves copy 4 to 16 bytes
+            // in place, where a call to memcpy would cost more than the copy.
+            if (8..=16).contains(&n) {
+                let (a, b) = (
+                    src.cast::<u64>().read_unaligned(),
+                    src.add(n - 8).cast::<u64>().read_unaligned(),
+                );
+                dst.cast::<u64>().write_unaligned(a);
+                dst.add(n - 8).cast::<u64>().write_unaligned(b);
+            } else if (4..8).contains(&n) {
+                let (a, b) = (
+                    src.cast::<u32>().read_unaligned(),
+                    src.add(n - 4).cast::<u32>().read_unaligned(),
+                );
+                dst.cast::<u32>().write_unaligned(a);
+                dst.add(n - 4).cast::<u32>().write_unaligned(b);
+            } else if n > 16 {
+                std::ptr::copy_nonoverlapping(src, dst, n);
+            } else if n > 0 {
+                // The first, middle and last bytes are all of them.
+                *dst = *src;
+                *dst.add(n / 2) = *src.add(n / 2);
+                *dst.add(n - 1) = *src.add(n - 1);
+            }
+        }
+        self.at += n;
+    }
+
+    #[inline]
+    fn put_byte(&mut self, b: u8) {
+        assert!(self.at < self.end, "the reservation was too small");
+        // SAFETY: `at < end <= capacity`, as in `put`.
+        unsafe { *self.base.add(self.at) = b };
+        self.at += 1;
+    }
+
+    fn finish(self) {
+        assert_eq!(self.at, self.end, "the reservation was not filled");
+        // SAFETY: every byte up to `end` was written by `put`, and `end <= capacity`.
+        unsafe { self.out.set_len(self.end) };
+    }
+}
+
+const CONTENT_LENGTH: &[u8] = b"content-length:";
+
+/// The longest `content-length` line: the name, a colon, 20 digits, a newline.
+const CONTENT_LENGTH_LINE: usize = 36;
+
 fn write_content_length(n: usize, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"content-length:");
+    out.extend_from_slice(CONTENT_LENGTH);
     write_decimal(n, out);
     out.push(b'\n');
 }
 
 /// `n` in decimal, without the formatting machinery.
-fn write_decimal(mut n: usize, out: &mut Vec<u8>) {
+fn write_decimal(n: usize, out: &mut Vec<u8>) {
     let mut digits = [0u8; 20];
+    out.extend_from_slice(decimal(n, &mut digits));
+}
+
+/// `n` in decimal, in the end of `digits`: two digits a step (a body length has a few).
+fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &[u8] {
+    const PAIRS: &[u8; 200] =
+        b"00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+          40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+          8081828384858687888990919293949596979899";
     let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+    while n >= 100 {
+        let pair = n % 100 * 2;
+        n /= 100;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
     }
-    out.extend_from_slice(&digits[i..]);
+    if n >= 10 {
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[n * 2..n * 2 + 2]);
+    } else {
+        i -= 1;
+        digits[i] = b'0' + n as u8;
+    }
+    &digits[i..]
 }
 
 #[cfg(test)]
@@ -1142,12 +1325,104 @@ mod tests {
         }
     }
 
+    /// The copying encoder writes, byte for byte, what the careful one writes for the same frame,
+    /// in every version, with and without a content-length.
+    #[test]
+    fn verbatim_and_careful_encoders_agree() {
+        let header_sets: [&[(&str, &str)]; 5] = [
+            &[],
+            &[("destination", "/queue/a")],
+            &[
+                ("destination", "/queue/bench"),
+                ("content-type", "text/plain"),
+            ],
+            &[
+                ("a", ""),
+                ("bb", "x"),
+                ("ccc", "yyy"),
+                ("dddd", "zzzz"),
+                ("e", "12345678"),
+            ],
+            &[
+                (
+                    "a-name-longer-than-sixteen",
+                    "a value longer than sixteen bytes",
+                ),
+                ("x-bench-a", "alpha"),
+                ("x-bench-b", "beta"),
+                ("\u{e9}t\u{e9}", "\u{fc}ber"),
+            ],
+        ];
+        let bodies: [&[u8]; 4] = [b"", b"x", b"a body\0with a NUL", &[b'b'; 300]];
+        for headers in header_sets {
+            for body in bodies {
+                for command in [Command::Send, Command::Subscribe, Command::Connect] {
+                    if !body.is_empty() && !command.allows_body() {
+                        continue;
+                    }
+                    for version in [Version::V1_0, Version::V1_1, Version::V1_2] {
+                        for needs_length in [false, true] {
+                            let needs_length = needs_length && !body.is_empty()
+                                || memchr::memchr(0, body).is_some();
+                            let head = headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+                            let pairs = headers.iter().copied();
+                            let (mut fast, mut careful) = (b"old".to_vec(), b"old".to_vec());
+                            encode_verbatim(
+                                command,
+                                pairs.clone(),
+                                head,
+                                needs_length,
+                                body,
+                                &mut fast,
+                            );
+                            encode_careful(
+                                command,
+                                pairs,
+                                head,
+                                needs_length,
+                                body,
+                                version,
+                                &mut careful,
+                            )
+                            .unwrap();
+                            assert_eq!(fast, careful, "{command} {version} {headers:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decimal_writes_every_length() {
+        let mut digits = [0u8; 20];
+        let samples = (0..100_000).chain([
+            999_999,
+            1_000_000,
+            123_456_789,
+            u32::MAX as usize,
+            usize::MAX,
+        ]);
+        for n in samples {
+            assert_eq!(decimal(n, &mut digits), n.to_string().as_bytes());
+        }
+    }
+
     #[test]
     fn a_large_body_is_encoded_into_one_growth_of_the_buffer() {
         let body = vec![b'z'; 3 << 20];
         let mut out = b"earlier".to_vec();
         let f = Frame::new(Command::Send).with("destination", "/q");
-        encode_parts(f.command, f.headers(), &body, Version::V1_2, true, &mut out).unwrap();
+        encode_parts(
+            f.command,
+            f.headers(),
+            false,
+            &body,
+            Version::V1_2,
+            true,
+            &mut out,
+        )
+        .unwrap();
         let head = b"earlierSEND\ndestination:/q\ncontent-length:3145728\n\n";
         assert_eq!(&out[..head.len()], head);
         assert_eq!(&out[head.len()..out.len() - 1], &body[..]);

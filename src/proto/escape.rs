@@ -3,6 +3,7 @@
 //! CONNECT, STOMP and CONNECTED frames are never escaped, in any version.
 
 use super::frame::{Version, shown_value};
+use super::swar;
 use crate::error::{ErrorKind, Result, err};
 
 /// Appends `value`, escaped for `version`, to `out`. `escaped = false` writes it raw (CONNECT frames),
@@ -27,8 +28,13 @@ pub fn escape_into(
         out.extend_from_slice(bytes);
         return Ok(());
     }
-    // Most values need no escaping: copy them whole.
-    let Some(first) = super::swar::find_any(bytes, b"\\\n:\r\0") else {
+    // Most values need no escaping: one test a word, then one copy. (`verbatim` also sends a few
+    // harmless control octets this way, which the search finds nothing in.)
+    let first = match verbatim(bytes) {
+        true => None,
+        false => swar::find_any(bytes, b"\\\n:\r\0"),
+    };
+    let Some(first) = first else {
         out.extend_from_slice(bytes);
         return Ok(());
     };
@@ -58,6 +64,32 @@ pub fn escape_into(
         }
     }
     Ok(())
+}
+
+/// Whether `bytes` goes into any frame as it is, whatever the version: it holds no octet that is
+/// escaped (`\\`, LF, `:`, CR) or refused (NUL). (Other control octets below CR send it the
+/// careful way too, which copies them as they are: a cheaper test, and they are rare.)
+#[inline]
+pub fn verbatim(bytes: &[u8]) -> bool {
+    swar::any(bytes, not_verbatim) == 0
+}
+
+/// The octets `verbatim` looks for, flagged in a word.
+#[inline(always)]
+fn not_verbatim(w: u64) -> u64 {
+    swar::below(w, b'\r' + 1) | swar::eq(w, b':') | swar::eq(w, b'\\')
+}
+
+/// A header name or value from outside (a C string's bytes) as UTF-8, and whether it is
+/// `verbatim`: for the usual plain ASCII, one pass over the bytes finds both. (Inlined: returned
+/// through memory, the pair cost a store-forwarding stall per string.)
+#[inline(always)]
+pub fn check_text(bytes: &[u8]) -> std::result::Result<(&str, bool), std::str::Utf8Error> {
+    if swar::any(bytes, |w| (w & swar::HI) | not_verbatim(w)) == 0 {
+        // SAFETY: no byte has its high bit set: ASCII, which is UTF-8.
+        return Ok((unsafe { std::str::from_utf8_unchecked(bytes) }, true));
+    }
+    Ok((swar::utf8(bytes)?, verbatim(bytes)))
 }
 
 /// Refuses header values with a line break or NUL, as `version` 1.0 must, whatever escaping the
@@ -193,6 +225,14 @@ mod tests {
     }
 
     #[test]
+    fn other_control_octets_go_out_as_they_are() {
+        for v in [Version::V1_1, Version::V1_2] {
+            assert_eq!(esc("a\tb\x01c\x0b", v).unwrap(), "a\tb\x01c\x0b");
+            assert_eq!(esc("\t:", v).unwrap(), "\t\\c");
+        }
+    }
+
+    #[test]
     fn connect_frames_are_never_escaped() {
         let mut out = Vec::new();
         escape_into("pass:w\\rd", "pass", Version::V1_2, false, &mut out).unwrap();
@@ -233,6 +273,41 @@ mod tests {
         assert_eq!(
             unescape(e.as_bytes(), Version::V1_2, true).unwrap(),
             "cr\rhere"
+        );
+    }
+
+    #[test]
+    fn verbatim_is_false_for_every_octet_that_is_escaped_or_refused() {
+        for len in 1..20 {
+            for at in 0..len {
+                for b in 0u8..=255 {
+                    let mut v = vec![b'a'; len];
+                    v[at] = b;
+                    let special = matches!(b, b'\\' | b'\n' | b':' | b'\r' | 0);
+                    if special {
+                        assert!(!verbatim(&v), "{v:?}");
+                    }
+                    if b >= b' ' && !special {
+                        assert!(verbatim(&v), "{v:?}");
+                    }
+                    let checked = check_text(&v);
+                    assert_eq!(checked.is_ok(), std::str::from_utf8(&v).is_ok(), "{v:?}");
+                    if let Ok((s, plain)) = checked {
+                        assert_eq!(s.as_bytes(), &v[..]);
+                        assert_eq!(plain, verbatim(&v), "{v:?}");
+                    }
+                }
+            }
+        }
+        assert!(verbatim(b""));
+        assert_eq!(check_text(b"").unwrap(), ("", true));
+        assert_eq!(
+            check_text("\u{e9}t\u{e9}".as_bytes()).unwrap(),
+            ("\u{e9}t\u{e9}", true)
+        );
+        assert_eq!(
+            check_text("a:\u{e9}".as_bytes()).unwrap(),
+            ("a:\u{e9}", false)
         );
     }
 

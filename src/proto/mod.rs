@@ -12,3 +12,5 @@ mod swar;
 pub use codec::{Decoded, Decoder, Limits, Progress, encode, encode_parts};
 pub use frame::{Command, Frame, MASKED, Version, shown_value};
 pub use session::{ConnectParams, Event, ReceiptStatus, Session, SessionConfig, State};
+/// UTF-8 checked a word at a time for ASCII (the boundary's check of every C string).
+pub(crate) use swar::utf8;

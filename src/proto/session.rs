@@ -391,12 +391,18 @@ impl Session {
 
     /// Queues an application frame. Tracks receipts, subscriptions and transactions as they go out.
     pub fn send(&mut self, frame: Frame) -> Result<()> {
-        self.send_parts(frame.command, frame.headers(), frame.body())
+        self.send_parts(frame.command, frame.headers(), false, frame.body())
     }
 
     /// `send` from borrowed parts: encoded straight into the output buffer, no frame built (a SEND
-    /// allocates nothing here unless it asks for a receipt).
-    pub fn send_parts<'a, H>(&mut self, command: Command, headers: H, body: &[u8]) -> Result<()>
+    /// allocates nothing here unless it asks for a receipt). `verbatim` as `encode_parts` says.
+    pub fn send_parts<'a, H>(
+        &mut self,
+        command: Command,
+        headers: H,
+        verbatim: bool,
+        body: &[u8],
+    ) -> Result<()>
     where
         H: Iterator<Item = (&'a str, &'a str)> + Clone,
     {
@@ -419,8 +425,16 @@ impl Session {
                 ),
             );
         }
-        let find = |name: &str| headers.clone().find(|(n, _)| *n == name).map(|(_, v)| v);
-        if self.screen_transaction_parts(command, find("transaction"))? {
+        // The headers the session acts on, first of each name (one pass over the list).
+        let (mut transaction, mut receipt) = (None, None);
+        for (name, value) in headers.clone() {
+            match name {
+                "transaction" => transaction = transaction.or(Some(value)),
+                "receipt" => receipt = receipt.or(Some(value)),
+                _ => {}
+            }
+        }
+        if self.screen_transaction_parts(command, transaction)? {
             return Ok(());
         }
         let pending = self.pending_out();
@@ -430,9 +444,9 @@ impl Session {
                 format!("{} bytes already wait for the socket", pending),
             );
         }
-        self.queue_parts(command, headers.clone(), body)?;
+        self.queue_parts(command, headers.clone(), verbatim, body)?;
         // What the session must remember of the frame (nothing but a receipt for a plain SEND).
-        if let Some(r) = find("receipt") {
+        if let Some(r) = receipt {
             self.receipts.insert(r.to_owned(), ReceiptStatus::Pending);
         }
         if command != Command::Send {
@@ -526,13 +540,14 @@ impl Session {
     }
 
     fn queue_frame(&mut self, frame: Frame) -> Result<()> {
-        self.queue_parts(frame.command, frame.headers(), frame.body())
+        self.queue_parts(frame.command, frame.headers(), false, frame.body())
     }
 
     fn queue_parts<'a>(
         &mut self,
         command: Command,
         headers: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+        verbatim: bool,
         body: &[u8],
     ) -> Result<()> {
         if self.escaping != self.version {
@@ -542,6 +557,7 @@ impl Session {
         encode_parts(
             command,
             headers.clone(),
+            verbatim,
             body,
             self.escaping,
             self.config.auto_content_length,

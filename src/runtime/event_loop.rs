@@ -41,8 +41,16 @@ const MAX_CONNECTING: usize = 128;
 const TIMER_SLACK: Duration = Duration::from_millis(5);
 /// Bytes written to one connection before others get a turn.
 const WRITE_BUDGET: usize = 1 << 20;
-/// A write buffer grown past this by a burst goes back to `READ_BUDGET` once written.
+/// A write buffer grown past this goes back to `READ_BUDGET` once no write has used a quarter of it
+/// for `SHRINK_AFTER`: a burst's memory is given back, while a steady stream that needs it keeps it
+/// (growing it again, by reallocations and fresh pages, cost a fast publisher about a third of its
+/// time when it went back after every large write).
 const SHRINK_ABOVE: usize = 4 << 20;
+const SHRINK_AFTER: Duration = Duration::from_secs(1);
+/// A write buffer grown past this holds a large body: it is not kept (it goes to a sender waiting
+/// with the next one, or is shrunk at once), so that at most two copies of a large body are in
+/// memory, the application's and ours.
+const KEEP_BELOW: usize = 16 << 20;
 
 #[derive(Clone)]
 struct Target {
@@ -127,6 +135,8 @@ struct Conn {
     /// pauses or ends).
     slot: bool,
     wpos: usize,
+    /// When a write last used more than a quarter of `wbuf`'s capacity (see `SHRINK_ABOVE`).
+    wbuf_used: Instant,
     /// A first connect's link came up (its CONNECT was written) and never got CONNECTED, and the
     /// listeners have not heard `on_disconnected` since: if the walk gives up, they hear it then,
     /// so that every link that came up is heard to end. (A reconnect walk's links don't set it:
@@ -135,14 +145,27 @@ struct Conn {
 }
 
 impl Conn {
-    /// Forgets the bytes taken for writing (all written, or the link is gone), offset included: a
-    /// stale offset would be read against the next link's first bytes. A buffer a burst grew goes
-    /// back to its usual size.
+    /// Forgets the bytes taken for writing (the link is gone), offset included: a stale offset would
+    /// be read against the next link's first bytes. A grown buffer goes back to its usual size.
     fn clear_write(&mut self) {
         self.wbuf.clear();
         self.wpos = 0;
         if self.wbuf.capacity() > SHRINK_ABOVE {
             self.wbuf.shrink_to(READ_BUDGET);
+        }
+    }
+
+    /// Every byte taken for writing was written: `clear_write`, except that a grown buffer is kept
+    /// while writes still use it (see `SHRINK_ABOVE`).
+    fn written(&mut self, now: Instant) {
+        if self.wbuf.len() > self.wbuf.capacity() / 4 {
+            self.wbuf_used = now;
+        }
+        if now.saturating_duration_since(self.wbuf_used) < SHRINK_AFTER {
+            self.wbuf.clear();
+            self.wpos = 0;
+        } else {
+            self.clear_write();
         }
     }
 }
@@ -352,6 +375,7 @@ impl Loop {
                     inbox: Vec::new(),
                     slot: false,
                     wpos: 0,
+                    wbuf_used: now,
                     owes_disconnected: false,
                 });
                 if matches!(conn.link, Link::None) {
@@ -851,12 +875,14 @@ impl Loop {
             let mut core = shared.lock_core();
             Self::read_step(conn, &shared, &mut core, read, now, &mut turn);
             core.session.handle_timeout(now);
-            core.flush_queued = false;
-            // (Nothing to take: the two buffers are not swapped, so that a large one handed back
-            // to the session below stays there.)
+            // Only a non-empty output is taken, so that a large buffer handed to the session in
+            // `write_step` stays there.
             if conn.wbuf.is_empty() && core.session.has_transmit() {
                 core.session.take_transmit(&mut conn.wbuf);
             }
+            // With bytes to write, `write_step` looks at the output again before it stops (and
+            // says then whether senders must wake the loop); with none, this turn is done with it.
+            core.flush_queued = !conn.wbuf.is_empty();
             Self::events_step(conn, &shared, &mut core, &mut turn);
         }
         if turn.closed.is_none() {
@@ -987,6 +1013,7 @@ impl Loop {
             && e.kind() != io::ErrorKind::WouldBlock
         {
             let mut core = shared.lock_core();
+            core.flush_queued = false;
             core.session
                 .transport_closed(stream::io_failure(e, "writing to the broker"));
             return Self::events_step(conn, &shared, &mut core, turn);
@@ -1026,12 +1053,12 @@ impl Loop {
             }
             let done = conn.wpos == conn.wbuf.len();
             if done {
-                conn.wbuf.clear();
-                conn.wpos = 0;
+                conn.written(now);
             }
-            // A buffer a burst grew, taken out to be shrunk with no lock held.
-            let mut grown = (done && conn.wbuf.capacity() > SHRINK_ABOVE)
-                .then(|| std::mem::take(&mut conn.wbuf));
+            // A buffer grown for a large body, taken out to be handed to a waiting sender or shrunk
+            // with no lock held: a large body is never held in two grown buffers at once.
+            let mut grown =
+                (done && conn.wbuf.capacity() > KEEP_BELOW).then(|| std::mem::take(&mut conn.wbuf));
             let mut core = shared.lock_core();
             if core.out_waiters > 0
                 && !core.session.has_transmit()
@@ -1044,14 +1071,27 @@ impl Loop {
                 conn.wbuf = buf;
             }
             core.session.transmitted(written, now);
-            if let Some(e) = failed {
-                core.session.transport_closed(e);
-            } else if done && !full && budget > written && core.session.has_transmit() {
-                budget -= written;
-                core.session.take_transmit(&mut conn.wbuf);
-            } else if done && !full && core.session.has_transmit() {
-                turn.read_more = true; // budget spent: come back after the others
+            let failed = match failed {
+                Some(e) => {
+                    core.session.transport_closed(e);
+                    true
+                }
+                None => false,
+            };
+            // (Only a non-empty output is taken: an empty swap would take back a buffer just
+            // handed to a waiting sender.)
+            if !failed && done && !full && core.session.has_transmit() {
+                if budget > written {
+                    budget -= written;
+                    core.session.take_transmit(&mut conn.wbuf);
+                } else {
+                    turn.read_more = true; // budget spent: come back after the others
+                }
             }
+            // While the loop will look at the output again (it just took more, the socket's
+            // writable event brings it back, or its next turn does), a sender need not wake it:
+            // one wake per batch, not one per write.
+            core.flush_queued = !failed && (!conn.wbuf.is_empty() || turn.read_more);
             if core.out_waiters > 0 && core.session.pending_out() < shared.opts.max_out_bytes {
                 turn.notify = true;
             }
