@@ -221,7 +221,13 @@ impl Loop {
         for ev in events.iter() {
             if ev.token() != WAKER {
                 let id = ev.token().0;
-                self.guarded(id, |lp| lp.on_io(id, now));
+                // A hang-up or error must be read up to its end-of-file: no later edge tells it.
+                let mode = if ev.is_read_closed() || ev.is_error() {
+                    ReadMode::Drain
+                } else {
+                    ReadMode::Edge
+                };
+                self.guarded(id, |lp| lp.on_io(id, mode, now));
             }
         }
         self.events = events;
@@ -233,7 +239,7 @@ impl Loop {
         }
         self.cmds = cmds;
         for id in std::mem::take(&mut self.again) {
-            self.guarded(id, |lp| lp.drive(id, true, now));
+            self.guarded(id, |lp| lp.drive(id, ReadMode::Drain, now));
         }
         self.run_timers(now);
         self.start_waiting(now);
@@ -358,8 +364,8 @@ impl Loop {
                     self.start_walk(id, false, now);
                 }
             }
-            Cmd::Flush(id) => self.drive(id, false, now),
-            Cmd::Resume(id) => self.drive(id, true, now),
+            Cmd::Flush(id) => self.drive(id, ReadMode::No, now),
+            Cmd::Resume(id) => self.drive(id, ReadMode::Drain, now),
             Cmd::Close(id, generation) => {
                 // A Close queued by the disconnect of an earlier connect (whose link has ended on its
                 // own since) must not end the connect that followed it.
@@ -375,7 +381,7 @@ impl Loop {
         }
     }
 
-    fn on_io(&mut self, id: usize, now: Instant) {
+    fn on_io(&mut self, id: usize, mode: ReadMode, now: Instant) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -385,7 +391,7 @@ impl Loop {
                 Ok(false) => {}
                 Err(e) => self.fail_target(id, e.to_string(), now),
             },
-            Link::Handshake { .. } | Link::Open { .. } => self.drive(id, true, now),
+            Link::Handshake { .. } | Link::Open { .. } => self.drive(id, mode, now),
             _ => {}
         }
     }
@@ -442,7 +448,7 @@ impl Loop {
                         self.schedule(id, Some(u), now);
                     }
                 }
-                Link::Handshake { .. } | Link::Open { .. } => self.drive(id, false, now),
+                Link::Handshake { .. } | Link::Open { .. } => self.drive(id, ReadMode::No, now),
                 Link::Queued { .. } | Link::None => {}
             }
         }
@@ -768,7 +774,7 @@ impl Loop {
             conn.owes_disconnected = true;
         }
         match started {
-            Ok(()) => self.drive(id, false, now),
+            Ok(()) => self.drive(id, ReadMode::No, now),
             Err(e) => {
                 // The CONNECT itself cannot be written (a newline in a passcode): no host will take it.
                 if let Some(c) = self.conns.get_mut(&id)
@@ -795,7 +801,7 @@ impl Loop {
                     ErrorKind::Closed,
                     "closed by the application",
                 )));
-                self.drive(id, false, now);
+                self.drive(id, ReadMode::No, now);
             }
             Link::Dialing { .. } | Link::Sleeping { .. } | Link::Queued { .. } => {
                 if let Link::Dialing { mut stream, .. } =
@@ -827,7 +833,7 @@ impl Loop {
     /// to the socket, pass on what happened, then deal with a link that ended. The `core` lock is
     /// held only around the session's own work: socket writes happen without it, so API callers
     /// queue frames while earlier ones are being written.
-    fn drive(&mut self, id: usize, read: bool, now: Instant) {
+    fn drive(&mut self, id: usize, mode: ReadMode, now: Instant) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -844,12 +850,12 @@ impl Loop {
             ..Turn::default()
         };
         // Certificate checks (and the application's callback) run here, before the lock is taken.
-        if let (true, Link::Handshake { stream, .. }) = (read, &mut conn.link) {
+        if let (true, Link::Handshake { stream, .. }) = (mode != ReadMode::No, &mut conn.link) {
             stream.advance_handshake();
         }
         {
             let mut core = shared.lock_core();
-            Self::read_step(conn, &shared, &mut core, read, now, &mut turn);
+            Self::read_step(conn, &shared, &mut core, mode, now, &mut turn);
             core.session.handle_timeout(now);
             core.flush_queued = false;
             if conn.wbuf.is_empty() {
@@ -891,7 +897,7 @@ impl Loop {
         conn: &mut Conn,
         shared: &Shared,
         core: &mut Core,
-        read: bool,
+        mode: ReadMode,
         now: Instant,
         turn: &mut Turn,
     ) {
@@ -914,10 +920,17 @@ impl Loop {
         core.session.set_read_paused(!reading, now);
         // Bytes already in the kernel count as heard before silence is judged (see silence_overdue).
         let overdue = core.session.silence_overdue(now);
-        if (read || was_paused || overdue) && reading {
+        if (mode != ReadMode::No || was_paused || overdue) && reading {
+            // Read until WouldBlock, except after a readiness edge on plain TCP: a read that does not
+            // fill the buffer has emptied the socket, and bytes arriving later raise a new edge
+            // (epoll is edge-triggered), so the read that would only say WouldBlock is saved.
+            // Not under TLS (a record may hold more than the buffer), nor for reads made without an
+            // edge (a resume, a paused link), whose hang-up may already have been signalled.
+            let stop_short = mode == ReadMode::Edge && !was_paused && !stream.is_tls();
             let mut budget = READ_BUDGET;
             loop {
                 let buf = core.session.read_buf();
+                let asked = buf.len();
                 let got = stream.read(buf);
                 // A TLS record in answer to a plain CONNECT: the broker wants TLS on this port.
                 if turn.handshake
@@ -952,6 +965,9 @@ impl Loop {
                         budget = budget.saturating_sub(n);
                         if budget == 0 {
                             turn.read_more = true;
+                            break;
+                        }
+                        if stop_short && n < asked {
                             break;
                         }
                     }
@@ -1239,6 +1255,17 @@ impl Loop {
             self.finish_link(id, reason, true);
         }
     }
+}
+
+/// How a turn of `drive` reads the socket.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ReadMode {
+    /// Not at all (a flush, a timer): only what the session holds back is decoded.
+    No,
+    /// Until WouldBlock.
+    Drain,
+    /// After a readiness edge without hang-up or error: until WouldBlock or a short read.
+    Edge,
 }
 
 /// What one turn of `drive` found, for the steps after it.
