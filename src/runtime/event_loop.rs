@@ -581,7 +581,7 @@ impl Loop {
                 Dispatch::Connecting(target.host.clone(), target.port),
             );
         }
-        let failed = match transport::dial(target.addr, shared.opts.bind).map(Stream::Plain) {
+        let failed = match transport::dial(target.addr, shared.opts.bind).map(Stream::plain) {
             Ok(mut stream) => match self.poll.registry().register(
                 &mut stream,
                 Token(id),
@@ -767,6 +767,7 @@ impl Loop {
             );
             core.peer = Some((target.host.clone(), target.port));
             core.tls_session = None;
+            core.direct.new_link();
             core.session.start(&params, now)
         };
         conn.link = Link::Handshake { stream, target };
@@ -858,9 +859,16 @@ impl Loop {
             Self::read_step(conn, &shared, &mut core, mode, now, &mut turn);
             core.session.handle_timeout(now);
             core.flush_queued = false;
-            if conn.wbuf.is_empty() {
-                core.session.take_transmit(&mut conn.wbuf);
+            // Not while a caller writes directly: what it took goes first (it flushes after).
+            if conn.wbuf.is_empty() && !core.direct.busy {
+                match core.direct.take_leftover(&mut conn.wbuf) {
+                    Some(pos) => conn.wpos = pos,
+                    None => {
+                        core.session.take_transmit(&mut conn.wbuf);
+                    }
+                }
             }
+            core.direct.loop_writing = !conn.wbuf.is_empty();
             Self::events_step(conn, &shared, &mut core, &mut turn);
         }
         if turn.closed.is_none() {
@@ -1046,12 +1054,13 @@ impl Loop {
             core.session.transmitted(written, now);
             if let Some(e) = failed {
                 core.session.transport_closed(e);
-            } else if done && !full && budget > written {
+            } else if done && !full && budget > written && !core.direct.busy {
                 budget -= written;
                 core.session.take_transmit(&mut conn.wbuf);
-            } else if done && !full && core.session.has_transmit() {
+            } else if done && !full && core.session.has_transmit() && !core.direct.busy {
                 turn.read_more = true; // budget spent: come back after the others
             }
+            core.direct.loop_writing = !conn.wbuf.is_empty();
             if core.out_waiters > 0 && core.session.pending_out() < shared.opts.max_out_bytes {
                 turn.notify = true;
             }
@@ -1081,6 +1090,7 @@ impl Loop {
                         std::mem::replace(&mut conn.link, Link::None)
                     {
                         core.tls_session = stream.tls_session();
+                        core.direct.socket = stream.plain_weak().unwrap_or_default();
                         conn.link = Link::Open { stream };
                     }
                     conn.walk = None;
