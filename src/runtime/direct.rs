@@ -79,6 +79,7 @@ impl DirectWrite {
 /// After a frame was queued by an API call: writes the pending bytes from this thread when the link
 /// is idle, else (or for what the socket did not take) asks the loop to flush, once per batch.
 pub(crate) fn flush<'a>(shared: &'a Shared, mut core: MutexGuard<'a, Core>) {
+    let mut room = false;
     if let Some(socket) = idle_socket(&mut core) {
         let link = core.direct.link;
         let mut buf = std::mem::take(&mut core.direct.buf);
@@ -105,21 +106,15 @@ pub(crate) fn flush<'a>(shared: &'a Shared, mut core: MutexGuard<'a, Core>) {
             buf.clear(); // the link it was for is gone, with whatever it did not take
         }
         core.direct.buf = buf;
-        let room = core.out_waiters > 0 && core.session.pending_out() < shared.opts.max_out_bytes;
-        let rest = !core.direct.buf.is_empty() || core.session.has_transmit();
-        if !rest {
-            drop(core);
-            if room {
-                shared.cv.notify_all();
-            }
-            return;
-        }
-        if room {
-            shared.cv.notify_all();
-        }
+        room = core.out_waiters > 0 && core.session.pending_out() < shared.opts.max_out_bytes;
     }
-    let wake = !std::mem::replace(&mut core.flush_queued, true);
+    // Bytes left (the socket's refusal, or frames queued while this thread wrote) are the loop's.
+    let rest = !core.direct.buf.is_empty() || core.session.has_transmit();
+    let wake = rest && !std::mem::replace(&mut core.flush_queued, true);
     drop(core);
+    if room {
+        shared.cv.notify_all();
+    }
     if wake {
         shared.rt.command(Cmd::Flush(shared.id));
     }

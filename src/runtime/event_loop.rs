@@ -1185,14 +1185,18 @@ impl Loop {
         }
         let listeners = shared.listener_count.load(Ordering::Acquire) > 0;
         if shared.opts.receive_queue > 0 {
-            let mut q = lock(&shared.recv);
-            q.bytes += messages.iter().map(Frame::size).sum::<usize>();
-            if listeners {
-                q.frames.extend(messages.iter().cloned());
-            } else {
-                q.frames.extend(messages.drain(..));
-            }
-            if q.waiters > 0 {
+            let waiters = {
+                let mut q = lock(&shared.recv);
+                q.bytes += messages.iter().map(Frame::size).sum::<usize>();
+                if listeners {
+                    q.frames.extend(messages.iter().cloned());
+                } else {
+                    q.frames.extend(messages.drain(..));
+                }
+                q.waiters > 0
+            };
+            // After the unlock: a waiter woken under it would wake only to wait for the lock.
+            if waiters {
                 shared.recv_cv.notify_all();
             }
         }
