@@ -460,6 +460,29 @@ impl Loop {
         }
     }
 
+    /// `dispatch` under the connection's lock: queued now, in order; the dispatcher is woken by
+    /// `wake` once the lock is let go.
+    fn dispatch_later(conn: &Conn, turn: &mut Turn, ev: Dispatch) {
+        if conn.shared.listener_count.load(Ordering::Acquire) > 0 {
+            turn.wake_dispatch |= conn
+                .shared
+                .rt
+                .enqueue_all(&conn.shared, std::iter::once(ev));
+        }
+    }
+
+    /// Wakes whoever waits for what a turn queued (receivers, a dispatcher), with no lock held: a
+    /// thread woken under the connection's lock, preempting the I/O thread on its core, could only
+    /// wait for that lock (a receiver or a callback that sends), one more sleep and wake-up.
+    fn wake(shared: &Arc<Shared>, turn: &mut Turn) {
+        if std::mem::take(&mut turn.wake_receivers) {
+            shared.recv_cv.notify_all();
+        }
+        if std::mem::take(&mut turn.wake_dispatch) {
+            shared.rt.schedule(shared);
+        }
+    }
+
     /// The host list's addresses (looked up by `connect`) as targets for a new pass, shuffled if asked.
     fn targets(&mut self, shared: &Shared, failures: &mut Vec<String>) -> Vec<Target> {
         let resolved = shared.lock_core().resolved.clone();
@@ -871,8 +894,10 @@ impl Loop {
             core.direct.loop_writing = !conn.wbuf.is_empty();
             Self::events_step(conn, &shared, &mut core, &mut turn);
         }
+        Self::wake(&shared, &mut turn);
         if turn.closed.is_none() {
             self.write_step(id, now, &mut turn);
+            Self::wake(&shared, &mut turn);
         }
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
@@ -1100,7 +1125,7 @@ impl Loop {
                     if !shared.opts.auto_reconnect {
                         core.params.passcode = None;
                     }
-                    Self::dispatch(conn, Dispatch::Connected(f));
+                    Self::dispatch_later(conn, turn, Dispatch::Connected(f));
                 }
                 Event::Message(mut f) => {
                     f.link = core.links;
@@ -1108,16 +1133,18 @@ impl Loop {
                 }
                 Event::Receipt(f) => {
                     turn.notify = true;
-                    Self::dispatch(conn, Dispatch::Receipt(f));
+                    Self::dispatch_later(conn, turn, Dispatch::Receipt(f));
                 }
                 Event::Error(f) => {
                     // It may have refused a receipt someone waits for.
                     turn.notify |= f.header("receipt-id").is_some();
-                    Self::dispatch(conn, Dispatch::Error(f));
+                    Self::dispatch_later(conn, turn, Dispatch::Error(f));
                 }
-                Event::Sent(f) => Self::dispatch(conn, Dispatch::Send(f)),
-                Event::Heartbeat => Self::dispatch(conn, Dispatch::Heartbeat),
-                Event::HeartbeatTimeout => Self::dispatch(conn, Dispatch::HeartbeatTimeout),
+                Event::Sent(f) => Self::dispatch_later(conn, turn, Dispatch::Send(f)),
+                Event::Heartbeat => Self::dispatch_later(conn, turn, Dispatch::Heartbeat),
+                Event::HeartbeatTimeout => {
+                    Self::dispatch_later(conn, turn, Dispatch::HeartbeatTimeout)
+                }
                 Event::Closed(reason) => {
                     turn.notify = true;
                     Self::closed_event(shared, core, turn, &reason);
@@ -1127,10 +1154,10 @@ impl Loop {
             // Messages go out in order with the other events: flush them before the next one.
             if !messages.is_empty() && !matches!(core.session.peek_event(), Some(Event::Message(_)))
             {
-                Self::deliver_messages(conn, shared, &mut messages);
+                Self::deliver_messages(conn, shared, &mut messages, turn);
             }
         }
-        Self::deliver_messages(conn, shared, &mut messages);
+        Self::deliver_messages(conn, shared, &mut messages, turn);
         conn.inbox = messages;
         if std::mem::take(&mut turn.resubscribe) {
             let _ = core.session.resubscribe();
@@ -1179,7 +1206,7 @@ impl Loop {
 
     /// A batch of messages to the receive queue (one lock, and a wake-up only if someone waits) and
     /// to the listeners. A frame goes to both only when both are on (then it is copied).
-    fn deliver_messages(conn: &Conn, shared: &Shared, messages: &mut Vec<Frame>) {
+    fn deliver_messages(conn: &Conn, shared: &Shared, messages: &mut Vec<Frame>, turn: &mut Turn) {
         if messages.is_empty() {
             return;
         }
@@ -1195,15 +1222,13 @@ impl Loop {
                 }
                 q.waiters > 0
             };
-            // After the unlock: a waiter woken under it would wake only to wait for the lock.
-            if waiters {
-                shared.recv_cv.notify_all();
-            }
+            turn.wake_receivers |= waiters;
         }
         if listeners {
-            conn.shared
+            turn.wake_dispatch |= conn
+                .shared
                 .rt
-                .push_all(&conn.shared, messages.drain(..).map(Dispatch::Message));
+                .enqueue_all(&conn.shared, messages.drain(..).map(Dispatch::Message));
         }
         messages.clear();
     }
@@ -1291,6 +1316,10 @@ struct Turn {
     notify: bool,
     /// Come back to this connection before sleeping.
     read_more: bool,
+    /// Receivers wait on `recv_cv` for messages queued in this turn.
+    wake_receivers: bool,
+    /// Events were queued for a connection no dispatcher had: schedule it (see `wake`).
+    wake_dispatch: bool,
     resubscribe: bool,
     reconnect: bool,
     refused: Option<Error>,
