@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 use super::command::Cmd;
 use super::conn::{Core, Shared};
 
-/// Sends closer together than this go through the loop, which writes a burst in a few large writes
-/// (a write per frame would cost a burst its throughput); a send this long after the last direct
-/// write is written at once. About the time the loop takes to wake.
+/// A send this long after the last write to the socket (the loop's or a caller's) is written at
+/// once; sooner, it goes through the loop, which writes a burst in a few large writes while the
+/// sender goes on encoding (writes of its own would cost a burst its throughput). About the time
+/// the loop takes to wake.
 #[cfg(not(test))]
 const GAP: Duration = Duration::from_micros(25);
 /// None in the library's own tests, so that they write directly as often as they can.
@@ -45,7 +46,7 @@ pub struct DirectWrite {
     /// anything else. Empty otherwise (its allocation is reused).
     pub buf: Vec<u8>,
     pub pos: usize,
-    /// When a caller last wrote.
+    /// When bytes were last written to the socket, by a caller or the loop.
     last: Option<Instant>,
     /// Direct writes, and those the socket did not take whole (for tests).
     #[cfg(test)]
@@ -63,6 +64,11 @@ impl DirectWrite {
         self.pos = 0;
         self.loop_writing = false;
         self.last = None;
+    }
+
+    /// The loop wrote to the socket (at `now`): a burst is under way.
+    pub fn loop_wrote(&mut self, now: Instant) {
+        self.last = Some(now);
     }
 
     /// The loop's turn to take bytes: what a caller left over, if anything, into `wbuf` (empty),
@@ -121,8 +127,8 @@ pub(crate) fn flush<'a>(shared: &'a Shared, mut core: MutexGuard<'a, Core>) {
 }
 
 /// The socket to write to now, if the link is idle: nothing is being written or waits to be, the
-/// loop has no event to pass on (an `on_send` copy, a close), the bytes are few, and the last direct
-/// write was not just now.
+/// loop has no event to pass on (an `on_send` copy, a close), the bytes are few, and nothing was
+/// written just now.
 fn idle_socket(core: &mut Core) -> Option<Arc<TcpStream>> {
     let d = &core.direct;
     if core.flush_queued

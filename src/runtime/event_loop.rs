@@ -1077,6 +1077,9 @@ impl Loop {
             }
             let mut core = shared.lock_core();
             core.session.transmitted(written, now);
+            if written > 0 {
+                core.direct.loop_wrote(now);
+            }
             if let Some(e) = failed {
                 core.session.transport_closed(e);
             } else if done && !full && budget > written && !core.direct.busy {
