@@ -10,9 +10,9 @@
 
 use std::io::{self, Write};
 use std::sync::{Arc, MutexGuard, Weak};
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
-use std::time::{Duration, Instant};
 
 use super::command::Cmd;
 use super::conn::{Core, Shared};
