@@ -326,6 +326,10 @@ EOF
 export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 ERL_EPMD_ADDRESS=127.0.0.1
 export RABBITMQ_NODENAME=$RABBIT_NODE RABBITMQ_NODE_PORT=$RABBIT_AMQP_PORT RABBITMQ_DIST_PORT=$RABBIT_DIST_PORT
 
+# Erlang schedulers that run out of work spin before they sleep. On these 2-core machines that spin
+# takes CPU from the clients under test (the I/O and dispatch threads of libstomp, the peers): off,
+# as deployments that share cores with other work set it.
+RABBIT_SCHED_ARGS="+sbwt none +sbwtdcpu none +sbwtdio none"
 rabbit_conf_text() {
     cat <<EOF
 # Written by libstomp scripts/broker.sh: everything on loopback only.
@@ -347,7 +351,7 @@ NODE_IP_ADDRESS=127.0.0.1
 NODE_PORT=$RABBIT_AMQP_PORT
 DIST_PORT=$RABBIT_DIST_PORT
 export ERL_EPMD_ADDRESS=127.0.0.1
-SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} $RABBIT_SCHED_ARGS"
 CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 # su(1) resets the soft fd limit to 1024: raise it to the hard limit again
 ulimit -n "\$(ulimit -Hn)" 2>/dev/null || true
@@ -693,7 +697,7 @@ cnode_env() {
         RABBITMQ_CONFIG_FILES="$d/conf.d"
         RABBITMQ_ENABLED_PLUGINS_FILE="$d/enabled_plugins" RABBITMQ_CONF_ENV_FILE="$d/rabbitmq-env.conf"
         RABBITMQ_PID_FILE="$d/pid"
-        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} $RABBIT_SCHED_ARGS"
         RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}")
 }
 # cnode_ctl X ARGS...: rabbitmqctl against node X (output to $LOG)

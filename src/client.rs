@@ -113,6 +113,7 @@ impl Connection {
                 generation: 0,
                 walk_steps: 0,
                 tls_session: None,
+                direct: Default::default(),
             }),
             opts,
             cv: Condvar::new(),
@@ -424,11 +425,7 @@ impl Connection {
             }
         }
         core.session.send_parts(command, headers, verbatim, body)?;
-        let wake = !std::mem::replace(&mut core.flush_queued, true);
-        drop(core);
-        if wake {
-            self.shared.rt.command(Cmd::Flush(shared.id));
-        }
+        crate::runtime::direct::flush(shared, core);
         Ok(())
     }
 

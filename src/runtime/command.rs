@@ -155,6 +155,26 @@ impl Runtime {
         }
     }
 
+    /// `push_all` without the pool's wake-up, for the I/O loop while it holds the connection's lock:
+    /// true when the caller must `schedule` the connection once it has let go of that lock (a
+    /// dispatcher woken before could run straight into it, in a callback that sends).
+    pub fn enqueue_all(&self, shared: &Arc<Shared>, evs: impl Iterator<Item = Dispatch>) -> bool {
+        match &self.sched {
+            Sched::Pool(_) => super::dispatch::enqueue(shared, evs),
+            Sched::Inline(_) => {
+                self.push_all(shared, evs);
+                false
+            }
+        }
+    }
+
+    /// Puts a connection `enqueue_all` left unscheduled on the pool's ready list, waking a thread.
+    pub fn schedule(&self, shared: &Arc<Shared>) {
+        if let Sched::Pool(pool) = &self.sched {
+            pool.schedule(shared.clone());
+        }
+    }
+
     /// The application's loop is gone: from now on commands and callbacks are dropped, and those
     /// waiting are dropped now. They may hold a connection, which holds this runtime: kept, they
     /// would keep both alive for ever.

@@ -74,6 +74,8 @@ pub struct Core {
     pub walk_steps: u64,
     /// The TLS version and cipher suite of the current link (`None`: plain, or not up yet).
     pub tls_session: Option<crate::runtime::tls::TlsSessionInfo>,
+    /// Writing from the sending thread on an idle link (see `direct.rs`).
+    pub direct: crate::runtime::direct::DirectWrite,
 }
 
 /// An event for the listeners, in the order it happened.

@@ -244,7 +244,13 @@ impl Loop {
         for ev in events.iter() {
             if ev.token() != WAKER {
                 let id = ev.token().0;
-                self.guarded(id, |lp| lp.on_io(id, now));
+                // A hang-up or error must be read up to its end-of-file: no later edge tells it.
+                let mode = if ev.is_read_closed() || ev.is_error() {
+                    ReadMode::Drain
+                } else {
+                    ReadMode::Edge
+                };
+                self.guarded(id, |lp| lp.on_io(id, mode, now));
             }
         }
         self.events = events;
@@ -256,7 +262,7 @@ impl Loop {
         }
         self.cmds = cmds;
         for id in std::mem::take(&mut self.again) {
-            self.guarded(id, |lp| lp.drive(id, true, now));
+            self.guarded(id, |lp| lp.drive(id, ReadMode::Drain, now));
         }
         self.run_timers(now);
         self.start_waiting(now);
@@ -382,8 +388,8 @@ impl Loop {
                     self.start_walk(id, false, now);
                 }
             }
-            Cmd::Flush(id) => self.drive(id, false, now),
-            Cmd::Resume(id) => self.drive(id, true, now),
+            Cmd::Flush(id) => self.drive(id, ReadMode::No, now),
+            Cmd::Resume(id) => self.drive(id, ReadMode::Drain, now),
             Cmd::Close(id, generation) => {
                 // A Close queued by the disconnect of an earlier connect (whose link has ended on its
                 // own since) must not end the connect that followed it.
@@ -399,7 +405,7 @@ impl Loop {
         }
     }
 
-    fn on_io(&mut self, id: usize, now: Instant) {
+    fn on_io(&mut self, id: usize, mode: ReadMode, now: Instant) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -409,7 +415,7 @@ impl Loop {
                 Ok(false) => {}
                 Err(e) => self.fail_target(id, e.to_string(), now),
             },
-            Link::Handshake { .. } | Link::Open { .. } => self.drive(id, true, now),
+            Link::Handshake { .. } | Link::Open { .. } => self.drive(id, mode, now),
             _ => {}
         }
     }
@@ -466,7 +472,7 @@ impl Loop {
                         self.schedule(id, Some(u), now);
                     }
                 }
-                Link::Handshake { .. } | Link::Open { .. } => self.drive(id, false, now),
+                Link::Handshake { .. } | Link::Open { .. } => self.drive(id, ReadMode::No, now),
                 Link::Queued { .. } | Link::None => {}
             }
         }
@@ -475,6 +481,29 @@ impl Loop {
     fn dispatch(conn: &Conn, ev: Dispatch) {
         if conn.shared.listener_count.load(Ordering::Acquire) > 0 {
             conn.shared.rt.push(&conn.shared, ev);
+        }
+    }
+
+    /// `dispatch` under the connection's lock: queued now, in order; the dispatcher is woken by
+    /// `wake` once the lock is let go.
+    fn dispatch_later(conn: &Conn, turn: &mut Turn, ev: Dispatch) {
+        if conn.shared.listener_count.load(Ordering::Acquire) > 0 {
+            turn.wake_dispatch |= conn
+                .shared
+                .rt
+                .enqueue_all(&conn.shared, std::iter::once(ev));
+        }
+    }
+
+    /// Wakes whoever waits for what a turn queued (receivers, a dispatcher), with no lock held: a
+    /// thread woken under the connection's lock, preempting the I/O thread on its core, could only
+    /// wait for that lock (a receiver or a callback that sends), one more sleep and wake-up.
+    fn wake(shared: &Arc<Shared>, turn: &mut Turn) {
+        if std::mem::take(&mut turn.wake_receivers) {
+            shared.recv_cv.notify_all();
+        }
+        if std::mem::take(&mut turn.wake_dispatch) {
+            shared.rt.schedule(shared);
         }
     }
 
@@ -599,7 +628,7 @@ impl Loop {
                 Dispatch::Connecting(target.host.clone(), target.port),
             );
         }
-        let failed = match transport::dial(target.addr, shared.opts.bind).map(Stream::Plain) {
+        let failed = match transport::dial(target.addr, shared.opts.bind).map(Stream::plain) {
             Ok(mut stream) => match self.poll.registry().register(
                 &mut stream,
                 Token(id),
@@ -785,6 +814,7 @@ impl Loop {
             );
             core.peer = Some((target.host.clone(), target.port));
             core.tls_session = None;
+            core.direct.new_link();
             core.session.start(&params, now)
         };
         conn.link = Link::Handshake { stream, target };
@@ -792,7 +822,7 @@ impl Loop {
             conn.owes_disconnected = true;
         }
         match started {
-            Ok(()) => self.drive(id, false, now),
+            Ok(()) => self.drive(id, ReadMode::No, now),
             Err(e) => {
                 // The CONNECT itself cannot be written (a newline in a passcode): no host will take it.
                 if let Some(c) = self.conns.get_mut(&id)
@@ -819,7 +849,7 @@ impl Loop {
                     ErrorKind::Closed,
                     "closed by the application",
                 )));
-                self.drive(id, false, now);
+                self.drive(id, ReadMode::No, now);
             }
             Link::Dialing { .. } | Link::Sleeping { .. } | Link::Queued { .. } => {
                 if let Link::Dialing { mut stream, .. } =
@@ -851,7 +881,7 @@ impl Loop {
     /// to the socket, pass on what happened, then deal with a link that ended. The `core` lock is
     /// held only around the session's own work: socket writes happen without it, so API callers
     /// queue frames while earlier ones are being written.
-    fn drive(&mut self, id: usize, read: bool, now: Instant) {
+    fn drive(&mut self, id: usize, mode: ReadMode, now: Instant) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -868,25 +898,35 @@ impl Loop {
             ..Turn::default()
         };
         // Certificate checks (and the application's callback) run here, before the lock is taken.
-        if let (true, Link::Handshake { stream, .. }) = (read, &mut conn.link) {
+        if let (true, Link::Handshake { stream, .. }) = (mode != ReadMode::No, &mut conn.link) {
             stream.advance_handshake();
         }
         {
             let mut core = shared.lock_core();
-            Self::read_step(conn, &shared, &mut core, read, now, &mut turn);
+            Self::read_step(conn, &shared, &mut core, mode, now, &mut turn);
             core.session.handle_timeout(now);
-            // Only a non-empty output is taken, so that a large buffer handed to the session in
+            // Not while a caller writes directly: what it took goes first (it flushes after). Only
+            // a non-empty output is taken, so that a large buffer handed to the session in
             // `write_step` stays there.
-            if conn.wbuf.is_empty() && core.session.has_transmit() {
-                core.session.take_transmit(&mut conn.wbuf);
+            if conn.wbuf.is_empty() && !core.direct.busy {
+                match core.direct.take_leftover(&mut conn.wbuf) {
+                    Some(pos) => conn.wpos = pos,
+                    None if core.session.has_transmit() => {
+                        core.session.take_transmit(&mut conn.wbuf);
+                    }
+                    None => {}
+                }
             }
+            core.direct.loop_writing = !conn.wbuf.is_empty();
             // With bytes to write, `write_step` looks at the output again before it stops (and
             // says then whether senders must wake the loop); with none, this turn is done with it.
             core.flush_queued = !conn.wbuf.is_empty();
             Self::events_step(conn, &shared, &mut core, &mut turn);
         }
+        Self::wake(&shared, &mut turn);
         if turn.closed.is_none() {
             self.write_step(id, now, &mut turn);
+            Self::wake(&shared, &mut turn);
         }
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
@@ -919,7 +959,7 @@ impl Loop {
         conn: &mut Conn,
         shared: &Shared,
         core: &mut Core,
-        read: bool,
+        mode: ReadMode,
         now: Instant,
         turn: &mut Turn,
     ) {
@@ -942,10 +982,17 @@ impl Loop {
         core.session.set_read_paused(!reading, now);
         // Bytes already in the kernel count as heard before silence is judged (see silence_overdue).
         let overdue = core.session.silence_overdue(now);
-        if (read || was_paused || overdue) && reading {
+        if (mode != ReadMode::No || was_paused || overdue) && reading {
+            // Read until WouldBlock, except after a readiness edge on plain TCP: a read that does not
+            // fill the buffer has emptied the socket, and bytes arriving later raise a new edge
+            // (epoll is edge-triggered), so the read that would only say WouldBlock is saved.
+            // Not under TLS (a record may hold more than the buffer), nor for reads made without an
+            // edge (a resume, a paused link), whose hang-up may already have been signalled.
+            let stop_short = mode == ReadMode::Edge && !was_paused && !stream.is_tls();
             let mut budget = READ_BUDGET;
             loop {
                 let buf = core.session.read_buf();
+                let asked = buf.len();
                 let got = stream.read(buf);
                 // A TLS record in answer to a plain CONNECT: the broker wants TLS on this port.
                 if turn.handshake
@@ -980,6 +1027,9 @@ impl Loop {
                         budget = budget.saturating_sub(n);
                         if budget == 0 {
                             turn.read_more = true;
+                            break;
+                        }
+                        if stop_short && n < asked {
                             break;
                         }
                     }
@@ -1071,6 +1121,9 @@ impl Loop {
                 conn.wbuf = buf;
             }
             core.session.transmitted(written, now);
+            if written > 0 {
+                core.direct.loop_wrote(now);
+            }
             let failed = match failed {
                 Some(e) => {
                     core.session.transport_closed(e);
@@ -1079,8 +1132,8 @@ impl Loop {
                 None => false,
             };
             // (Only a non-empty output is taken: an empty swap would take back a buffer just
-            // handed to a waiting sender.)
-            if !failed && done && !full && core.session.has_transmit() {
+            // handed to a waiting sender. Nothing while a caller writes directly.)
+            if !failed && done && !full && core.session.has_transmit() && !core.direct.busy {
                 if budget > written {
                     budget -= written;
                     core.session.take_transmit(&mut conn.wbuf);
@@ -1088,6 +1141,7 @@ impl Loop {
                     turn.read_more = true; // budget spent: come back after the others
                 }
             }
+            core.direct.loop_writing = !conn.wbuf.is_empty();
             // While the loop will look at the output again (it just took more, the socket's
             // writable event brings it back, or its next turn does), a sender need not wake it:
             // one wake per batch, not one per write.
@@ -1128,6 +1182,7 @@ impl Loop {
                         std::mem::replace(&mut conn.link, Link::None)
                     {
                         core.tls_session = stream.tls_session();
+                        core.direct.socket = stream.plain_weak().unwrap_or_default();
                         conn.link = Link::Open { stream };
                     }
                     conn.walk = None;
@@ -1137,7 +1192,7 @@ impl Loop {
                     if !shared.opts.auto_reconnect {
                         core.params.passcode = None;
                     }
-                    Self::dispatch(conn, Dispatch::Connected(f));
+                    Self::dispatch_later(conn, turn, Dispatch::Connected(f));
                 }
                 Event::Message(mut f) => {
                     f.link = core.links;
@@ -1145,16 +1200,18 @@ impl Loop {
                 }
                 Event::Receipt(f) => {
                     turn.notify = true;
-                    Self::dispatch(conn, Dispatch::Receipt(f));
+                    Self::dispatch_later(conn, turn, Dispatch::Receipt(f));
                 }
                 Event::Error(f) => {
                     // It may have refused a receipt someone waits for.
                     turn.notify |= f.header("receipt-id").is_some();
-                    Self::dispatch(conn, Dispatch::Error(f));
+                    Self::dispatch_later(conn, turn, Dispatch::Error(f));
                 }
-                Event::Sent(f) => Self::dispatch(conn, Dispatch::Send(f)),
-                Event::Heartbeat => Self::dispatch(conn, Dispatch::Heartbeat),
-                Event::HeartbeatTimeout => Self::dispatch(conn, Dispatch::HeartbeatTimeout),
+                Event::Sent(f) => Self::dispatch_later(conn, turn, Dispatch::Send(f)),
+                Event::Heartbeat => Self::dispatch_later(conn, turn, Dispatch::Heartbeat),
+                Event::HeartbeatTimeout => {
+                    Self::dispatch_later(conn, turn, Dispatch::HeartbeatTimeout)
+                }
                 Event::Closed(reason) => {
                     turn.notify = true;
                     Self::closed_event(shared, core, turn, &reason);
@@ -1164,10 +1221,10 @@ impl Loop {
             // Messages go out in order with the other events: flush them before the next one.
             if !messages.is_empty() && !matches!(core.session.peek_event(), Some(Event::Message(_)))
             {
-                Self::deliver_messages(conn, shared, &mut messages);
+                Self::deliver_messages(conn, shared, &mut messages, turn);
             }
         }
-        Self::deliver_messages(conn, shared, &mut messages);
+        Self::deliver_messages(conn, shared, &mut messages, turn);
         conn.inbox = messages;
         if std::mem::take(&mut turn.resubscribe) {
             let _ = core.session.resubscribe();
@@ -1216,27 +1273,29 @@ impl Loop {
 
     /// A batch of messages to the receive queue (one lock, and a wake-up only if someone waits) and
     /// to the listeners. A frame goes to both only when both are on (then it is copied).
-    fn deliver_messages(conn: &Conn, shared: &Shared, messages: &mut Vec<Frame>) {
+    fn deliver_messages(conn: &Conn, shared: &Shared, messages: &mut Vec<Frame>, turn: &mut Turn) {
         if messages.is_empty() {
             return;
         }
         let listeners = shared.listener_count.load(Ordering::Acquire) > 0;
         if shared.opts.receive_queue > 0 {
-            let mut q = lock(&shared.recv);
-            q.bytes += messages.iter().map(Frame::size).sum::<usize>();
-            if listeners {
-                q.frames.extend(messages.iter().cloned());
-            } else {
-                q.frames.extend(messages.drain(..));
-            }
-            if q.waiters > 0 {
-                shared.recv_cv.notify_all();
-            }
+            let waiters = {
+                let mut q = lock(&shared.recv);
+                q.bytes += messages.iter().map(Frame::size).sum::<usize>();
+                if listeners {
+                    q.frames.extend(messages.iter().cloned());
+                } else {
+                    q.frames.extend(messages.drain(..));
+                }
+                q.waiters > 0
+            };
+            turn.wake_receivers |= waiters;
         }
         if listeners {
-            conn.shared
+            turn.wake_dispatch |= conn
+                .shared
                 .rt
-                .push_all(&conn.shared, messages.drain(..).map(Dispatch::Message));
+                .enqueue_all(&conn.shared, messages.drain(..).map(Dispatch::Message));
         }
         messages.clear();
     }
@@ -1304,6 +1363,17 @@ impl Loop {
     }
 }
 
+/// How a turn of `drive` reads the socket.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ReadMode {
+    /// Not at all (a flush, a timer): only what the session holds back is decoded.
+    No,
+    /// Until WouldBlock.
+    Drain,
+    /// After a readiness edge without hang-up or error: until WouldBlock or a short read.
+    Edge,
+}
+
 /// What one turn of `drive` found, for the steps after it.
 #[derive(Default)]
 struct Turn {
@@ -1313,6 +1383,10 @@ struct Turn {
     notify: bool,
     /// Come back to this connection before sleeping.
     read_more: bool,
+    /// Receivers wait on `recv_cv` for messages queued in this turn.
+    wake_receivers: bool,
+    /// Events were queued for a connection no dispatcher had: schedule it (see `wake`).
+    wake_dispatch: bool,
     resubscribe: bool,
     reconnect: bool,
     refused: Option<Error>,

@@ -5,6 +5,7 @@
 pub mod app_loop;
 pub mod command;
 pub mod conn;
+pub mod direct;
 pub mod dispatch;
 pub mod event_loop;
 pub mod reconnect;

@@ -1,23 +1,32 @@
 //! The byte stream of an established link, plain TCP or TLS over it: the I/O loop reads, writes,
 //! registers and flushes it without knowing which. The plain case is the TCP stream itself (no
-//! copy, no extra call).
+//! copy, no extra call), shared only with a sending thread's direct write (`direct.rs`).
 
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Weak};
 
 use mio::event::Source;
 use mio::net::TcpStream;
+use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
 use super::tls::{TlsSessionInfo, TlsTarget};
 use crate::error::{Error, ErrorKind, Result};
 
 pub enum Stream {
-    Plain(TcpStream),
+    /// Held by the loop; a sending thread holds it too, for the length of a direct write (it has
+    /// a `Weak`), so the socket closes when the last of the two lets go.
+    Plain(Arc<TcpStream>),
     #[cfg(feature = "tls")]
     Tls(Box<super::tls::TlsStream>),
 }
 
 impl Stream {
+    pub fn plain(tcp: TcpStream) -> Stream {
+        Stream::Plain(Arc::new(tcp))
+    }
+
     pub fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Plain(s) => s,
@@ -26,11 +35,13 @@ impl Stream {
         }
     }
 
-    fn tcp_mut(&mut self) -> &mut TcpStream {
+    /// The plain socket, for direct writes from sending threads (see `direct.rs`); None under
+    /// TLS, whose state only the loop touches.
+    pub fn plain_weak(&self) -> Option<Weak<TcpStream>> {
         match self {
-            Stream::Plain(s) => s,
+            Stream::Plain(s) => Some(Arc::downgrade(s)),
             #[cfg(feature = "tls")]
-            Stream::Tls(t) => t.tcp_mut(),
+            Stream::Tls(_) => None,
         }
     }
 
@@ -88,7 +99,7 @@ impl Read for Stream {
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Stream::Plain(s) => s.read(buf),
+            Stream::Plain(s) => (&**s).read(buf),
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.read(buf),
         }
@@ -99,7 +110,7 @@ impl Write for Stream {
     #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Stream::Plain(s) => s.write(buf),
+            Stream::Plain(s) => (&**s).write(buf),
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.write(buf),
         }
@@ -110,17 +121,18 @@ impl Write for Stream {
     }
 }
 
+/// By the socket's descriptor: a plain socket is shared (see `Stream::Plain`).
 impl Source for Stream {
     fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        self.tcp_mut().register(r, t, i)
+        SourceFd(&self.tcp().as_raw_fd()).register(r, t, i)
     }
 
     fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        self.tcp_mut().reregister(r, t, i)
+        SourceFd(&self.tcp().as_raw_fd()).reregister(r, t, i)
     }
 
     fn deregister(&mut self, r: &Registry) -> io::Result<()> {
-        self.tcp_mut().deregister(r)
+        SourceFd(&self.tcp().as_raw_fd()).deregister(r)
     }
 }
 
@@ -135,6 +147,8 @@ pub fn secure(plain: Stream, tls: Option<&TlsTarget>, label: &str) -> Result<Str
         let Stream::Plain(tcp) = plain else {
             return Ok(plain);
         };
+        // Not shared yet: only an open link hands out its socket.
+        let tcp = Arc::into_inner(tcp).expect("a dialed socket is not shared");
         Ok(Stream::Tls(Box::new(super::tls::TlsStream::start(
             tcp, target, label,
         )?)))
