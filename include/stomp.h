@@ -39,7 +39,9 @@
  *
  * Threads. All connections of a process share one I/O thread (a mio event loop, started with the
  * first connection) and a pool of dispatch threads. The I/O thread owns the sockets, timers and
- * heart-beats and never runs your code. Callbacks (stomp_listener) run on the dispatch threads: one
+ * heart-beats and never runs your code. (One shortcut: a frame sent on an idle plain-TCP link is
+ * written by the sending thread itself, one non-blocking write with no lock held; whatever the
+ * socket does not take, and every error, is left to the I/O thread.) Callbacks (stomp_listener) run on the dispatch threads: one
  * at a time and in order for each connection; callbacks of different connections run in parallel.
  * The pool grows while its threads are busy (a thread starts when a connection has a callback to
  * run and none is free, up to a safety cap of 1024) and shrinks when idle (after 10 s, down to
@@ -577,8 +579,9 @@ stomp_result stomp_connect(stomp_connection *conn, const char *login, const char
 /**
  * Sends `body` (`body_len` bytes, NUL bytes allowed; `body` may be NULL when the length is 0) to
  * `destination`, with `content_type` (NULL: none) and extra headers (a `transaction`, a `receipt`,
- * ...). Queued for the I/O thread; returns when queued. Blocks (up to the send timeout) only while
- * the outgoing buffer is full.
+ * ...). Queued for the I/O thread; returns when queued (on an idle plain-TCP link the calling
+ * thread writes the frame itself, without blocking, and leaves what the socket does not take to the
+ * I/O thread). Blocks (up to the send timeout) only while the outgoing buffer is full.
  *
  * Returns STOMP_OK once queued (or held while auto-reconnecting); STOMP_ERR_INVALID_ARGUMENT for a
  * NULL `conn`, a NULL or empty required argument, a value out of range or a string that is not

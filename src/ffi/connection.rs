@@ -331,8 +331,9 @@ pub unsafe extern "C" fn stomp_connect(
 
 /// Sends `body` (`body_len` bytes, NUL bytes allowed; `body` may be NULL when the length is 0) to
 /// `destination`, with `content_type` (NULL: none) and extra headers (a `transaction`, a `receipt`,
-/// ...). Queued for the I/O thread; returns when queued. Blocks (up to the send timeout) only while
-/// the outgoing buffer is full.
+/// ...). Queued for the I/O thread; returns when queued (on an idle plain-TCP link the calling
+/// thread writes the frame itself, without blocking, and leaves what the socket does not take to the
+/// I/O thread). Blocks (up to the send timeout) only while the outgoing buffer is full.
 ///
 /// Returns STOMP_OK once queued (or held while auto-reconnecting); STOMP_ERR_INVALID_ARGUMENT for a
 /// NULL `conn`, a NULL or empty required argument, a value out of range or a string that is not
