@@ -44,6 +44,20 @@ impl AckMode {
 /// application's stay on the stack.
 pub(crate) type SendHeaders<'a> = smallvec::SmallVec<[(&'a str, &'a str); 12]>;
 
+/// The start of a SEND's header list, in the order `Connection::send_listed` wants: `destination`,
+/// then `content-type` if there is one (the application's headers go after).
+pub(crate) fn send_headers<'a>(
+    destination: &'a str,
+    content_type: Option<&'a str>,
+) -> SendHeaders<'a> {
+    let mut all = SendHeaders::new();
+    all.push(("destination", destination));
+    if let Some(ct) = content_type {
+        all.push(("content-type", ct));
+    }
+    all
+}
+
 /// A STOMP connection. Cheap to share between threads (`&Connection` is all any call needs).
 pub struct Connection {
     pub(crate) shared: Arc<Shared>,
@@ -480,11 +494,7 @@ impl Connection {
         content_type: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Result<()> {
-        let mut all = SendHeaders::new();
-        all.push(("destination", destination));
-        if let Some(ct) = content_type {
-            all.push(("content-type", ct));
-        }
+        let mut all = send_headers(destination, content_type);
         all.extend_from_slice(headers);
         self.send_listed(&all, false, body)
     }

@@ -372,11 +372,7 @@ pub unsafe extern "C" fn stomp_send(
             };
             // The frame's whole header list is built here, in place: nothing is moved or
             // copied on the way to the encoder.
-            let mut all = crate::client::SendHeaders::new();
-            all.push(("destination", dest));
-            if let Some(ct) = ct {
-                all.push(("content-type", ct));
-            }
+            let mut all = crate::client::send_headers(dest, ct);
             verbatim &= push_headers(&mut all, headers, header_count)?;
             c.send_listed(&all, verbatim, body)
         })

@@ -170,12 +170,14 @@ fn masks64(bytes: &[u8; 64]) -> (u64, u64, u64) {
     (newline, colon, odd)
 }
 
-/// Newline, colon and odd masks of 64 bytes, eight at a time in a 64-bit word.
-#[cfg(not(target_arch = "x86_64"))]
-fn masks64(bytes: &[u8; 64]) -> (u64, u64, u64) {
+/// Newline, colon and odd masks of 64 bytes, eight at a time in a 64-bit word: the other targets'
+/// `masks64`, compiled on x86_64 too so that the tests hold it to the SSE2 one.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn masks64_words(bytes: &[u8; 64]) -> (u64, u64, u64) {
+    use super::swar::{HI, word};
     const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    // The top bit of each byte of `w` equal to `b`, exactly (no borrow between bytes).
+    // The top bit of each byte of `w` equal to `b`, exactly: unlike `swar::eq`, no borrow between
+    // bytes flags the byte above a match, which a mask of every position needs.
     let eq = |w: u64, b: u8| {
         let x = w ^ (u64::from(b) * 0x0101_0101_0101_0101);
         !(((x & LO7) + LO7) | x) & HI
@@ -184,13 +186,16 @@ fn masks64(bytes: &[u8; 64]) -> (u64, u64, u64) {
     let gather = |m: u64| ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8;
     let (mut newline, mut colon, mut odd) = (0u64, 0u64, 0u64);
     for (k, chunk) in bytes.chunks_exact(8).enumerate() {
-        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let w = word(chunk);
         newline |= u64::from(gather(eq(w, b'\n'))) << (8 * k);
         colon |= u64::from(gather(eq(w, b':'))) << (8 * k);
         odd |= u64::from(gather(eq(w, b'\\') | eq(w, 0) | (w & HI))) << (8 * k);
     }
     (newline, colon, odd)
 }
+
+#[cfg(not(target_arch = "x86_64"))]
+use masks64_words as masks64;
 
 #[cfg(test)]
 mod tests {
@@ -231,6 +236,37 @@ mod tests {
         for s in 0..bytes.len() {
             assert_eq!(Lines::new(&bytes).line(s), reference(&bytes, s), "at {s}");
             assert_eq!(lines.line(s), reference(&bytes, s), "reused, at {s}");
+        }
+    }
+
+    #[test]
+    fn the_word_masks_agree_with_the_byte_at_a_time_classes() {
+        // Every byte value at every position, next to each special byte, for the portable masks
+        // (and, on x86_64, the SSE2 ones they stand in for elsewhere).
+        for at in 0..64 {
+            for b in 0..=255u8 {
+                for next in [b'x', b'\n', b':', b'\\', 0, 0x80] {
+                    let mut bytes = [b'x'; 64];
+                    bytes[at] = b;
+                    bytes[(at + 1) % 64] = next;
+                    let want = bytes
+                        .iter()
+                        .enumerate()
+                        .fold((0, 0, 0), |(n, c, o), (i, &x)| {
+                            (
+                                n | u64::from(x == b'\n') << i,
+                                c | u64::from(x == b':') << i,
+                                o | u64::from(class(x) != 0) << i,
+                            )
+                        });
+                    assert_eq!(
+                        masks64_words(&bytes),
+                        want,
+                        "{b:#x} at {at}, then {next:#x}"
+                    );
+                    assert_eq!(masks64(&bytes), want, "{b:#x} at {at}, then {next:#x}");
+                }
+            }
         }
     }
 
