@@ -137,8 +137,7 @@ impl Connection {
             listener_generation: AtomicUsize::new(0),
             dispatch: Mutex::new(DispatchQueue::default()),
             dispatch_idle: Condvar::new(),
-            recv: Mutex::new(Default::default()),
-            recv_cv: Condvar::new(),
+            recv: Default::default(),
             paused: AtomicBool::new(false),
             released: AtomicBool::new(false),
             #[cfg(test)]
@@ -271,11 +270,7 @@ impl Connection {
             core.session.clear_dropped_transactions();
             self.shared.set_phase(Phase::Connecting);
         }
-        {
-            let mut q = lock(&self.shared.recv);
-            q.frames.clear();
-            q.bytes = 0;
-        }
+        self.shared.recv.clear();
         self.shared.rt.command(Cmd::Open(self.shared.clone()));
         if !wait {
             return Ok(());
@@ -880,14 +875,12 @@ impl Connection {
             );
         }
         let deadline = Instant::now() + timeout;
-        let mut q = lock(&self.shared.recv);
+        let q = &self.shared.recv;
         loop {
-            if let Some(f) = q.frames.pop_front() {
-                q.bytes -= f.size();
+            if let Some((f, len, bytes)) = q.pop() {
                 // Reading resumes at the low-water mark, so the queue refills in batches.
-                let low = q.frames.len() <= cap / 2
-                    && q.bytes <= self.shared.opts.receive_queue_bytes.max(1) / 2;
-                drop(q);
+                let low =
+                    len <= cap / 2 && bytes <= self.shared.opts.receive_queue_bytes.max(1) / 2;
                 if low && self.shared.paused.load(Ordering::SeqCst) {
                     self.shared.rt.command(Cmd::Resume(self.shared.id));
                 }
@@ -899,28 +892,20 @@ impl Connection {
                     "the connection is closed and no message is left",
                 );
             }
-            let now = Instant::now();
-            if now >= deadline {
+            if Instant::now() >= deadline {
                 return err(
                     ErrorKind::Timeout,
                     format!("no message within {:?}", timeout),
                 );
             }
             self.refuse_on_driver("receive with a timeout")?;
-            q.waiters += 1;
-            q = self
-                .shared
-                .recv_cv
-                .wait_timeout(q, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-            q.waiters -= 1;
+            q.wait(deadline, || self.shared.phase() == Phase::Closed);
         }
     }
 
     /// Messages waiting in the receive queue.
     pub fn queued(&self) -> usize {
-        lock(&self.shared.recv).frames.len()
+        self.shared.recv.len()
     }
 
     /// Active subscriptions: (id, destination, ack mode).

@@ -1,7 +1,8 @@
 //! What one connection shares between the API threads, the I/O loop and the dispatch threads.
 //!
-//! Lock order, where two are held: `core` first, then `recv` or `dispatch` (then the pool's ready
-//! list); `recv` and `dispatch` are never taken before `core`, nor `listeners` with another.
+//! Lock order, where two are held: `core` first, then `recv`'s (its outbox, then its inbox) or
+//! `dispatch` (then the pool's ready list); `recv`'s and `dispatch` are never taken before `core`,
+//! nor `listeners` with another.
 //! No lock here is ever held while user code runs.
 
 use std::collections::VecDeque;
@@ -10,6 +11,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
+use super::recv_queue::RecvQueue;
 use crate::error::Error;
 use crate::listener::{Disconnection, Listener};
 use crate::options::Options;
@@ -134,16 +136,6 @@ impl Dispatch {
     }
 }
 
-/// The pull queue read by `receive`.
-#[derive(Default)]
-pub struct RecvQueue {
-    pub frames: VecDeque<Frame>,
-    /// Their bytes (`Frame::size`), bounded by `receive_queue_bytes`.
-    pub bytes: usize,
-    /// Threads waiting in `receive`: the loop signals `recv_cv` only when there are some.
-    pub waiters: usize,
-}
-
 pub type ListenerList = Arc<Vec<(String, Arc<dyn Listener>)>>;
 
 pub struct Shared {
@@ -164,8 +156,8 @@ pub struct Shared {
     pub dispatch: Mutex<DispatchQueue>,
     /// Signalled when the dispatcher finishes a run (for `free` to wait on).
     pub dispatch_idle: Condvar,
-    pub recv: Mutex<RecvQueue>,
-    pub recv_cv: Condvar,
+    /// The pull queue read by `receive`.
+    pub recv: RecvQueue,
     /// The loop stopped reading because the application's queues are full.
     pub paused: AtomicBool,
     /// The handle was freed: no more callbacks.
@@ -280,9 +272,11 @@ impl Shared {
         let (mut budget, mut bytes) = (usize::MAX, usize::MAX);
         let o = &self.opts;
         if o.receive_queue > 0 {
-            let q = lock(&self.recv);
-            budget = o.receive_queue.saturating_sub(q.frames.len());
-            bytes = o.receive_queue_bytes.max(1).saturating_sub(q.bytes);
+            budget = o.receive_queue.saturating_sub(self.recv.len());
+            bytes = o
+                .receive_queue_bytes
+                .max(1)
+                .saturating_sub(self.recv.bytes());
         }
         if self.listener_count.load(Ordering::Acquire) > 0 {
             let d = lock(&self.dispatch);

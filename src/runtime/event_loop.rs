@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 
 use super::command::{Cmd, Runtime};
-use super::conn::{Core, Dispatch, Phase, Shared, lock};
+use super::conn::{Core, Dispatch, Phase, Shared};
 use super::reconnect::{Jitter, Planner, Step};
 use super::stream::{self, Stream};
 use super::transport;
@@ -500,7 +500,7 @@ impl Loop {
     /// wait for that lock (a receiver or a callback that sends), one more sleep and wake-up.
     fn wake(shared: &Arc<Shared>, turn: &mut Turn) {
         if std::mem::take(&mut turn.wake_receivers) {
-            shared.recv_cv.notify_all();
+            shared.recv.wake();
         }
         if std::mem::take(&mut turn.wake_dispatch) {
             shared.rt.schedule(shared);
@@ -728,10 +728,7 @@ impl Loop {
             }
         }
         shared.cv.notify_all();
-        {
-            let _g = lock(&shared.recv);
-            shared.recv_cv.notify_all();
-        }
+        shared.recv.wake_locked();
         if let Some(c) = self.conns.get_mut(&id) {
             c.clear_write();
         }
@@ -1279,15 +1276,10 @@ impl Loop {
         }
         let listeners = shared.listener_count.load(Ordering::Acquire) > 0;
         if shared.opts.receive_queue > 0 {
-            let waiters = {
-                let mut q = lock(&shared.recv);
-                q.bytes += messages.iter().map(Frame::size).sum::<usize>();
-                if listeners {
-                    q.frames.extend(messages.iter().cloned());
-                } else {
-                    q.frames.extend(messages.drain(..));
-                }
-                q.waiters > 0
+            let waiters = if listeners {
+                shared.recv.push(messages.iter().cloned())
+            } else {
+                shared.recv.push(messages.drain(..))
             };
             turn.wake_receivers |= waiters;
         }
@@ -1383,7 +1375,7 @@ struct Turn {
     notify: bool,
     /// Come back to this connection before sleeping.
     read_more: bool,
-    /// Receivers wait on `recv_cv` for messages queued in this turn.
+    /// Receivers wait in `recv` for messages queued in this turn.
     wake_receivers: bool,
     /// Events were queued for a connection no dispatcher had: schedule it (see `wake`).
     wake_dispatch: bool,

@@ -9,6 +9,7 @@ pub mod direct;
 pub mod dispatch;
 pub mod event_loop;
 pub mod reconnect;
+pub mod recv_queue;
 pub mod stream;
 pub mod tls;
 pub mod transport;
