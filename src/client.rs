@@ -905,7 +905,7 @@ impl Connection {
 
     /// Messages waiting in the receive queue.
     pub fn queued(&self) -> usize {
-        self.shared.recv.len()
+        self.shared.recv.queued()
     }
 
     /// Active subscriptions: (id, destination, ack mode).

@@ -272,7 +272,7 @@ impl Shared {
         let (mut budget, mut bytes) = (usize::MAX, usize::MAX);
         let o = &self.opts;
         if o.receive_queue > 0 {
-            budget = o.receive_queue.saturating_sub(self.recv.len());
+            budget = o.receive_queue.saturating_sub(self.recv.queued());
             bytes = o
                 .receive_queue_bytes
                 .max(1)

@@ -42,7 +42,7 @@ struct Inbox {
 
 impl RecvQueue {
     /// Frames queued (both halves).
-    pub fn len(&self) -> usize {
+    pub fn queued(&self) -> usize {
         self.len.load(Ordering::Acquire)
     }
 
@@ -152,7 +152,7 @@ mod tests {
         let q = RecvQueue::default();
         assert!(!q.push((0..3).map(message)));
         let size = message(0).size();
-        assert_eq!((q.len(), q.bytes()), (3, 3 * size));
+        assert_eq!((q.queued(), q.bytes()), (3, 3 * size));
         // The first pop moves the inbox to the outbox; a push then lands behind it.
         let (f, len, bytes) = q.pop().unwrap();
         assert_eq!((number(&f), len, bytes), (0, 2, 2 * size));
@@ -161,11 +161,11 @@ mod tests {
             .map(|(f, _, _)| number(&f))
             .collect();
         assert_eq!(order, [1, 2, 3, 4]);
-        assert_eq!((q.len(), q.bytes()), (0, 0));
+        assert_eq!((q.queued(), q.bytes()), (0, 0));
         q.push((5..7).map(message));
         q.clear();
         assert!(q.pop().is_none());
-        assert_eq!((q.len(), q.bytes()), (0, 0));
+        assert_eq!((q.queued(), q.bytes()), (0, 0));
     }
 
     /// Many receivers and one pusher: every message is taken exactly once, each receiver sees its
