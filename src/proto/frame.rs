@@ -173,6 +173,14 @@ impl PartialEq for Frame {
 
 impl Eq for Frame {}
 
+/// A dropped frame's buffer is kept for new frames (see `pool`): frames are mostly dropped on
+/// another thread than the one that built them.
+impl Drop for Frame {
+    fn drop(&mut self) {
+        super::pool::give(std::mem::take(&mut self.buf));
+    }
+}
+
 /// What stands in for a passcode wherever one would be shown or copied for the application.
 pub const MASKED: &str = "********";
 
@@ -239,7 +247,7 @@ impl Frame {
     /// A frame with room in its index for `headers` headers (to be written by `put_header`, in
     /// order) and `bytes` more bytes for them and the body.
     pub(crate) fn with_index(command: Command, headers: usize, bytes: usize) -> Frame {
-        let mut buf = Vec::with_capacity(headers * SPAN + bytes);
+        let mut buf = super::pool::take(headers * SPAN + bytes);
         buf.resize(headers * SPAN, 0);
         Frame {
             command,
@@ -342,8 +350,8 @@ impl Frame {
         self.replace_parts(f);
     }
 
-    fn replace_parts(&mut self, f: Frame) {
-        self.buf = f.buf;
+    fn replace_parts(&mut self, mut f: Frame) {
+        std::mem::swap(&mut self.buf, &mut f.buf);
         self.headers = f.headers;
         self.body_start = f.body_start;
     }

@@ -1,10 +1,12 @@
 //! Sans-IO STOMP: frames, the codec, escaping and the connection state machine. Nothing here touches
-//! a socket, a clock or a thread.
+//! a socket or a clock, nor starts or waits for a thread (frame buffers are kept per thread and
+//! shared between threads for reuse: `pool`).
 
 pub mod codec;
 pub mod escape;
 pub mod frame;
 mod mem;
+mod pool;
 mod scan;
 pub mod session;
 mod swar;
