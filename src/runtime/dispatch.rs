@@ -14,7 +14,19 @@
 //! So the pool grows to about the number of connections whose callbacks are running or waiting at one
 //! time, and a process whose handlers have been quiet for the idle timeout has the I/O thread plus
 //! `keep` dispatch threads.
+//!
+//! The hand-off from the I/O thread goes through each connection's `Shared::dispatch` queue, and
+//! is shaped so that a steady stream costs about one hold of that lock per read on the I/O side and
+//! one per batch on the dispatcher's, each short, and a futex call only where a thread sleeps:
+//! - `enqueue` lines a read's events up and counts them with no lock held, then under the lock adds
+//!   the counts and swaps the lot in (the queue is usually empty) or appends it;
+//! - `run` takes the whole queue by a swap (up to `batch_cap` events), runs it with no lock, and in
+//!   the one hold that settles its accounting takes the next batch, for up to `TURN` events before
+//!   the connection goes back to the pool's line;
+//! - the pool is told (`schedule`) only when a connection goes from idle to ready, and it wakes a
+//!   thread only when one sleeps with no wake-up on its way (`State::idle`).
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
@@ -22,10 +34,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::command::Cmd;
-use super::conn::{Dispatch, ListenerList, Shared, lock};
-
-/// Events run for one connection before it goes to the back of the line.
-const BATCH: usize = 64;
+use super::conn::{Dispatch, DispatchQueue, ListenerList, Shared, lock};
 
 /// How many dispatch threads may live at once, and how long an idle one stays.
 #[derive(Debug, Clone, Copy)]
@@ -295,8 +304,8 @@ impl<J: Job> Drop for EndGuard<'_, J> {
 }
 
 impl Pool<Arc<Shared>> {
-    /// Queues events for `shared`'s listeners, in order, under one lock and with at most one
-    /// wake-up (the I/O loop hands over all the messages of a read at once).
+    /// Queues events for `shared`'s listeners, in order, under one short hold of its lock and with
+    /// at most one wake-up (the I/O loop hands over all the messages of a read at once).
     pub fn push_all(self: &Arc<Self>, shared: &Arc<Shared>, evs: impl Iterator<Item = Dispatch>) {
         if enqueue(shared, evs) {
             self.schedule(shared.clone());
@@ -304,20 +313,63 @@ impl Pool<Arc<Shared>> {
     }
 }
 
-/// Adds events to `shared`'s queue, under one lock; true when the connection must now be put on a
-/// ready list (it has events and was not on one).
+thread_local! {
+    /// Where a thread lines up the events of one `enqueue` before taking the connection's lock: an
+    /// empty queue between calls, whose allocation is reused (it is traded for the connection's
+    /// emptied queue when the whole staged lot is swapped in).
+    static STAGE: RefCell<VecDeque<Dispatch>> = const { RefCell::new(VecDeque::new()) };
+}
+
+/// Adds events to `shared`'s queue; true when the connection must now be put on a ready list (it
+/// has events and was not on one).
+///
+/// The events are lined up and counted first, with no lock held; under the lock there is only the
+/// counters' update and the append: a swap of the two queues when the connection's is empty (the
+/// common case, the dispatcher having taken everything), else one `append`.
 pub(crate) fn enqueue(shared: &Shared, evs: impl Iterator<Item = Dispatch>) -> bool {
-    let mut d = lock(&shared.dispatch);
+    let mut evs = Some(evs);
+    let staged = STAGE.try_with(|stage| {
+        // Busy only if this were re-entered from inside itself; gone while the thread ends.
+        let mut stage = stage.try_borrow_mut().ok()?;
+        Some(hand_over(shared, evs.take()?, &mut stage))
+    });
+    match (staged, evs) {
+        (Ok(Some(listed)), _) => listed,
+        (_, Some(evs)) => hand_over(shared, evs, &mut VecDeque::new()),
+        (_, None) => unreachable!("the events were taken only by a hand-over that returned"),
+    }
+}
+
+fn hand_over(
+    shared: &Shared,
+    evs: impl Iterator<Item = Dispatch>,
+    stage: &mut VecDeque<Dispatch>,
+) -> bool {
+    // Left over only if an iterator panicked half-way through an earlier call: not this one's.
+    stage.clear();
+    let (mut reads, mut read_bytes, mut sends) = (0, 0, 0);
     for ev in evs {
         if ev.is_read_event() {
-            d.read_events += 1;
-            d.read_bytes += ev.read_bytes();
+            reads += 1;
+            read_bytes += ev.read_bytes();
         } else if matches!(ev, Dispatch::Send(_)) {
-            d.sends += 1;
+            sends += 1;
         }
-        d.events.push_back(ev);
+        stage.push_back(ev);
     }
-    !d.events.is_empty() && !std::mem::replace(&mut d.scheduled, true)
+    if stage.is_empty() {
+        return false; // a non-empty queue is always scheduled already
+    }
+    let mut d = lock(&shared.dispatch);
+    d.read_events += reads;
+    d.read_bytes += read_bytes;
+    d.sends += sends;
+    if d.events.is_empty() {
+        std::mem::swap(&mut d.events, stage);
+    } else {
+        d.events.append(stage);
+    }
+    !std::mem::replace(&mut d.scheduled, true)
 }
 
 impl Job for Arc<Shared> {
@@ -326,9 +378,17 @@ impl Job for Arc<Shared> {
     }
 }
 
-/// Runs up to `BATCH` of the connection's events, taken under one lock and accounted for under
-/// one more; true when more are left.
+/// Runs one turn of the connection's events; true when more are left (the connection stays
+/// scheduled and goes to the back of the line).
+///
+/// The queue is taken whole, by a swap, under the lock (in slices of `batch_cap` when it holds
+/// more). After running a slice, one more hold of the lock both settles its accounting (the pending
+/// counts, a Resume at the low-water mark) and takes the next slice, so that a steady stream costs
+/// one lock per slice here and one per read on the I/O thread. The turn ends when the queue is
+/// empty, after `TURN` events (fairness), or when a thread waits for the callbacks to pause
+/// (`idle_waiters`), which then sees `running_on` clear as it did between turns.
 pub(crate) fn run(shared: &Arc<Shared>) -> bool {
+    let cap = batch_cap(shared);
     let mut batch = {
         let mut d = lock(&shared.dispatch);
         if d.events.is_empty() {
@@ -342,17 +402,86 @@ pub(crate) fn run(shared: &Arc<Shared>) -> bool {
             return false;
         }
         d.running_on = Some(std::thread::current().id());
-        // Into the spare queue (allocated once): the whole queue by a swap when it fits a batch.
-        let mut batch = std::mem::take(&mut d.spare);
-        if d.events.len() <= BATCH {
-            std::mem::swap(&mut d.events, &mut batch);
-        } else {
-            batch.extend(d.events.drain(..BATCH));
-        }
-        batch
+        let spare = std::mem::take(&mut d.spare);
+        take_batch(&mut d, spare, cap)
     };
-    let (mut reads, mut read_bytes, mut sends) = (0, 0, 0);
     let mut listeners: Option<(usize, ListenerList)> = None;
+    let mut ran = 0;
+    loop {
+        ran += batch.len();
+        let (reads, read_bytes, sends) = run_batch(shared, &mut batch, &mut listeners);
+        let mut d = lock(&shared.dispatch);
+        d.read_events -= reads;
+        d.read_bytes -= read_bytes;
+        d.sends -= sends;
+        // Resume reading at the low-water mark, not at the first free slot, so that a full queue
+        // is refilled in batches rather than one message per wake-up.
+        let low_water = shared.opts.max_pending_messages.max(1) / 2;
+        let low_bytes = shared.opts.max_pending_bytes.max(1) / 2;
+        let resume = reads > 0 && d.read_events <= low_water && d.read_bytes <= low_bytes;
+        let more = !d.events.is_empty();
+        let wake = d.idle_waiters > 0;
+        if more && ran < TURN && !wake {
+            batch = take_batch(&mut d, batch, cap);
+            drop(d);
+            resume_if_paused(shared, resume);
+            continue;
+        }
+        d.running_on = None;
+        if !more {
+            d.scheduled = false;
+        }
+        if d.spare.capacity() < batch.capacity() {
+            d.spare = batch;
+        }
+        drop(d);
+        if wake {
+            // A send may wait for room, or a free/disconnect for the callbacks to end.
+            shared.dispatch_idle.notify_all();
+        }
+        resume_if_paused(shared, resume);
+        return more;
+    }
+}
+
+/// Events a dispatcher runs for one connection in a turn before the connection goes to the back of
+/// the pool's line. The bound matters only when the pool is at `max_threads` (below it, another
+/// ready connection gets a thread of its own): then a busy connection holds a thread for at most
+/// this many callbacks before the others waiting are served.
+const TURN: usize = 4096;
+
+/// Events taken from the queue under one lock at most: a queue no longer than this is taken whole
+/// by a swap, a longer one in slices (each copied out). At most half of `max_pending_messages`, so
+/// that a queue filled to the limit drops to the low-water mark, and reading resumes, after one
+/// slice rather than only once the whole queue has been run.
+const BATCH: usize = 1024;
+
+fn batch_cap(shared: &Shared) -> usize {
+    BATCH.min(shared.opts.max_pending_messages / 2).max(1)
+}
+
+/// Takes the queue's first events into `batch` (empty; its allocation reused).
+fn take_batch(
+    d: &mut DispatchQueue,
+    mut batch: VecDeque<Dispatch>,
+    cap: usize,
+) -> VecDeque<Dispatch> {
+    if d.events.len() <= cap {
+        std::mem::swap(&mut d.events, &mut batch);
+    } else {
+        batch.extend(d.events.drain(..cap));
+    }
+    batch
+}
+
+/// Calls the listeners for every event of `batch`, emptying it; returns what to take off the
+/// pending counts (read events, their bytes, sends).
+fn run_batch(
+    shared: &Shared,
+    batch: &mut VecDeque<Dispatch>,
+    listeners: &mut Option<(usize, ListenerList)>,
+) -> (usize, usize, usize) {
+    let (mut reads, mut read_bytes, mut sends) = (0, 0, 0);
     while let Some(ev) = batch.pop_front() {
         if ev.is_read_event() {
             reads += 1;
@@ -366,43 +495,19 @@ pub(crate) fn run(shared: &Arc<Shared>) -> bool {
         // The listener list as of this event: a listener removed before it is not called.
         let generation = shared.listener_generation.load(Ordering::Acquire);
         if listeners.as_ref().is_none_or(|(g, _)| *g != generation) {
-            listeners = Some((generation, shared.listeners()));
+            *listeners = Some((generation, shared.listeners()));
         }
-        if let Some((_, l)) = &listeners {
+        if let Some((_, l)) = listeners {
             deliver(l, &ev);
         }
     }
-    let (resume, more, wake) = {
-        let mut d = lock(&shared.dispatch);
-        d.read_events -= reads;
-        d.read_bytes -= read_bytes;
-        d.sends -= sends;
-        d.running_on = None;
-        if d.spare.capacity() < batch.capacity() {
-            d.spare = batch;
-        }
-        // Resume reading at the low-water mark, not at the first free slot, so that a full queue
-        // is refilled in batches rather than one message per wake-up.
-        let low_water = shared.opts.max_pending_messages.max(1) / 2;
-        let low_bytes = shared.opts.max_pending_bytes.max(1) / 2;
-        let more = !d.events.is_empty();
-        if !more {
-            d.scheduled = false;
-        }
-        (
-            reads > 0 && d.read_events <= low_water && d.read_bytes <= low_bytes,
-            more,
-            d.idle_waiters > 0,
-        )
-    };
-    if wake {
-        // A send may wait for room, or a free/disconnect for the callbacks to end.
-        shared.dispatch_idle.notify_all();
-    }
+    (reads, read_bytes, sends)
+}
+
+fn resume_if_paused(shared: &Shared, resume: bool) {
     if resume && shared.paused.load(Ordering::SeqCst) {
         shared.rt.command(Cmd::Resume(shared.id));
     }
-    more
 }
 
 /// Calls every listener for one event. A panicking Rust listener is caught and the others still run.
