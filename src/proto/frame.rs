@@ -292,18 +292,32 @@ impl Frame {
         lines: &[(u32, u32, u32)],
         body: &[u8],
     ) -> Frame {
-        let mut f = Frame::with_index(command, lines.len(), block.len() + body.len());
-        let base = f.buf.len();
-        f.buf.extend_from_slice(block);
-        for (i, &(start, colon, end)) in lines.iter().enumerate() {
-            let [start, colon, end] = [start, colon, end].map(|x| (x - origin) as usize);
-            f.buf[base + colon] = 0;
-            f.buf[base + end] = 0;
-            f.write_span(i, base + start, base + colon + 1, end - colon - 1);
+        let base = lines.len() * SPAN;
+        let mut buf = super::pool::take(base + block.len() + body.len());
+        // The index first, straight from the offsets (no zero-fill to write over).
+        for &(start, colon, end) in lines {
+            let [start, colon, end] = [start, colon, end].map(|x| x - origin);
+            let (name, value) = (base as u32 + start, base as u32 + colon + 1);
+            let mut span = [0u8; SPAN];
+            for (k, v) in [name, value, end - colon - 1].into_iter().enumerate() {
+                span[k * 4..k * 4 + 4].copy_from_slice(&v.to_ne_bytes());
+            }
+            buf.extend_from_slice(&span);
         }
-        f.body_start = f.buf.len();
-        f.buf.extend_from_slice(body);
-        f
+        buf.extend_from_slice(block);
+        let head = &mut buf[base..];
+        for &(_, colon, end) in lines {
+            head[(colon - origin) as usize] = 0;
+            head[(end - origin) as usize] = 0;
+        }
+        buf.extend_from_slice(body);
+        Frame {
+            command,
+            buf,
+            headers: lines.len(),
+            body_start: base + block.len(),
+            link: 0,
+        }
     }
 
     fn write_span(&mut self, i: usize, name: usize, value: usize, value_len: usize) {
