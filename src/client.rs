@@ -877,6 +877,9 @@ impl Connection {
         let deadline = Instant::now() + timeout;
         let q = &self.shared.recv;
         loop {
+            // Read before the pop: the loop queues a link's last messages before it marks the
+            // connection Closed, so after a Closed seen here the pop finds every one of them.
+            let closed = self.shared.phase() == Phase::Closed;
             if let Some((f, len, bytes)) = q.pop() {
                 // Reading resumes at the low-water mark, so the queue refills in batches.
                 let low =
@@ -886,7 +889,7 @@ impl Connection {
                 }
                 return Ok(f);
             }
-            if self.shared.phase() == Phase::Closed {
+            if closed {
                 return err(
                     ErrorKind::Closed,
                     "the connection is closed and no message is left",
@@ -946,5 +949,70 @@ impl Drop for Connection {
         drop(shared.wait_dispatch_idle(d, None, |d| {
             d.running_on.is_none() || d.running_on == Some(me)
         }));
+    }
+}
+
+#[cfg(test)]
+mod receive_race_tests {
+    use super::*;
+    use crate::proto::Command;
+
+    /// The loop queues a link's last messages, then marks it Closed. A receiver whose `pop` found
+    /// the queue empty just before the push, and which then reads the phase just after Closed, must
+    /// not say "closed and no message is left" while a message is queued.
+    #[test]
+    fn receive_does_not_report_closed_while_a_message_is_queued() {
+        let mut o = Options::new().host("127.0.0.1", 1);
+        o.receive_queue = 16;
+        let c = Connection::new(o).unwrap();
+        let shared = c.shared.clone();
+        let go = Arc::new(AtomicUsize::new(0));
+        let pusher = {
+            let (s, go) = (shared.clone(), go.clone());
+            std::thread::spawn(move || {
+                let mut round = 1;
+                loop {
+                    let g = go.load(Ordering::Acquire);
+                    if g == usize::MAX {
+                        return;
+                    }
+                    if g != round {
+                        std::hint::spin_loop();
+                        continue;
+                    }
+                    // A varying delay, so that the push lands at varying points of `receive`.
+                    for _ in 0..(round * 7919) % 400 {
+                        std::hint::spin_loop();
+                    }
+                    s.recv.push(std::iter::once(Frame::new(Command::Message)));
+                    s.set_phase(Phase::Closed);
+                    s.recv.wake_locked();
+                    go.store(round + 1_000_000_000, Ordering::Release);
+                    round += 1;
+                }
+            })
+        };
+        let mut bad = 0;
+        for round in 1..=30_000usize {
+            shared.set_phase(Phase::Open);
+            go.store(round, Ordering::Release);
+            let r = c.receive(Duration::from_secs(5));
+            while go.load(Ordering::Acquire) != round + 1_000_000_000 {
+                std::hint::spin_loop();
+            }
+            if let Err(e) = r {
+                assert_eq!(e.kind, ErrorKind::Closed);
+                if c.queued() > 0 {
+                    bad += 1;
+                }
+            }
+            while shared.recv.pop().is_some() {}
+        }
+        go.store(usize::MAX, Ordering::Release);
+        pusher.join().unwrap();
+        assert_eq!(
+            bad, 0,
+            "rounds where receive said Closed with a message queued"
+        );
     }
 }

@@ -369,7 +369,14 @@ fn hand_over(
     } else {
         d.events.append(stage);
     }
-    !std::mem::replace(&mut d.scheduled, true)
+    let listed = !std::mem::replace(&mut d.scheduled, true);
+    drop(d);
+    // What the swap left here is the connection's old queue: not kept past a few batches' worth
+    // (a large backlog's allocation would stay with this thread after the connection is gone).
+    if stage.capacity() > 4 * BATCH {
+        *stage = VecDeque::new();
+    }
+    listed
 }
 
 impl Job for Arc<Shared> {
@@ -447,7 +454,7 @@ pub(crate) fn run(shared: &Arc<Shared>) -> bool {
 /// Events a dispatcher runs for one connection in a turn before the connection goes to the back of
 /// the pool's line. The bound matters only when the pool is at `max_threads` (below it, another
 /// ready connection gets a thread of its own): then a busy connection holds a thread for at most
-/// this many callbacks before the others waiting are served.
+/// this many callbacks, plus one batch (`BATCH`) less one, before the others waiting are served.
 const TURN: usize = 4096;
 
 /// Events taken from the queue under one lock at most: a queue no longer than this is taken whole

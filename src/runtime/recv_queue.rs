@@ -8,7 +8,10 @@
 //! collided every few messages, each collision a futex wait on one side and a wake on the other.
 //!
 //! Counts of frames and bytes over both halves are atomics: the loop judges its room from them
-//! without a lock, and a receiver judges the low-water mark from them after a pop.
+//! without a lock, and a receiver judges the low-water mark from them after a pop. They are
+//! SeqCst, as `Shared::paused` is: the loop sets `paused` then reads the counts, a receiver lowers
+//! them then reads `paused`, and only with all four in the one total order does one of the two
+//! see the other (acquire/release alone lets both read the old values: no Resume is sent).
 //!
 //! Lock order: `outbox` before `inbox`.
 
@@ -43,12 +46,12 @@ struct Inbox {
 impl RecvQueue {
     /// Frames queued (both halves).
     pub fn queued(&self) -> usize {
-        self.len.load(Ordering::Acquire)
+        self.len.load(Ordering::SeqCst)
     }
 
     /// Bytes of the frames queued.
     pub fn bytes(&self) -> usize {
-        self.bytes.load(Ordering::Acquire)
+        self.bytes.load(Ordering::SeqCst)
     }
 
     /// Appends a batch of messages (the I/O loop, once a turn); true when a receiver waits, to be
@@ -99,8 +102,8 @@ impl RecvQueue {
             std::mem::swap(&mut *outbox, &mut inbox.frames);
         }
         let f = outbox.pop_front()?;
-        let bytes = self.bytes.fetch_sub(f.size(), Ordering::AcqRel) - f.size();
-        let len = self.len.fetch_sub(1, Ordering::AcqRel) - 1;
+        let bytes = self.bytes.fetch_sub(f.size(), Ordering::SeqCst) - f.size();
+        let len = self.len.fetch_sub(1, Ordering::SeqCst) - 1;
         Some((f, len, bytes))
     }
 
