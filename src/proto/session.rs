@@ -593,6 +593,17 @@ impl Session {
         into.len()
     }
 
+    /// `take_transmit` by a copy: the output buffer stays where it is. For a few bytes taken by a
+    /// sending thread, whose own buffer stays small, so that a buffer a burst grew is neither handed
+    /// to a thread that frees it nor grown again from a small one (page faults, copies).
+    pub fn copy_transmit(&mut self, into: &mut Vec<u8>) -> usize {
+        debug_assert!(into.is_empty());
+        into.extend_from_slice(&self.out);
+        self.out.clear();
+        self.in_flight += into.len();
+        into.len()
+    }
+
     /// `n` bytes taken by `take_transmit` reached the socket.
     pub fn transmitted(&mut self, n: usize, now: Instant) {
         debug_assert!(n <= self.in_flight);

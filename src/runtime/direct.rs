@@ -89,15 +89,15 @@ pub(crate) fn flush<'a>(shared: &'a Shared, mut core: MutexGuard<'a, Core>) {
     if let Some(socket) = idle_socket(&mut core) {
         let link = core.direct.link;
         let mut buf = std::mem::take(&mut core.direct.buf);
-        core.session.take_transmit(&mut buf);
+        core.session.copy_transmit(&mut buf);
         core.direct.busy = true;
         drop(core);
         let written = write_some(&socket, &buf);
         drop(socket);
         let whole = written == buf.len();
         if whole && buf.capacity() > 4 * MAX_BYTES {
-            // The session's output grew for a large body before: not kept here, where sends are
-            // small (and freed with no lock held).
+            // Only copies of at most `MAX_BYTES` come here (`copy_transmit`), but a buffer that
+            // grew anyway is not kept where sends are small (and is freed with no lock held).
             buf = Vec::new();
         }
         core = shared.lock_core();
