@@ -647,6 +647,9 @@ impl Session {
             self.heard(now);
         }
         self.decode(now);
+        if n > 0 {
+            self.beat_early(now);
+        }
     }
 
     /// Bytes from the transport (empty: just decode what is buffered, after the budget grew).
@@ -660,6 +663,9 @@ impl Session {
             self.heard(now);
         }
         self.decode(now);
+        if !bytes.is_empty() {
+            self.beat_early(now);
+        }
     }
 
     fn heard(&mut self, now: Instant) {
@@ -1037,23 +1043,40 @@ impl Session {
                     )));
                     return;
                 }
-                if let Some(d) = self.send_deadline()
-                    && now >= d
-                    && self.pending_out() == 0
-                {
-                    self.out.push(b'\n');
-                    self.stats.heartbeats_sent += 1;
-                    self.log.say(
-                        crate::log::Level::Debug,
-                        format_args!(
-                            "heart-beat sent, {} ms after the last write (interval {} ms)",
-                            (now - self.last_write).as_millis(),
-                            self.send_interval.as_millis()
-                        ),
-                    );
-                }
+                self.beat_if_due(now, Duration::ZERO);
             }
             State::Idle | State::Closed => {}
+        }
+    }
+
+    /// Bytes were just read: a heart-beat due within a quarter of the send interval goes now rather
+    /// than at its deadline. The driver is awake for this link anyway, so the beat costs no timer
+    /// wake-up of its own and carries the TCP acknowledgement of what was read (no bare ACK); with
+    /// thousands of idle links this halves the turns per link. A broker beating at half our
+    /// interval (RabbitMQ) locks our beats to every second one of its own; the quarter stays clear
+    /// of the one between, so no more beats are sent than the interval asks.
+    fn beat_early(&mut self, now: Instant) {
+        if matches!(self.state, State::Connected | State::Disconnecting) {
+            self.beat_if_due(now, self.send_interval / 4);
+        }
+    }
+
+    /// Queues a heart-beat if one is due within `early` of `now` and nothing else is on its way out.
+    fn beat_if_due(&mut self, now: Instant, early: Duration) {
+        if let Some(d) = self.send_deadline()
+            && now + early >= d
+            && self.pending_out() == 0
+        {
+            self.out.push(b'\n');
+            self.stats.heartbeats_sent += 1;
+            self.log.say(
+                crate::log::Level::Debug,
+                format_args!(
+                    "heart-beat sent, {} ms after the last write (interval {} ms)",
+                    (now - self.last_write).as_millis(),
+                    self.send_interval.as_millis()
+                ),
+            );
         }
     }
 

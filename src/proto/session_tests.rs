@@ -168,6 +168,35 @@ fn heartbeats_are_sent_only_when_idle() {
     assert_eq!(drain_out(&mut s, now + ms(2500)), "\n");
 }
 
+/// A read within a quarter interval of the send deadline sends the heart-beat then; earlier it
+/// does not (RabbitMQ beats at half our interval: the beat between must not trigger one).
+#[test]
+fn a_read_near_the_send_deadline_sends_the_heartbeat_early() {
+    let now = t0();
+    let mut s = connected(Version::V1_2, (1000, 1000), "500,500", now);
+    assert_eq!(s.poll_timeout(), Some(now + ms(1000)));
+    s.handle_bytes(b"\n", now + ms(500));
+    assert_eq!(
+        drain_out(&mut s, now + ms(500)),
+        "",
+        "half the interval is too early"
+    );
+    s.handle_bytes(b"\n", now + ms(749));
+    assert_eq!(drain_out(&mut s, now + ms(749)), "");
+    s.handle_bytes(b"\n", now + ms(750));
+    assert_eq!(drain_out(&mut s, now + ms(750)), "\n");
+    assert_eq!(s.poll_timeout(), Some(now + ms(1750)));
+    // A timer turn keeps the exact deadline.
+    s.handle_timeout(now + ms(1700));
+    assert_eq!(drain_out(&mut s, now + ms(1700)), "");
+    // Nothing while a frame is on its way out: it is the beat.
+    s.send(Frame::new(Command::Send).with("destination", "/q"))
+        .unwrap();
+    s.handle_bytes(b"\n", now + ms(1740));
+    let out = drain_out(&mut s, now + ms(1740));
+    assert!(out.starts_with("SEND") && out.ends_with('\0'), "{out:?}");
+}
+
 #[test]
 fn silence_past_interval_times_scale_is_a_timeout() {
     let now = t0();

@@ -127,6 +127,9 @@ struct Conn {
     walk: Option<Walk>,
     /// The deadline a timer is set for.
     scheduled: Option<Instant>,
+    /// The deadline last asked for. It may be later than `scheduled` (a heart-beat sent early
+    /// moves it on): the timer then only moves, with no turn for the link (see `run_timers`).
+    due: Option<Instant>,
     /// Bytes taken from the session and being written (from `wpos` on), with no lock held.
     wbuf: Vec<u8>,
     /// The messages of one turn on their way to the listeners (empty between turns; reused).
@@ -352,6 +355,7 @@ impl Loop {
         }
         conn.walk = None;
         conn.scheduled = None;
+        conn.due = None;
         let shared = conn.shared.clone();
         let ended = catch_unwind(AssertUnwindSafe(|| {
             {
@@ -377,6 +381,7 @@ impl Loop {
                     link: Link::None,
                     walk: None,
                     scheduled: None,
+                    due: None,
                     wbuf: Vec::new(),
                     inbox: Vec::new(),
                     slot: false,
@@ -424,14 +429,34 @@ impl Loop {
         let (Some(when), Some(conn)) = (when, self.conns.get_mut(&id)) else {
             return;
         };
+        conn.due = Some(when);
+        // A later deadline leaves the earlier timer in place (it moves when it comes up): no heap
+        // entry per turn of a busy link.
         if conn.scheduled.is_none_or(|s| when < s || s <= now) {
             conn.scheduled = Some(when);
             self.timers.push(Reverse((when, id)));
         }
     }
 
+    /// Fires the timers due; then moves on the first ones whose deadline has moved later (a
+    /// heart-beat sent early), so that the loop does not wake for them nor turn their links.
     fn run_timers(&mut self, now: Instant) {
         while let Some(&Reverse((t, id))) = self.timers.peek() {
+            let conn = self.conns.get_mut(&id);
+            let live = conn.as_ref().is_some_and(|c| c.scheduled == Some(t));
+            if !live {
+                self.timers.pop(); // superseded, or the connection is gone
+                continue;
+            }
+            let conn = conn.expect("live");
+            if let Some(due) = conn.due
+                && due > t
+            {
+                self.timers.pop();
+                conn.scheduled = Some(due);
+                self.timers.push(Reverse((due, id)));
+                continue;
+            }
             if t > now {
                 break;
             }
@@ -450,6 +475,7 @@ impl Loop {
                 return; // superseded
             }
             conn.scheduled = None;
+            conn.due = None;
             match &conn.link {
                 Link::Dialing { deadline, .. } => {
                     if now >= *deadline {
