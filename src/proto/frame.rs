@@ -247,7 +247,7 @@ impl Frame {
     /// A frame with room in its index for `headers` headers (to be written by `put_header`, in
     /// order) and `bytes` more bytes for them and the body.
     pub(crate) fn with_index(command: Command, headers: usize, bytes: usize) -> Frame {
-        let mut buf = super::pool::take(headers * SPAN + bytes);
+        let mut buf = Vec::with_capacity(headers * SPAN + bytes);
         buf.resize(headers * SPAN, 0);
         Frame {
             command,
@@ -293,6 +293,8 @@ impl Frame {
         body: &[u8],
     ) -> Frame {
         let base = lines.len() * SPAN;
+        // The decoder's frames, one per message received, in a kept buffer (see `pool`); frames
+        // built elsewhere (an application's, or a rare escaped head) are allocated as usual.
         let mut buf = super::pool::take(base + block.len() + body.len());
         // The index first, straight from the offsets (no zero-fill to write over).
         for &(start, colon, end) in lines {

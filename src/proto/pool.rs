@@ -8,17 +8,19 @@
 //! sixth of the I/O thread's time in perf while receiving at full speed.
 //!
 //! So a dropped frame's buffer goes to a short list of the dropping thread's own, which is handed
-//! to one shared list every `BATCH` buffers; a thread that builds a frame (the decoder, mostly; also
-//! an application thread building a frame to send) takes up to `BATCH` of them from the shared list
-//! into a stash of its own when its stash runs dry. A steady stream costs one lock of the shared
-//! list per `BATCH` frames on each side, and no allocation. A kept buffer is used only if it is not
-//! much larger than the frame (`take`), so that what the queues' byte bounds count (a frame's size)
-//! stays close to what it holds. The shared list's lock is a leaf: nothing else is taken under it.
+//! to one shared list every `BATCH` buffers; the decoding thread takes up to `BATCH` of them from
+//! the shared list into a stash of its own when its stash runs dry. Only the decoder takes (an
+//! application thread that builds a frame now and then allocates it, and keeps no stash). A steady
+//! stream costs one lock of the shared list per `BATCH` frames on each side, and no allocation. A
+//! kept buffer is used only if it is not much larger than the frame (`take`), so that what the
+//! queues' byte bounds count (a frame's size) stays close to what it holds. The shared list's lock
+//! is a leaf: nothing else is taken under it.
 //!
 //! Memory stays bounded: only buffers from `MIN_CAP` to `MAX_CAP` bytes are kept (a large body's
-//! buffer is freed as before); the shared list holds at most `MAX_SHARED_BYTES` of them, and each
-//! thread's two lists at most `BATCH` each (freed when the thread ends). In practice what is kept
-//! is the size of the last burst of small frames.
+//! buffer is freed as before); the shared list holds at most `MAX_SHARED_BYTES` of them; each
+//! thread's list of dropped buffers holds fewer than `BATCH`, and a decoding thread's stash at most
+//! `BATCH` (both freed when the thread ends). In practice what is kept is the size of the last
+//! burst of small frames.
 
 use std::cell::RefCell;
 use std::sync::Mutex;
