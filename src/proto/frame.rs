@@ -146,6 +146,16 @@ impl fmt::Display for Command {
 /// Bytes of one header's entry in the index: name, value and value length as native `u32`s.
 const SPAN: usize = 12;
 
+/// One header's entry in the index (see `SPAN`).
+#[inline]
+fn span_bytes(name: usize, value: usize, value_len: usize) -> [u8; SPAN] {
+    let mut span = [0u8; SPAN];
+    for (k, v) in [name, value, value_len].into_iter().enumerate() {
+        span[k * 4..k * 4 + 4].copy_from_slice(&(v as u32).to_ne_bytes());
+    }
+    span
+}
+
 /// One STOMP frame in one buffer: an index of offsets (`SPAN` bytes a header), then every header,
 /// unescaped, as `name\0value\0`, then the body. Header values are kept as the application sees
 /// them, each NUL-terminated in place, so a C caller can be handed a pointer into the buffer. The
@@ -298,13 +308,8 @@ impl Frame {
         let mut buf = super::pool::take(base + block.len() + body.len());
         // The index first, straight from the offsets (no zero-fill to write over).
         for &(start, colon, end) in lines {
-            let [start, colon, end] = [start, colon, end].map(|x| x - origin);
-            let (name, value) = (base as u32 + start, base as u32 + colon + 1);
-            let mut span = [0u8; SPAN];
-            for (k, v) in [name, value, end - colon - 1].into_iter().enumerate() {
-                span[k * 4..k * 4 + 4].copy_from_slice(&v.to_ne_bytes());
-            }
-            buf.extend_from_slice(&span);
+            let [start, colon, end] = [start, colon, end].map(|x| (x - origin) as usize);
+            buf.extend_from_slice(&span_bytes(base + start, base + colon + 1, end - colon - 1));
         }
         buf.extend_from_slice(block);
         let head = &mut buf[base..];
@@ -323,10 +328,7 @@ impl Frame {
     }
 
     fn write_span(&mut self, i: usize, name: usize, value: usize, value_len: usize) {
-        for (k, v) in [name, value, value_len].into_iter().enumerate() {
-            let at = i * SPAN + k * 4;
-            self.buf[at..at + 4].copy_from_slice(&(v as u32).to_ne_bytes());
-        }
+        self.buf[i * SPAN..(i + 1) * SPAN].copy_from_slice(&span_bytes(name, value, value_len));
     }
 
     /// Appends body bytes (after every header).

@@ -638,32 +638,27 @@ impl Session {
 
     /// `n` bytes were read into `read_buf`.
     pub fn handle_read(&mut self, n: usize, now: Instant) {
+        self.received(n, now, |d| d.filled(n));
+    }
+
+    /// Bytes from the transport (empty: just decode what is buffered, after the budget grew).
+    pub fn handle_bytes(&mut self, bytes: &[u8], now: Instant) {
+        self.received(bytes.len(), now, |d| d.push(bytes));
+    }
+
+    /// `n` bytes arrived (`put` hands them to the decoder): decode what they complete, and send a
+    /// heart-beat that is nearly due while the link is awake.
+    fn received(&mut self, n: usize, now: Instant, put: impl FnOnce(&mut Decoder)) {
         self.stats.bytes_received += n as u64;
         if matches!(self.state, State::Idle | State::Closed) {
             return;
         }
         if n > 0 {
-            self.decoder.filled(n);
+            put(&mut self.decoder);
             self.heard(now);
         }
         self.decode(now);
         if n > 0 {
-            self.beat_early(now);
-        }
-    }
-
-    /// Bytes from the transport (empty: just decode what is buffered, after the budget grew).
-    pub fn handle_bytes(&mut self, bytes: &[u8], now: Instant) {
-        self.stats.bytes_received += bytes.len() as u64;
-        if matches!(self.state, State::Idle | State::Closed) {
-            return;
-        }
-        if !bytes.is_empty() {
-            self.decoder.push(bytes);
-            self.heard(now);
-        }
-        self.decode(now);
-        if !bytes.is_empty() {
             self.beat_early(now);
         }
     }

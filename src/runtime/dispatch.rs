@@ -26,7 +26,7 @@
 //! - the pool is told (`schedule`) only when a connection goes from idle to ready, and it wakes a
 //!   thread only when one sleeps with no wake-up on its way (`State::idle`).
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
@@ -317,7 +317,7 @@ thread_local! {
     /// Where a thread lines up the events of one `enqueue` before taking the connection's lock: an
     /// empty queue between calls, whose allocation is reused (it is traded for the connection's
     /// emptied queue when the whole staged lot is swapped in).
-    static STAGE: RefCell<VecDeque<Dispatch>> = const { RefCell::new(VecDeque::new()) };
+    static STAGE: Cell<VecDeque<Dispatch>> = const { Cell::new(VecDeque::new()) };
 }
 
 /// Adds events to `shared`'s queue; true when the connection must now be put on a ready list (it
@@ -327,26 +327,19 @@ thread_local! {
 /// counters' update and the append: a swap of the two queues when the connection's is empty (the
 /// common case, the dispatcher having taken everything), else one `append`.
 pub(crate) fn enqueue(shared: &Shared, evs: impl Iterator<Item = Dispatch>) -> bool {
-    let mut evs = Some(evs);
-    let staged = STAGE.try_with(|stage| {
-        // Busy only if this were re-entered from inside itself; gone while the thread ends.
-        let mut stage = stage.try_borrow_mut().ok()?;
-        Some(hand_over(shared, evs.take()?, &mut stage))
-    });
-    match (staged, evs) {
-        (Ok(Some(listed)), _) => listed,
-        (_, Some(evs)) => hand_over(shared, evs, &mut VecDeque::new()),
-        (_, None) => unreachable!("the events were taken only by a hand-over that returned"),
-    }
+    // Taken out for the call and put back after (on a thread that is ending, a new one serves).
+    let mut stage = STAGE.try_with(Cell::take).unwrap_or_default();
+    let listed = hand_over(shared, evs, &mut stage);
+    let _ = STAGE.try_with(|s| s.set(stage));
+    listed
 }
 
+/// `enqueue` through `stage`, which is empty on entry and on return.
 fn hand_over(
     shared: &Shared,
     evs: impl Iterator<Item = Dispatch>,
     stage: &mut VecDeque<Dispatch>,
 ) -> bool {
-    // Left over only if an iterator panicked half-way through an earlier call: not this one's.
-    stage.clear();
     let (mut reads, mut read_bytes, mut sends) = (0, 0, 0);
     for ev in evs {
         if ev.is_read_event() {

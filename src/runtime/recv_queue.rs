@@ -8,8 +8,8 @@
 //! collided every few messages, each collision a futex wait on one side and a wake on the other.
 //!
 //! Counts of frames and bytes over both halves are atomics: the loop judges its room from them
-//! without a lock, and a receiver judges the low-water mark from them after a pop. They are
-//! SeqCst, as `Shared::paused` is: the loop sets `paused` then reads the counts, a receiver lowers
+//! without a lock, and a receiver judges the low-water mark from them after a pop. Every access to
+//! them is SeqCst, as `Shared::paused` is: the loop sets `paused` then reads the counts, a receiver lowers
 //! them then reads `paused`, and only with all four in the one total order does one of the two
 //! see the other (acquire/release alone lets both read the old values: no Resume is sent).
 //!
@@ -62,9 +62,9 @@ impl RecvQueue {
         let mut bytes = 0;
         inbox.frames.extend(frames.inspect(|f| bytes += f.size()));
         // Counted under the inbox's lock, so that a receiver about to wait sees them (see `wait`).
-        self.bytes.fetch_add(bytes, Ordering::AcqRel);
+        self.bytes.fetch_add(bytes, Ordering::SeqCst);
         self.len
-            .fetch_add(inbox.frames.len() - before, Ordering::AcqRel);
+            .fetch_add(inbox.frames.len() - before, Ordering::SeqCst);
         inbox.waiters > 0
     }
 
@@ -86,8 +86,8 @@ impl RecvQueue {
         let mut inbox = lock(&self.inbox);
         outbox.clear();
         inbox.frames.clear();
-        self.len.store(0, Ordering::Release);
-        self.bytes.store(0, Ordering::Release);
+        self.len.store(0, Ordering::SeqCst);
+        self.bytes.store(0, Ordering::SeqCst);
     }
 
     /// The oldest message, if any; with the counts left after it.
@@ -116,7 +116,7 @@ impl RecvQueue {
     /// another receiver may have moved what was pushed there, and must not be waited out.
     pub fn wait(&self, deadline: Instant, closed: impl Fn() -> bool) {
         let mut inbox = lock(&self.inbox);
-        if self.len.load(Ordering::Acquire) > 0 || closed() {
+        if self.len.load(Ordering::SeqCst) > 0 || closed() {
             return;
         }
         let now = Instant::now();
