@@ -1272,7 +1272,7 @@ stomp_result stomp_options_set_frame_limits(stomp_options *opts, size_t max_body
  * `send_timeout_ms`, then fails with STOMP_ERR_QUEUE_FULL; while auto-reconnect is under way, frames
  * held for the new link fail at once past it), and events waiting for the listeners (messages,
  * receipts, errors, heart-beats: past it the library stops reading the socket; copies for on_send:
- * past it a send waits as above). 0 keeps the current value. Defaults 8 MiB, 30000 ms, 1024.
+ * past it a send waits as above). 0 keeps the current value. Defaults 8 MiB, 30000 ms, 8192.
  * While reading is stopped a RECEIPT cannot be read either: a stomp_wait_receipt or a
  * stomp_disconnect made while the listeners are that far behind returns STOMP_ERR_TIMEOUT (the
  * disconnect still closes the link). Any thread, not concurrently with other calls on the same

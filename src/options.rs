@@ -66,7 +66,10 @@ pub struct Options {
     /// Most bytes queued for the socket; a send past it waits up to `send_timeout`.
     pub max_out_bytes: usize,
     pub send_timeout: Duration,
-    /// Most messages waiting for the listeners before the library stops reading the socket.
+    /// Most messages waiting for the listeners before the library stops reading the socket (default
+    /// 8192; the byte bound, `max_pending_bytes`, is what limits memory). A stream of small messages
+    /// fills a read's worth (about 200 of 100 bytes) at a time: a count of a few reads' worth would
+    /// stop the socket whenever the dispatch thread waits a moment for a core.
     pub max_pending_messages: usize,
     /// Time limit on one received frame, heart-beats or not (default 10 s): its command and headers
     /// must arrive whole within this of its first byte, and it is the window over which the body's
@@ -109,7 +112,7 @@ impl Default for Options {
             limits: Limits::default(),
             max_out_bytes: 8 << 20,
             send_timeout: Duration::from_secs(30),
-            max_pending_messages: 1024,
+            max_pending_messages: 8192,
             frame_timeout: Duration::from_secs(10),
             frame_min_rate: 1024,
             max_pending_bytes: 64 << 20,
