@@ -887,7 +887,9 @@ impl Connection {
                 if low && self.shared.paused.load(Ordering::SeqCst) {
                     self.shared.rt.command(Cmd::Resume(self.shared.id));
                 }
-                return Ok(f);
+                // Copied out of the chunk it was read into, here on the receiving thread: a frame
+                // the application keeps holds only its own bytes.
+                return Ok(f.detached());
             }
             if closed {
                 return err(

@@ -5,12 +5,16 @@
 //! and enforces limits on the command and header lines, the header count and the body size, so that a
 //! broker sending garbage costs bounded memory and ends in a clear error.
 //!
-//! Bytes are read straight into the decoder's buffer (`read_buf`, then `filled`), and each complete
-//! frame is copied once, unescaped, into a buffer of its own: one copy of a body between the socket
-//! and the application, and one allocation per frame. A frame larger than a read chunk whose length
-//! is known gets its own buffer as soon as its head is read, and the rest of its body is read
-//! straight into that: no copy at all, and the body is never held twice.
+//! Bytes are read straight into the decoder's buffer (`read_buf`, then `filled`), a chunk that
+//! frames may share (see `chunk`). A MESSAGE with nothing to unescape is left there: NULs are
+//! written over its header lines' colons and line ends, and the frame points at its bytes (no copy
+//! and no allocation on the I/O thread; a copy is made only where a frame leaves the library's
+//! hands, `Frame::detached`). Other frames, and a MESSAGE whose headers hold escapes, are copied
+//! once, unescaped, into a buffer of their own. A frame larger than a read chunk whose length is
+//! known gets its own buffer as soon as its head is read, and the rest of its body is read straight
+//! into that: no copy at all, and the body is never held twice.
 
+use super::chunk::Chunk;
 use super::escape::{self, escape_into, unescape_into};
 use super::frame::{Command, Frame, Version, shown_value};
 use super::mem::{LARGE_BODY, advise_huge_pages};
@@ -139,8 +143,13 @@ struct LargeBody {
 
 #[derive(Debug)]
 pub struct Decoder {
-    /// Initialised up to its length; the bytes received and not yet consumed are `pos..end`.
-    buf: Vec<u8>,
+    /// The bytes received and not yet consumed are `pos..end`. Received MESSAGE frames point into
+    /// it (see `chunk`): bytes before `pos` may be held by frames, and are moved or written over
+    /// only when no frame holds the chunk any more.
+    buf: Chunk,
+    /// The last chunk left to its frames, taken back for reads once they are all dropped (a
+    /// stream of messages then reads into two chunks in turn).
+    spare: Option<Chunk>,
     end: usize,
     /// Offset in `buf` of the first byte not yet consumed.
     pos: usize,
@@ -169,7 +178,8 @@ pub struct Decoder {
 impl Decoder {
     pub fn new(limits: Limits) -> Decoder {
         Decoder {
-            buf: Vec::new(),
+            buf: Chunk::new(0),
+            spare: None,
             end: 0,
             pos: 0,
             scan: 0,
@@ -194,6 +204,9 @@ impl Decoder {
 
     /// Drops everything buffered (the connection was reset).
     pub fn reset(&mut self) {
+        if !self.buf.unique() {
+            self.buf = Chunk::new(SMALL_READ);
+        }
         self.end = 0;
         self.pos = 0;
         self.scan = 0;
@@ -219,7 +232,7 @@ impl Decoder {
         match &self.head {
             Some(head) => Progress::Body((self.end - self.pos).saturating_sub(head.body_start)),
             // A lone CR waits for its LF: between frames still.
-            None => match &self.buf[self.pos..self.end] {
+            None => match &self.buf.bytes()[self.pos..self.end] {
                 [] | [b'\r'] => Progress::Idle,
                 partial => Progress::Head(partial.len()),
             },
@@ -234,7 +247,7 @@ impl Decoder {
             self.offered = l.left;
             return &mut l.frame.body_buf()[l.at..];
         }
-        if self.pos == self.end {
+        if self.pos == self.end && self.buf.unique() {
             self.pos = 0;
             self.end = 0;
             self.scan = 0;
@@ -243,13 +256,11 @@ impl Decoder {
             }
         }
         if self.buf.len() - self.end < self.read_size {
-            self.compact();
-            if self.buf.len() - self.end < self.read_size {
-                self.buf.resize(self.end + self.read_size, 0);
-            }
+            self.make_room();
         }
         self.offered = self.buf.len() - self.end;
-        &mut self.buf[self.end..]
+        let (end, len) = (self.end, self.buf.len());
+        self.buf.bytes_mut(end..len)
     }
 
     /// `n` bytes were read into `read_buf`.
@@ -281,23 +292,42 @@ impl Decoder {
         }
     }
 
-    /// Moves the unconsumed bytes to the front.
-    fn compact(&mut self) {
-        let shift = self.pos;
-        if shift == 0 {
-            return;
+    /// Makes `read_size` bytes of room after the unconsumed bytes, which go to the front: of this
+    /// chunk when no frame holds it and it is large enough, else of another (the spare once its
+    /// frames are gone, or a new one), this one being left to its frames.
+    fn make_room(&mut self) {
+        let (pos, keep) = (self.pos, self.end - self.pos);
+        let need = keep + self.read_size;
+        if self.buf.unique() && self.buf.len() >= need {
+            self.buf.move_to_front(pos..self.end);
+        } else {
+            let mut next = match self.spare.take() {
+                Some(c) if c.len() >= need && c.len() <= 2 * need && c.unique() => c,
+                _ => Chunk::new(need),
+            };
+            next.bytes_mut(0..keep)
+                .copy_from_slice(&self.buf.bytes()[pos..self.end]);
+            let old = std::mem::replace(&mut self.buf, next);
+            if !old.unique() && old.len() <= 2 * READ_CHUNK {
+                self.spare = Some(old);
+            }
         }
-        self.buf.copy_within(shift..self.end, 0);
-        self.end -= shift;
+        self.end = keep;
         self.pos = 0;
-        self.scan -= shift.min(self.scan);
+        self.scan -= pos.min(self.scan);
     }
 
     /// A buffer grown for one large frame, or for a stream that has since calmed down, goes back
-    /// to the size reads need now, once nothing is buffered.
+    /// to the size reads need now, once nothing is buffered (and the spare chunk with it).
     fn shrink(&mut self) {
-        if self.end == 0 && self.buf.len() > 2 * self.read_size {
-            self.buf = vec![0; self.read_size];
+        if self.end != 0 {
+            return;
+        }
+        if self.read_size < READ_CHUNK {
+            self.spare = None;
+        }
+        if self.buf.len() > 2 * self.read_size {
+            self.buf = Chunk::new(self.read_size);
         }
     }
 
@@ -329,7 +359,7 @@ impl Decoder {
         }
         if self.head.is_none() {
             // EOLs between frames are heart-beats.
-            let data = &self.buf[..self.end];
+            let data = &self.buf.bytes()[..self.end];
             match data.get(self.pos) {
                 None => return Ok(None),
                 Some(b'\n') => {
@@ -373,7 +403,7 @@ impl Decoder {
             return false;
         }
         let (pos, limits) = (self.pos, self.limits);
-        let data = &self.buf[..self.end];
+        let data = &self.buf.bytes()[..self.end];
         let lines = &mut self.lines;
         let Some(head) = plain_head(data, pos, &limits, lines) else {
             lines.clear();
@@ -393,9 +423,9 @@ impl Decoder {
         let limits = self.limits;
         let base = self.pos;
         let mut line_start = self.scan.max(base);
-        let mut lines = Lines::new(&self.buf[..self.end]);
+        let mut lines = Lines::new(&self.buf.bytes()[..self.end]);
         loop {
-            let rest = &self.buf[line_start..self.end];
+            let rest = &self.buf.bytes()[line_start..self.end];
             let Some(scan) = lines.line(line_start) else {
                 if rest.len() > limits.max_line {
                     return Err(line_too_long(&limits, rest.len()));
@@ -436,7 +466,7 @@ impl Decoder {
                 }
                 Some(command) if line.is_empty() => {
                     let first = base + self.partial.first;
-                    let block = &self.buf[first..line_start];
+                    let block = &self.buf.bytes()[first..line_start];
                     let flags = self.partial.flags;
                     if flags & NUL != 0 {
                         return err(ErrorKind::Protocol, "a NUL octet inside the headers");
@@ -492,7 +522,7 @@ impl Decoder {
                     }
                     return Ok(None);
                 }
-                if self.buf[start + n] != 0 {
+                if self.buf.bytes()[start + n] != 0 {
                     return err(
                         ErrorKind::Protocol,
                         "frame body not followed by NUL where content-length says it ends",
@@ -502,7 +532,7 @@ impl Decoder {
             }
             None => {
                 let from = self.scan.max(start);
-                let nul = memchr::memchr(0, &self.buf[from..self.end]).map(|i| from + i);
+                let nul = memchr::memchr(0, &self.buf.bytes()[from..self.end]).map(|i| from + i);
                 // The limits hold however the body came: in pieces, or whole with its NUL.
                 let seen = nul.unwrap_or(self.end) - start;
                 if seen > self.limits.max_body {
@@ -529,10 +559,12 @@ impl Decoder {
         };
         let head = self.head.take().expect("checked above");
         // The common case inline, with no Result to copy the frame out of (a stall measured in perf).
-        let frame = if self.copies_block(&head) {
-            self.block_frame(&head, &self.buf[start..end])
+        let frame = if head.command == Command::Message && self.copies_block(&head) {
+            self.chunk_frame(&head, start, end)
+        } else if self.copies_block(&head) {
+            self.block_frame(&head, &self.buf.bytes()[start..end])
         } else {
-            self.build(&head, &self.buf[start..end])?
+            self.build(&head, &self.buf.bytes()[start..end])?
         };
         self.pos = end + 1;
         self.scan = self.pos;
@@ -544,7 +576,7 @@ impl Decoder {
     fn start_large(&mut self, n: usize) -> Result<Option<Decoded>> {
         let head = self.head.take().expect("read_body needs a head");
         let start = self.pos + head.body_start;
-        let mut frame = self.build(&head, &self.buf[start..self.end])?;
+        let mut frame = self.build(&head, &self.buf.bytes()[start..self.end])?;
         let left = start + n + 1 - self.end;
         let buf = frame.body_buf();
         let at = buf.len();
@@ -587,11 +619,29 @@ impl Decoder {
         !head.backslash || head.command.is_unescaped() || self.version == Version::V1_0
     }
 
+    /// A MESSAGE with nothing to unescape, left where it was read (see `chunk`): NULs written over
+    /// its header lines' colons and line ends, and the frame pointing at its header lines, blank
+    /// line and body (up to `end`, its NUL; the body starts at `start`).
+    #[inline]
+    fn chunk_frame(&mut self, head: &Head, start: usize, end: usize) -> Frame {
+        let first = self.pos + head.first;
+        // Past `pos`: bytes no frame holds yet.
+        let block = self.buf.bytes_mut(first..first + head.header_bytes);
+        let origin = head.first as u32;
+        for &(_, colon, line_end) in &self.lines {
+            block[(colon - origin) as usize] = 0;
+            block[(line_end - origin) as usize] = 0;
+        }
+        let bytes = self.buf.share(first, end - first);
+        Frame::in_chunk(head.command, bytes, self.lines.len(), start - first)
+    }
+
     /// The frame's own buffer when nothing needs unescaping: the head's block copied whole, NULs
     /// written over colons and EOLs, then the body.
     #[inline]
     fn block_frame(&self, head: &Head, body: &[u8]) -> Frame {
-        let block = &self.buf[self.pos + head.first..self.pos + head.first + head.header_bytes];
+        let block =
+            &self.buf.bytes()[self.pos + head.first..self.pos + head.first + head.header_bytes];
         Frame::from_header_block(head.command, block, head.first as u32, &self.lines, body)
     }
 
@@ -600,7 +650,7 @@ impl Decoder {
         if self.copies_block(head) {
             return Ok(self.block_frame(head, body));
         }
-        let base = &self.buf[self.pos..];
+        let base = &self.buf.bytes()[self.pos..];
         let escaped = !head.command.is_unescaped();
         let version = self.version;
         let mut f = Frame::with_index(
@@ -1671,5 +1721,147 @@ mod tests {
             prop_assert_eq!(run(false, split), run(true, split));
             prop_assert_eq!(run(false, bytes.len()), run(true, bytes.len()));
         });
+    }
+
+    /// Every way of reading a frame's headers and body gives the same as its copy with a buffer of
+    /// its own.
+    fn assert_reads_like_its_copy(f: &Frame) {
+        let copy = f.clone();
+        assert!(!copy.in_a_chunk(), "a clone has its own buffer");
+        assert_eq!(&copy, f);
+        assert_eq!(copy.header_count(), f.header_count());
+        for i in 0..=f.header_count() {
+            assert_eq!(copy.header_at(i), f.header_at(i));
+            assert_eq!(copy.header_at_with_nul(i), f.header_at_with_nul(i));
+        }
+        for (name, _) in f.headers() {
+            assert_eq!(copy.header(name), f.header(name));
+            assert_eq!(copy.header_position(name), f.header_position(name));
+        }
+        assert_eq!(f.header("absent"), None);
+        assert_eq!(copy.body(), f.body());
+    }
+
+    #[test]
+    fn a_message_is_left_in_its_chunk_and_reads_like_its_copy() {
+        let cases: [(&[u8], Version, bool); 7] = [
+            (
+                b"MESSAGE\ndestination:/q\nk:v:1\nk:2\n\nbody\0",
+                Version::V1_2,
+                true,
+            ),
+            (b"MESSAGE\r\na:1\r\nb:\r\n\r\nbo\0dy\0", Version::V1_0, true),
+            (b"MESSAGE\r\na:1\r\nb:\r\n\r\n\0", Version::V1_2, true),
+            (b"MESSAGE\n\nno headers\0", Version::V1_2, true),
+            (
+                b"MESSAGE\ncontent-length:3\n:empty name\n\na\0b\0",
+                Version::V1_1,
+                true,
+            ),
+            // Escapes: undone into a buffer of its own, except in 1.0, where there are none.
+            (b"MESSAGE\nk:a\\cb\n\n\0", Version::V1_2, false),
+            (b"MESSAGE\nk:a\\cb\n\n\0", Version::V1_0, true),
+        ];
+        for (bytes, version, in_chunk) in cases {
+            let got = decode_all(bytes, version).unwrap();
+            let f = frame(&got[0]);
+            assert_eq!(
+                f.in_a_chunk(),
+                in_chunk,
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+            assert_reads_like_its_copy(f);
+        }
+        let got = decode_all(
+            b"MESSAGE\ndestination:/q\nk:v:1\nk:2\n\nbody\0",
+            Version::V1_2,
+        );
+        let f = frame(&got.as_ref().unwrap()[0]);
+        assert_eq!(
+            f.header("k"),
+            Some("v:1"),
+            "the first of repeated headers wins"
+        );
+        assert_eq!(f.header_at_with_nul(1), Some((&b"k\0"[..], &b"v:1\0"[..])));
+        // Other frames are built in buffers of their own: the session keeps a CONNECTED.
+        let got = decode_all(b"RECEIPT\nreceipt-id:1\n\n\0", Version::V1_2).unwrap();
+        assert!(!frame(&got[0]).in_a_chunk());
+    }
+
+    /// The decoder reads on into a chunk while frames hold its earlier bytes, and moves or
+    /// overwrites them only once those frames are gone: frames kept across many reads (some
+    /// dropped along the way) still read as they were sent.
+    #[test]
+    fn frames_held_while_the_stream_goes_on_keep_their_bytes() {
+        // Fewer under Miri, which checks every access to the shared chunks (and is slow).
+        let count = if cfg!(miri) { 300 } else { 3000 };
+        let sent: Vec<Frame> = (0..count)
+            .map(|i| {
+                let body = vec![b'a' + (i % 26) as u8; (i * 37) % 700];
+                Frame::new(Command::Message)
+                    .with("destination", "/queue/held")
+                    .with("message-id", &format!("m-{}", i))
+                    .with_body(body)
+            })
+            .collect();
+        let mut stream = Vec::new();
+        for (i, f) in sent.iter().enumerate() {
+            // Some with content-length, some without (their bodies hold no NUL).
+            encode(f, Version::V1_2, i % 2 == 0, &mut stream).unwrap();
+        }
+        let mut d = Decoder::new(Limits::default());
+        d.set_version(Version::V1_2);
+        let mut held: Vec<(usize, Frame)> = Vec::new();
+        let (mut at, mut n, mut step) = (0, 0, 1usize);
+        while at < stream.len() {
+            // Reads of every size, as the socket gives them.
+            step = (step * 7 + 13) % 9000 + 1;
+            let room = d.read_buf();
+            let take = room.len().min(step).min(stream.len() - at);
+            room[..take].copy_from_slice(&stream[at..at + take]);
+            d.filled(take);
+            at += take;
+            while let Some(x) = d.next().unwrap() {
+                if let Decoded::Frame(f) = x {
+                    held.push((n, f));
+                    n += 1;
+                }
+            }
+            // Now and then the application is done with all but the latest few.
+            if step % 5 == 0 && held.len() > 8 {
+                held.drain(..held.len() - 8);
+            }
+        }
+        assert_eq!(n, sent.len());
+        let mut in_chunks = 0;
+        for (i, f) in &held {
+            in_chunks += usize::from(f.in_a_chunk());
+            assert_eq!(f.header("message-id"), sent[*i].header("message-id"));
+            assert_eq!(f.body(), sent[*i].body(), "message {}", i);
+        }
+        assert!(in_chunks > 0);
+    }
+
+    /// With its frames dropped as they come (a callback, then the next), a stream is read into
+    /// the same chunk over and over: no allocation per read.
+    #[test]
+    fn the_chunk_is_reused_once_its_frames_are_dropped() {
+        let mut one = Vec::new();
+        let f = Frame::new(Command::Message)
+            .with("destination", "/q")
+            .with_body([7u8; 200]);
+        encode(&f, Version::V1_2, true, &mut one).unwrap();
+        let mut d = Decoder::new(Limits::default());
+        d.set_version(Version::V1_2);
+        let mut first = None;
+        for _ in 0..500 {
+            d.push(&one);
+            let got = d.next().unwrap();
+            assert!(matches!(&got, Some(Decoded::Frame(f)) if f.in_a_chunk()));
+            drop(got);
+            let at = d.buf.bytes().as_ptr();
+            assert_eq!(*first.get_or_insert(at), at, "read into the same chunk");
+        }
     }
 }

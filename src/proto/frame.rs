@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::chunk::ChunkRef;
+
 /// The protocol version of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Version {
@@ -156,21 +158,32 @@ fn span_bytes(name: usize, value: usize, value_len: usize) -> [u8; SPAN] {
     span
 }
 
-/// One STOMP frame in one buffer: an index of offsets (`SPAN` bytes a header), then every header,
-/// unescaped, as `name\0value\0`, then the body. Header values are kept as the application sees
-/// them, each NUL-terminated in place, so a C caller can be handed a pointer into the buffer. The
-/// struct itself is small, so moving a frame through the queues between the socket and the
-/// application costs little, and a received frame is one allocation.
-#[derive(Clone)]
+/// One STOMP frame in one buffer, its own or a range of the chunk it was read into (see `chunk`).
+///
+/// Its own buffer (a frame built here, or received with escapes to undo): an index of offsets
+/// (`SPAN` bytes a header), then every header, unescaped, as `name\0value\0`, then the body.
+///
+/// In a chunk (a received MESSAGE with nothing to unescape): the header lines where they were
+/// read, each line's colon and line end overwritten with NULs (`name\0value\0`, then the LF of a
+/// CRLF line end), then the blank line and the body; the headers are found by walking the NULs.
+///
+/// Either way header values are kept as the application sees them, each NUL-terminated in place,
+/// so a C caller can be handed a pointer into the buffer. The struct itself is small, so moving a
+/// frame through the queues between the socket and the application costs little.
 pub struct Frame {
     pub command: Command,
-    buf: Vec<u8>,
+    store: Store,
     headers: usize,
-    /// Offset of the body's first byte; the body runs to the end of `buf`.
+    /// Offset of the body's first byte; the body runs to the end of the frame's bytes.
     body_start: usize,
     /// Which link of its connection a received frame came on (1 for the first, 0 if not received), so
     /// that an ack for a message from a link that has since dropped is not sent on the next one.
     pub(crate) link: u64,
+}
+
+enum Store {
+    Own(Vec<u8>),
+    Chunk(ChunkRef),
 }
 
 impl PartialEq for Frame {
@@ -183,11 +196,29 @@ impl PartialEq for Frame {
 
 impl Eq for Frame {}
 
+/// A copy has its own buffer: a frame kept by the application never holds a received chunk.
+impl Clone for Frame {
+    fn clone(&self) -> Frame {
+        match &self.store {
+            Store::Own(buf) => Frame {
+                command: self.command,
+                store: Store::Own(buf.clone()),
+                headers: self.headers,
+                body_start: self.body_start,
+                link: self.link,
+            },
+            Store::Chunk(_) => self.copy_out(),
+        }
+    }
+}
+
 /// A dropped frame's buffer is kept for new frames (see `pool`): frames are mostly dropped on
 /// another thread than the one that built them.
 impl Drop for Frame {
     fn drop(&mut self) {
-        super::pool::give(std::mem::take(&mut self.buf));
+        if let Store::Own(buf) = &mut self.store {
+            super::pool::give(std::mem::take(buf));
+        }
     }
 }
 
@@ -214,11 +245,52 @@ impl fmt::Debug for Frame {
     }
 }
 
+/// Each header's (name offset, value offset, value length) in a frame's bytes, in order.
+#[derive(Clone)]
+struct Spans<'a> {
+    frame: &'a Frame,
+    i: usize,
+    /// Where the next header starts, for a frame in a chunk.
+    at: usize,
+}
+
+impl Iterator for Spans<'_> {
+    type Item = (usize, usize, usize);
+
+    #[inline]
+    fn next(&mut self) -> Option<(usize, usize, usize)> {
+        let f = self.frame;
+        if self.i >= f.headers {
+            return None;
+        }
+        self.i += 1;
+        match &f.store {
+            Store::Own(_) => Some(f.span(self.i - 1)),
+            Store::Chunk(c) => Some(walk(c.bytes(), &mut self.at)),
+        }
+    }
+}
+
+/// The header at `at` in the bytes of a frame in a chunk, `name\0value\0` and the LF of a CRLF
+/// line end (a name never starts with one): its (name offset, value offset, value length), and
+/// `at` moved to the next.
+#[inline]
+fn walk(b: &[u8], at: &mut usize) -> (usize, usize, usize) {
+    // Names and values are short: a word at a time, not a vector search and its set-up.
+    let nul =
+        |from: usize| from + super::swar::find_any(&b[from..], &[0]).expect("a NUL ends each");
+    let name = *at;
+    let value = nul(name) + 1;
+    let end = nul(value);
+    *at = end + 1 + usize::from(b.get(end + 1) == Some(&b'\n'));
+    (name, value, end - value)
+}
+
 impl Frame {
     pub fn new(command: Command) -> Frame {
         Frame {
             command,
-            buf: Vec::new(),
+            store: Store::Own(Vec::new()),
             headers: 0,
             body_start: 0,
             link: 0,
@@ -261,10 +333,102 @@ impl Frame {
         buf.resize(headers * SPAN, 0);
         Frame {
             command,
-            buf,
+            store: Store::Own(buf),
             headers,
             body_start: headers * SPAN,
             link: 0,
+        }
+    }
+
+    /// A received frame left in the chunk it was read into: `bytes` is its header lines (NULs
+    /// written over each colon and line end), the blank line and the body, the body starting at
+    /// `body_start`.
+    pub(crate) fn in_chunk(
+        command: Command,
+        bytes: ChunkRef,
+        headers: usize,
+        body_start: usize,
+    ) -> Frame {
+        Frame {
+            command,
+            store: Store::Chunk(bytes),
+            headers,
+            body_start,
+            link: 0,
+        }
+    }
+
+    /// The frame with a buffer of its own: itself, or a copy of a frame that is in a chunk (made
+    /// where a received frame leaves the library's hands, on the thread taking it).
+    pub fn detached(self) -> Frame {
+        match self.store {
+            Store::Own(_) => self,
+            Store::Chunk(_) => self.copy_out(),
+        }
+    }
+
+    /// A copy in a buffer of its own, in a kept buffer (see `pool`): the index, then the bytes as
+    /// they are. The bytes are copied first and the index found by walking the copy: the frame's
+    /// bytes were written on another core, and one streaming copy takes their cache misses where
+    /// a walk would take them one at a time.
+    fn copy_out(&self) -> Frame {
+        let bytes = self.bytes();
+        let base = self.headers * SPAN;
+        let mut buf = super::pool::take(base + bytes.len());
+        buf.resize(base, 0);
+        buf.extend_from_slice(bytes);
+        // Two NULs a header, the colon's and the line end's, and no others before the body.
+        let (mut i, mut name, mut value) = (0, 0, None);
+        let (index, copied) = buf.split_at_mut(base);
+        for nul in super::swar::zero_positions(&copied[..self.body_start]) {
+            if i == self.headers {
+                break;
+            }
+            let Some(v) = value.take() else {
+                value = Some(nul + 1);
+                continue;
+            };
+            index[i * SPAN..(i + 1) * SPAN].copy_from_slice(&span_bytes(
+                base + name,
+                base + v,
+                nul - v,
+            ));
+            i += 1;
+            name = nul + 1 + usize::from(copied.get(nul + 1) == Some(&b'\n'));
+        }
+        debug_assert_eq!(i, self.headers);
+        Frame {
+            command: self.command,
+            store: Store::Own(buf),
+            headers: self.headers,
+            body_start: base + self.body_start,
+            link: self.link,
+        }
+    }
+
+    /// Whether the frame is a range of a received chunk (for tests).
+    #[cfg(test)]
+    pub(crate) fn in_a_chunk(&self) -> bool {
+        matches!(self.store, Store::Chunk(_))
+    }
+
+    /// The frame's bytes: its whole buffer, or its range of a chunk.
+    fn bytes(&self) -> &[u8] {
+        match &self.store {
+            Store::Own(buf) => buf,
+            Store::Chunk(c) => c.bytes(),
+        }
+    }
+
+    /// The frame's own buffer, to edit (a frame in a chunk is copied out first).
+    fn vec(&mut self) -> &mut Vec<u8> {
+        if let Store::Chunk(_) = self.store {
+            let own = self.copy_out();
+            self.replace_parts(own);
+        }
+        match &mut self.store {
+            Store::Own(buf) => buf,
+            Store::Chunk(_) => unreachable!("copied out above"),
         }
     }
 
@@ -277,16 +441,18 @@ impl Frame {
         write_name: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
         write_value: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<(), E> {
-        debug_assert!(i < self.headers && self.body_start == self.buf.len());
-        let name = self.buf.len();
-        write_name(&mut self.buf)?;
-        self.buf.push(0);
-        let value = self.buf.len();
-        write_value(&mut self.buf)?;
-        let value_len = self.buf.len() - value;
-        self.buf.push(0);
+        debug_assert!(i < self.headers && self.body_start == self.bytes().len());
+        let buf = self.vec();
+        let name = buf.len();
+        write_name(buf)?;
+        buf.push(0);
+        let value = buf.len();
+        write_value(buf)?;
+        let value_len = buf.len() - value;
+        buf.push(0);
+        let end = buf.len();
         self.write_span(i, name, value, value_len);
-        self.body_start = self.buf.len();
+        self.body_start = end;
         Ok(())
     }
 
@@ -303,8 +469,7 @@ impl Frame {
         body: &[u8],
     ) -> Frame {
         let base = lines.len() * SPAN;
-        // The decoder's frames, one per message received, in a kept buffer (see `pool`); frames
-        // built elsewhere (an application's, or a rare escaped head) are allocated as usual.
+        // In a kept buffer (see `pool`).
         let mut buf = super::pool::take(base + block.len() + body.len());
         // The index first, straight from the offsets (no zero-fill to write over).
         for &(start, colon, end) in lines {
@@ -320,7 +485,7 @@ impl Frame {
         buf.extend_from_slice(body);
         Frame {
             command,
-            buf,
+            store: Store::Own(buf),
             headers: lines.len(),
             body_start: base + block.len(),
             link: 0,
@@ -328,18 +493,18 @@ impl Frame {
     }
 
     fn write_span(&mut self, i: usize, name: usize, value: usize, value_len: usize) {
-        self.buf[i * SPAN..(i + 1) * SPAN].copy_from_slice(&span_bytes(name, value, value_len));
+        self.vec()[i * SPAN..(i + 1) * SPAN].copy_from_slice(&span_bytes(name, value, value_len));
     }
 
     /// Appends body bytes (after every header).
     pub(crate) fn extend_body(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
+        self.vec().extend_from_slice(bytes);
     }
 
     /// The whole buffer, for a decoder that reads a large body straight into the frame: the body
     /// runs to its end, so whatever is appended is body. Nothing before the body may be touched.
     pub(crate) fn body_buf(&mut self) -> &mut Vec<u8> {
-        &mut self.buf
+        self.vec()
     }
 
     /// Builder form of `add_header`.
@@ -354,8 +519,10 @@ impl Frame {
     }
 
     pub fn set_body(&mut self, body: &[u8]) {
-        self.buf.truncate(self.body_start);
-        self.buf.extend_from_slice(body);
+        let start = self.body_start;
+        let buf = self.vec();
+        buf.truncate(start);
+        buf.extend_from_slice(body);
     }
 
     /// Appends a header (rebuilds the buffer: frames are built once and read often).
@@ -369,39 +536,43 @@ impl Frame {
     }
 
     fn replace_parts(&mut self, mut f: Frame) {
-        std::mem::swap(&mut self.buf, &mut f.buf);
+        std::mem::swap(&mut self.store, &mut f.store);
         self.headers = f.headers;
         self.body_start = f.body_start;
     }
 
-    /// Header `i`'s (name offset, value offset, value length).
+    /// Header `i`'s (name offset, value offset, value length), from the index of a frame with a
+    /// buffer of its own.
     fn span(&self, i: usize) -> (usize, usize, usize) {
+        let buf = self.bytes();
         let at = |k: usize| {
             let o = i * SPAN + k * 4;
-            u32::from_ne_bytes(self.buf[o..o + 4].try_into().expect("4 bytes")) as usize
+            u32::from_ne_bytes(buf[o..o + 4].try_into().expect("4 bytes")) as usize
         };
         (at(0), at(1), at(2))
+    }
+
+    fn spans(&self) -> Spans<'_> {
+        Spans {
+            frame: self,
+            i: 0,
+            at: 0,
+        }
     }
 
     fn str_at(&self, from: usize, len: usize) -> &str {
         // SAFETY: every header was written from a `&str` or validated as UTF-8 by the decoder
         // (unescaping maps ASCII to ASCII, so it keeps UTF-8 valid).
-        unsafe { std::str::from_utf8_unchecked(&self.buf[from..from + len]) }
+        unsafe { std::str::from_utf8_unchecked(&self.bytes()[from..from + len]) }
     }
 
-    fn name_at(&self, i: usize) -> &str {
-        let (n, v, _) = self.span(i);
-        self.str_at(n, v - n - 1)
-    }
-
-    fn pair_at(&self, i: usize) -> (&str, &str) {
-        let (n, v, l) = self.span(i);
+    fn pair(&self, (n, v, l): (usize, usize, usize)) -> (&str, &str) {
         (self.str_at(n, v - n - 1), self.str_at(v, l))
     }
 
     /// The headers in the order they came, repeats included.
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
-        (0..self.headers).map(|i| self.pair_at(i))
+        self.spans().map(|s| self.pair(s))
     }
 
     pub fn header_count(&self) -> usize {
@@ -410,26 +581,27 @@ impl Frame {
 
     /// The `i`-th header.
     pub fn header_at(&self, i: usize) -> Option<(&str, &str)> {
-        (i < self.headers).then(|| self.pair_at(i))
+        self.spans().nth(i).map(|s| self.pair(s))
     }
 
     /// The `i`-th header's name and value, each with the NUL that ends it in the buffer (what a C
     /// string needs; the value holds no NUL of its own when it came from the decoder).
     pub fn header_at_with_nul(&self, i: usize) -> Option<(&[u8], &[u8])> {
-        (i < self.headers).then(|| {
-            let (n, v, l) = self.span(i);
-            (&self.buf[n..v], &self.buf[v..v + l + 1])
+        self.spans().nth(i).map(|(n, v, l)| {
+            let b = self.bytes();
+            (&b[n..v], &b[v..v + l + 1])
         })
     }
 
     /// Index of the first header called `name`.
     pub fn header_position(&self, name: &str) -> Option<usize> {
-        (0..self.headers).find(|&i| self.name_at(i) == name)
+        self.spans()
+            .position(|(n, v, _)| &self.bytes()[n..v - 1] == name.as_bytes())
     }
 
     /// The first value of a header (STOMP 1.2: only the first occurrence of a repeated header counts).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.header_position(name).map(|i| self.pair_at(i).1)
+        self.headers().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     pub fn has_header(&self, name: &str) -> bool {
@@ -479,13 +651,13 @@ impl Frame {
     }
 
     pub fn body(&self) -> &[u8] {
-        &self.buf[self.body_start..]
+        &self.bytes()[self.body_start..]
     }
 
     /// Bytes the frame holds (its headers and body): what the byte bounds on received frames
     /// waiting for the application count.
     pub fn size(&self) -> usize {
-        self.buf.len()
+        self.bytes().len()
     }
 
     /// The body as text, where it is UTF-8.
@@ -495,13 +667,9 @@ impl Frame {
 
     /// A copy without the body.
     pub fn without_body(&self) -> Frame {
-        Frame {
-            command: self.command,
-            buf: self.buf[..self.body_start].to_vec(),
-            headers: self.headers,
-            body_start: self.body_start,
-            link: 0,
-        }
+        let mut f = Frame::from_parts(self.command, self.headers(), b"");
+        f.link = 0;
+        f
     }
 }
 

@@ -1,7 +1,9 @@
 //! Sans-IO STOMP: frames, the codec, escaping and the connection state machine. Nothing here touches
-//! a socket or a clock, nor starts or waits for a thread (frame buffers are kept per thread and
-//! shared between threads for reuse: `pool`).
+//! a socket or a clock, nor starts or waits for a thread (a received MESSAGE stays in the chunk it
+//! was read into, which its frames share with the decoder: `chunk`; frame buffers are kept per
+//! thread and shared between threads for reuse: `pool`).
 
+mod chunk;
 pub mod codec;
 pub mod escape;
 pub mod frame;

@@ -1,24 +1,27 @@
-//! Buffers of dropped frames, kept for the decoder to build new frames in.
+//! Buffers of dropped frames, kept for received frames to be built in.
 //!
-//! A received frame is built on the thread that decodes (the I/O thread) and dropped on another (a
-//! dispatch thread after the callbacks, the application's after `stomp_frame_free`). glibc's malloc
-//! sends such a free to the allocating thread's arena, under the arena's lock, which the decoding
-//! thread takes for nearly every allocation (its own cache of freed chunks stays empty): the two
-//! threads collided every few messages, a futex wait on one side and a wake on the other, about a
-//! sixth of the I/O thread's time in perf while receiving at full speed.
+//! A received frame that needs a buffer of its own is built on one thread and dropped on another:
+//! a MESSAGE copied out of its chunk (`Frame::detached`) on the thread that took it from the
+//! receive queue and dropped by the application's `stomp_frame_free`, or a frame the decoder
+//! builds (escaped headers, RECEIPT, ERROR) on the I/O thread and dropped after the callbacks.
+//! glibc's malloc sends such a free to the allocating thread's arena, under the arena's lock,
+//! which the allocating thread takes for nearly every allocation (its own cache of freed chunks
+//! stays empty): when the decoder still copied every frame, the two threads collided every few
+//! messages, a futex wait on one side and a wake on the other, about a sixth of the I/O thread's
+//! time in perf while receiving at full speed.
 //!
 //! So a dropped frame's buffer goes to a short list of the dropping thread's own, which is handed
-//! to one shared list every `BATCH` buffers; the decoding thread takes up to `BATCH` of them from
-//! the shared list into a stash of its own when its stash runs dry. Only the decoder takes (an
-//! application thread that builds a frame now and then allocates it, and keeps no stash). A steady
-//! stream costs one lock of the shared list per `BATCH` frames on each side, and no allocation. A
-//! kept buffer is used only if it is not much larger than the frame (`take`), so that what the
-//! queues' byte bounds count (a frame's size) stays close to what it holds. The shared list's lock
-//! is a leaf: nothing else is taken under it.
+//! to one shared list every `BATCH` buffers; a thread building a received frame takes up to
+//! `BATCH` of them from the shared list into a stash of its own when its stash runs dry. Only
+//! those take (an application thread that builds a frame to send allocates it, and keeps no
+//! stash). A steady stream costs one lock of the shared list per `BATCH` frames on each side, and
+//! no allocation. A kept buffer is used only if it is not much larger than the frame (`take`), so
+//! that what the queues' byte bounds count (a frame's size) stays close to what it holds. The
+//! shared list's lock is a leaf: nothing else is taken under it.
 //!
 //! Memory stays bounded: only buffers from `MIN_CAP` to `MAX_CAP` bytes are kept (a large body's
 //! buffer is freed as before); the shared list holds at most `MAX_SHARED_BYTES` of them; each
-//! thread's list of dropped buffers holds fewer than `BATCH`, and a decoding thread's stash at most
+//! thread's list of dropped buffers holds fewer than `BATCH`, and a taking thread's stash at most
 //! `BATCH` (both freed when the thread ends). In practice what is kept is the size of the last
 //! burst of small frames.
 
@@ -36,7 +39,7 @@ const MAX_SHARED_BYTES: usize = 2 << 20;
 const MIN_CAP: usize = 128;
 const MAX_CAP: usize = 4 << 10;
 
-/// The list every thread hands its dropped buffers to, and decoding threads take from.
+/// The list every thread hands its dropped buffers to, and threads building received frames take from.
 struct SharedList {
     list: Mutex<Kept>,
     /// The list's length, read without its lock to skip it when empty (take) or full (give).

@@ -19,6 +19,38 @@ pub(crate) fn below(w: u64, n: u8) -> u64 {
     w.wrapping_sub(LO * n as u64) & !w & HI
 }
 
+/// The high bit of each byte of `w` that is zero, and of no other (exact, unlike `eq`).
+#[inline]
+pub(crate) fn zeros(w: u64) -> u64 {
+    !(((w & !HI).wrapping_add(!HI)) | w) & HI
+}
+
+/// Every position of a zero byte in `bytes`, in order, a word at a time.
+pub(crate) fn zero_positions(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let mut chunks = bytes.chunks(8);
+    let (mut next, mut base, mut mask) = (0usize, 0usize, 0u64);
+    std::iter::from_fn(move || {
+        while mask == 0 {
+            let chunk = chunks.next()?;
+            base = next;
+            next += chunk.len();
+            let w = match chunk.try_into() {
+                Ok(whole) => u64::from_le_bytes(whole),
+                Err(_) => {
+                    // A short last word, padded with bytes that are not zero.
+                    let mut w = [0xff; 8];
+                    w[..chunk.len()].copy_from_slice(chunk);
+                    u64::from_le_bytes(w)
+                }
+            };
+            mask = zeros(w);
+        }
+        let at = base + first(mask);
+        mask &= mask - 1;
+        Some(at)
+    })
+}
+
 /// The eight bytes at `chunk` as a word, the first byte lowest.
 #[inline]
 pub(crate) fn word(chunk: &[u8]) -> u64 {
@@ -33,6 +65,7 @@ pub(crate) fn first(mask: u64) -> usize {
 
 /// Position of the first byte of `bytes` in `set` (up to five bytes, ORed masks stay exact for the
 /// lowest match).
+#[inline]
 pub(crate) fn find_any(bytes: &[u8], set: &[u8]) -> Option<usize> {
     let mut chunks = bytes.chunks_exact(8);
     let mut at = 0;
@@ -112,11 +145,33 @@ mod tests {
                     }
                     let want = v.iter().position(|b| set.contains(b));
                     assert_eq!(find_any(&v, set), want, "{v:?}");
+                    let one = v.iter().position(|&b| b == c);
+                    assert_eq!(find_any(&v, &[c]), one, "{v:?} {c}");
                     let any_hit = any(&v, |w| set.iter().fold(0, |m, &c| m | eq(w, c))) != 0;
                     assert_eq!(any_hit, want.is_some(), "{v:?}");
                     let below_hit = any(&v, |w| below(w, c.max(1))) != 0;
                     assert_eq!(below_hit, v.iter().any(|&b| b < c.max(1)), "{v:?} {c}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn zero_positions_are_exact() {
+        // Zeros next to ones (where the inexact test borrows), at every offset and length.
+        for len in 0..40 {
+            for pattern in 0..8u32 {
+                let v: Vec<u8> = (0..len)
+                    .map(|i| match (i as u32 * 7 + pattern) % 5 {
+                        0 => 0,
+                        1 => 1,
+                        2 => 0x80,
+                        3 => 0xff,
+                        _ => b'a',
+                    })
+                    .collect();
+                let want: Vec<usize> = (0..len).filter(|&i| v[i] == 0).collect();
+                assert_eq!(zero_positions(&v).collect::<Vec<_>>(), want, "{v:?}");
             }
         }
     }
