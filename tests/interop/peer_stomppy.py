@@ -112,9 +112,13 @@ class Listener(stomp.ConnectionListener):
         self.errors = []
         self.disconnected = False
         self.connected_version = None
+        # stomp.py's connect(wait=True) returns once its transport is marked connected, which is
+        # before the listeners hear on_connected: check_version waits for this.
+        self.connected = threading.Event()
 
     def on_connected(self, frame):
         self.connected_version = frame.headers.get("version")
+        self.connected.set()
 
     def on_message(self, frame):
         self.messages.put(frame)
@@ -177,6 +181,9 @@ def open_conn(a):
 def check_version(lst, a):
     # The version the broker chose, from CONNECTED (a 1.0 broker may leave it out).
     want = "%d.%d" % (a.ver // 10, a.ver % 10)
+    if not lst.connected.wait(a.timeout):
+        print("peer_stomppy: connected, but on_connected never came", file=sys.stderr)
+        sys.exit(3)
     v = lst.connected_version
     if v != want and not (a.ver == 10 and v is None):
         print("peer_stomppy: negotiated version %s, asked for %s" % (v, want), file=sys.stderr)
