@@ -70,6 +70,19 @@ step "Rust tests: codec, session, policy (simulated time), real brokers, fake br
 cargo test --release -- --show-output 2>&1 | tee target/rust-tests.log   # --show-output: the figures tests print
 if grep -q "test result: FAILED" target/rust-tests.log; then exit 1; fi
 
+step "Miri: the read chunks frames share across threads (proto/chunk.rs; nightly, skipped without it)"
+# The unsafe code that lets a frame point into the decoder's read chunk, and the decoder reuse a
+# chunk once its frames are gone, run under Miri's checks of aliasing, data races and leaks. Like
+# the TSan stage, this needs nightly; without it (or its miri component) the step says skipped.
+if ! rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
+  echo "SKIPPED Miri: no nightly Rust toolchain"
+elif ! cargo +nightly miri --version >/dev/null 2>&1 && ! rustup component add miri --toolchain nightly; then
+  echo "SKIPPED Miri: the nightly miri component could not be installed"
+else
+  cargo +nightly miri test --lib -- proto::chunk proto::codec::chunk_tests::frames_dropped \
+    proto::codec::tests::frames_held proto::codec::tests::a_message_is_left proto::frame
+fi
+
 step "fuzzing: corpus replay and a short mutation run per target (the stable runner)"
 # The suite uses the stable runner (the same checks as the libFuzzer targets): installing cargo-fuzz
 # and building the instrumented targets takes minutes on a new machine. scripts/fuzz.sh without

@@ -16,10 +16,18 @@
 //! when it makes, reuses or leaves a chunk: the two threads do not trade the count's cache line for
 //! every frame. The chunk's memory is freed by whoever gives back the last reference.
 //!
+//! Memory: a frame holds its whole chunk. Frames queued for the application are a connection's
+//! consecutive messages, so they hold consecutive chunks; a chunk is left to its frames once less
+//! than a read's room (up to 64 KiB) is left in it, so a queue may hold up to about five times the
+//! bytes its byte bound counts (`Frame::size`) in the worst case, and about the same when reads are
+//! full. The decoder leaves a chunk grown for one large frame rather than read small ones into it,
+//! and goes back to a small chunk when its reads get small, whether or not frames hold the last.
+//!
 //! Writing into a chunk frames point into: the decoder writes only the bytes past those already
 //! handed out (reads go after the last byte received; the NULs into the head of the frame being
-//! built), and moves or overwrites earlier bytes only when no frame holds the chunk (`unique`).
-//! Frames only ever read their range.
+//! built), and moves or overwrites earlier bytes only when no frame holds the chunk (`reclaim`;
+//! the chunk checks every write against the bytes handed out since). Frames only ever read their
+//! range.
 
 use std::alloc::{Layout, alloc_zeroed, dealloc, handle_alloc_error};
 use std::ptr::NonNull;
@@ -103,6 +111,9 @@ pub(crate) struct Chunk {
     head: NonNull<Header>,
     /// References held here and not yet handed to frames.
     reserve: usize,
+    /// Bytes before this may be held by frames: writes go at or past it (checked) until `reclaim`
+    /// finds no frame left.
+    handed: usize,
 }
 
 // SAFETY: a Chunk is the one writer of its bytes (see the module's rules); the count is atomic.
@@ -123,6 +134,7 @@ impl Chunk {
                 return Chunk {
                     head,
                     reserve: RESERVE,
+                    handed: 0,
                 };
             }
             KEPT
@@ -145,6 +157,7 @@ impl Chunk {
         Chunk {
             head,
             reserve: RESERVE,
+            handed: 0,
         }
     }
 
@@ -153,10 +166,19 @@ impl Chunk {
         unsafe { self.head.as_ref().cap }
     }
 
-    /// No frame holds the chunk: all of it may be written.
+    /// No frame holds the chunk.
     pub(crate) fn unique(&self) -> bool {
         // SAFETY: as in `len`. Acquire: the frames' reads of their bytes are over.
         unsafe { self.head.as_ref() }.refs.load(Ordering::Acquire) == self.reserve
+    }
+
+    /// When no frame holds the chunk, makes all of it writable again and says true.
+    pub(crate) fn reclaim(&mut self) -> bool {
+        let free = self.unique();
+        if free {
+            self.handed = 0;
+        }
+        free
     }
 
     /// The whole chunk, to read.
@@ -166,17 +188,21 @@ impl Chunk {
         unsafe { std::slice::from_raw_parts(data(self.head), self.len()) }
     }
 
-    /// `range` to write: bytes no frame holds (past those handed out, or any when `unique`).
+    /// `range` to write: bytes no frame holds (past those handed out since the last `reclaim`).
     pub(crate) fn bytes_mut(&mut self, range: std::ops::Range<usize>) -> &mut [u8] {
         assert!(range.start <= range.end && range.end <= self.len());
+        assert!(
+            range.start >= self.handed,
+            "a write over bytes frames may hold"
+        );
         // SAFETY: within the allocation; no frame reads these bytes (the caller's rule, see the
         // module), and `&mut self` excludes this chunk's other views.
         unsafe { std::slice::from_raw_parts_mut(data(self.head).add(range.start), range.len()) }
     }
 
-    /// Moves `from` to the start of the chunk (the caller has checked `unique`).
+    /// Moves `from` to the start of the chunk (after a `reclaim` that said true).
     pub(crate) fn move_to_front(&mut self, from: std::ops::Range<usize>) {
-        debug_assert!(self.unique());
+        assert!(self.handed == 0, "a move over bytes frames may hold");
         assert!(from.start <= from.end && from.end <= self.len());
         // SAFETY: both ranges are within the allocation; `copy` allows overlap.
         unsafe {
@@ -186,7 +212,7 @@ impl Chunk {
     }
 
     /// A reference to `start..start + len` for a frame; the bytes must not be written again until
-    /// the chunk is `unique`.
+    /// the chunk is reclaimed.
     pub(crate) fn share(&mut self, start: usize, len: usize) -> ChunkRef {
         assert!(start <= self.len() && len <= self.len() - start);
         if self.reserve == 1 {
@@ -197,10 +223,11 @@ impl Chunk {
             self.reserve += RESERVE;
         }
         self.reserve -= 1;
+        self.handed = self.handed.max(start + len);
         ChunkRef {
             head: self.head,
-            start: start as u32,
-            len: len as u32,
+            start,
+            len,
         }
     }
 }
@@ -215,8 +242,9 @@ impl Drop for Chunk {
 /// A frame's bytes in a chunk: one reference, and the range.
 pub(crate) struct ChunkRef {
     head: NonNull<Header>,
-    start: u32,
-    len: u32,
+    // Full-width: with max_frame set past 4 GiB a chunk can be that large.
+    start: usize,
+    len: usize,
 }
 
 // SAFETY: a ChunkRef only reads bytes nobody writes while it lives; the count is atomic.
@@ -228,9 +256,7 @@ impl ChunkRef {
     pub(crate) fn bytes(&self) -> &[u8] {
         // SAFETY: the range was checked when it was shared, and our reference keeps it unwritten
         // and allocated.
-        unsafe {
-            std::slice::from_raw_parts(data(self.head).add(self.start as usize), self.len as usize)
-        }
+        unsafe { std::slice::from_raw_parts(data(self.head).add(self.start), self.len) }
     }
 }
 
@@ -260,13 +286,22 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "a write over bytes frames may hold")]
+    fn a_write_over_bytes_handed_out_is_refused() {
+        let mut c = Chunk::new(64);
+        let _held = c.share(8, 8);
+        assert!(!c.reclaim());
+        c.bytes_mut(10..12).fill(0);
+    }
+
+    #[test]
     fn unique_again_once_every_frame_is_dropped() {
         let mut c = Chunk::new(16);
         let refs: Vec<_> = (0..10).map(|i| c.share(i, 1)).collect();
         assert!(!c.unique());
         let t = std::thread::spawn(move || drop(refs));
         t.join().unwrap();
-        assert!(c.unique());
+        assert!(c.reclaim());
         c.bytes_mut(0..16).fill(7);
         c.move_to_front(8..16);
         assert_eq!(c.bytes(), [7; 16]);

@@ -359,7 +359,9 @@ impl Frame {
     }
 
     /// The frame with a buffer of its own: itself, or a copy of a frame that is in a chunk (made
-    /// where a received frame leaves the library's hands, on the thread taking it).
+    /// where a received frame leaves the library's hands, on the thread taking it). A MESSAGE from
+    /// `Decoder` or `Session` may be in the chunk it was read into, up to 80 KiB shared with the
+    /// frames read with it: one to be kept for long should be detached (`clone` copies too).
     pub fn detached(self) -> Frame {
         match self.store {
             Store::Own(_) => self,
