@@ -33,6 +33,7 @@
 #   BENCH_BROKER_PEER_N  the same for stomp.py, php-stomp and the Ruby gem     [20000]
 #   BENCH_IDLE_N     idle connections held open through RabbitMQ             [10000]
 #   BENCH_IDLE_HOLD  seconds they are held idle (1 s heart-beats both ways)   [120]
+#   BENCH_IDLE_FX_HOLD  the same against fixture_idle (the client's own cost)   [60]
 #   STOMP_RABBITMQ_PORT  RabbitMQ's STOMP port for the parts through it        [61613]
 #
 # What runs: C fixtures (bench/fixture_*.c) on 127.0.0.1, each on a port the kernel picks (it prints
@@ -70,14 +71,14 @@ if [ "$QUICK" = 1 ]; then
     RTT_N=${BENCH_RTT_N:-1000} RTT_WARMUP=${BENCH_RTT_WARMUP:-200}
     ALLOC_WARMUP=${BENCH_ALLOC_WARMUP:-5000} ALLOC_N=${BENCH_ALLOC_N:-20000}
     SWEEP_BYTES=${BENCH_SWEEP_BYTES:-33554432} SWEEP_MAXN=${BENCH_SWEEP_MAXN:-50000}
-    IDLE_N=${BENCH_IDLE_N:-1000} IDLE_HOLD=${BENCH_IDLE_HOLD:-15}
+    IDLE_N=${BENCH_IDLE_N:-1000} IDLE_HOLD=${BENCH_IDLE_HOLD:-15} IDLE_FX_HOLD=${BENCH_IDLE_FX_HOLD:-15}
     BROKER_N=${BENCH_BROKER_N:-20000} BROKER_PEER_N=${BENCH_BROKER_PEER_N:-5000}
 else
     N=${BENCH_N:-2000000} PY_N=${BENCH_PY_N:-100000} RUBY_N=${BENCH_RUBY_N:-20000}
     RTT_N=${BENCH_RTT_N:-5000} RTT_WARMUP=${BENCH_RTT_WARMUP:-1000}
     ALLOC_WARMUP=${BENCH_ALLOC_WARMUP:-10000} ALLOC_N=${BENCH_ALLOC_N:-100000}
     SWEEP_BYTES=${BENCH_SWEEP_BYTES:-268435456} SWEEP_MAXN=${BENCH_SWEEP_MAXN:-200000}
-    IDLE_N=${BENCH_IDLE_N:-10000} IDLE_HOLD=${BENCH_IDLE_HOLD:-120}
+    IDLE_N=${BENCH_IDLE_N:-10000} IDLE_HOLD=${BENCH_IDLE_HOLD:-120} IDLE_FX_HOLD=${BENCH_IDLE_FX_HOLD:-60}
     BROKER_N=${BENCH_BROKER_N:-100000} BROKER_PEER_N=${BENCH_BROKER_PEER_N:-20000}
 fi
 BODY=${BENCH_BODY:-100}
@@ -128,7 +129,7 @@ ln -sf "$TARGET/release/libstomp.so" "$OUT/lib/libstomp.so.0"
 ln -sf "$TARGET/release/libstomp.so" "$OUT/lib/libstomp.so"
 CC=${CC:-gcc}
 CFLAGS=(-O2 -std=c11 -Wall -Wextra -Wpedantic -Werror)
-for prog in fixture_swallow fixture_blast raw_publish raw_receive raw_rtt; do
+for prog in fixture_swallow fixture_blast fixture_idle raw_publish raw_receive raw_rtt; do
     "$CC" "${CFLAGS[@]}" -o "$OUT/$prog" "$ROOT/bench/$prog.c" "$ROOT/bench/bench_util.c"
 done
 "$CC" "${CFLAGS[@]}" -I "$ROOT/include" -o "$OUT/stomp_bench" "$ROOT/bench/stomp_bench.c" \
@@ -379,6 +380,14 @@ if [ "$IDLE" = 1 ] && rabbit_up; then
     say "idle: $IDLE_N connections through RabbitMQ, 1 s heart-beats, held $IDLE_HOLD s"
     RUN_TIMEOUT=$((IDLE_HOLD + 400)) run idle - "" "$OUT/idle_conns" "$RABBIT_PORT" "$IDLE_N" "$IDLE_HOLD"
 fi
+# The same against fixture_idle, a server that holds connections at the least cost it can (one
+# thread, epoll, one EOL to each a second): the client's own cost, told from RabbitMQ's, which
+# takes most of both cores to hold 10,000 connections. Not a target (the target is through
+# RabbitMQ); it says what the client would do with the broker elsewhere.
+if [ "$IDLE" = 1 ]; then
+    say "idle: $IDLE_N connections to fixture_idle, 1 s heart-beats, held $IDLE_FX_HOLD s"
+    RUN_TIMEOUT=$((IDLE_FX_HOLD + 400)) run idlefx fixture_idle "" "$OUT/idle_conns" @PORT@ "$IDLE_N" "$IDLE_FX_HOLD"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # The body-size sweep (--sweep): msg/s of raw, libstomp and php-stomp from 16 B to 1 MiB, every
@@ -589,6 +598,16 @@ if [ -n "$(field idle 3)" ]; then
     echo "  resident memory per connection     $(field idle 6) KiB (VmRSS after connecting minus before, / connected)"
     echo "  client CPU while idle              $(field idle 7) % of one core"
     echo "  heart-beat timeouts / disconnects  $(field idle 8) / $(field idle 9) during the hold"
+fi
+if [ -n "$(field idlefx 3)" ]; then
+    echo
+    echo "The same against fixture_idle, not a broker ($(field idlefx 3) connections, held $IDLE_FX_HOLD s): the client's own cost"
+    echo
+    echo "  connect all (concurrently)         $(field idlefx 4) s ($(field idlefx 10) not connected by the deadline)"
+    echo "  threads besides the caller's       $(field idlefx 5) at the end of the hold"
+    echo "  resident memory per connection     $(field idlefx 6) KiB"
+    echo "  client CPU while idle              $(field idlefx 7) % of one core"
+    echo "  heart-beat timeouts / disconnects  $(field idlefx 8) / $(field idlefx 9) during the hold"
 fi
 
 # ---------------------------------------------------------------------------------------------
