@@ -1744,6 +1744,31 @@ mod tests {
         });
     }
 
+    /// Feeds `stream` the way the I/O loop does, in reads of every size up to `max_read` (as a
+    /// socket gives them), and hands each frame decoded to `frame` with the size of the read that
+    /// completed it.
+    pub(super) fn read_in_steps(
+        d: &mut Decoder,
+        stream: &[u8],
+        max_read: usize,
+        mut frame: impl FnMut(Frame, usize),
+    ) {
+        let (mut at, mut step) = (0, 1usize);
+        while at < stream.len() {
+            step = (step * 7 + 13) % max_read + 1;
+            let room = d.read_buf();
+            let take = room.len().min(step).min(stream.len() - at);
+            room[..take].copy_from_slice(&stream[at..at + take]);
+            d.filled(take);
+            at += take;
+            while let Some(x) = d.next().unwrap() {
+                if let Decoded::Frame(f) = x {
+                    frame(f, take);
+                }
+            }
+        }
+    }
+
     /// Every way of reading a frame's headers and body gives the same as its copy with a buffer of
     /// its own.
     fn assert_reads_like_its_copy(f: &Frame) {
@@ -1834,26 +1859,15 @@ mod tests {
         let mut d = Decoder::new(Limits::default());
         d.set_version(Version::V1_2);
         let mut held: Vec<(usize, Frame)> = Vec::new();
-        let (mut at, mut n, mut step) = (0, 0, 1usize);
-        while at < stream.len() {
-            // Reads of every size, as the socket gives them.
-            step = (step * 7 + 13) % 9000 + 1;
-            let room = d.read_buf();
-            let take = room.len().min(step).min(stream.len() - at);
-            room[..take].copy_from_slice(&stream[at..at + take]);
-            d.filled(take);
-            at += take;
-            while let Some(x) = d.next().unwrap() {
-                if let Decoded::Frame(f) = x {
-                    held.push((n, f));
-                    n += 1;
-                }
-            }
+        let mut n = 0;
+        read_in_steps(&mut d, &stream, 9000, |f, read| {
+            held.push((n, f));
+            n += 1;
             // Now and then the application is done with all but the latest few.
-            if step % 5 == 0 && held.len() > 8 {
+            if read % 5 == 0 && held.len() > 8 {
                 held.drain(..held.len() - 8);
             }
-        }
+        });
         assert_eq!(n, sent.len());
         let mut in_chunks = 0;
         for (i, f) in &held {
@@ -2056,20 +2070,7 @@ mod chunk_tests {
         });
         let mut d = Decoder::new(Limits::default());
         d.set_version(Version::V1_2);
-        let (mut at, mut step) = (0, 1usize);
-        while at < stream.len() {
-            step = (step * 7 + 13) % 20000 + 1;
-            let room = d.read_buf();
-            let take = room.len().min(step).min(stream.len() - at);
-            room[..take].copy_from_slice(&stream[at..at + take]);
-            d.filled(take);
-            at += take;
-            while let Some(x) = d.next().unwrap() {
-                if let Decoded::Frame(f) = x {
-                    tx.send(f).unwrap();
-                }
-            }
-        }
+        super::tests::read_in_steps(&mut d, &stream, 20000, |f, _| tx.send(f).unwrap());
         drop(tx);
         assert_eq!(consumer.join().unwrap(), count);
     }
