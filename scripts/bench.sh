@@ -17,7 +17,8 @@
 # Environment knobs (defaults in brackets; --quick lowers the counts):
 #   BENCH_N          messages per throughput run of libstomp and php-stomp    [2000000]
 #   BENCH_RAW_N      messages per raw-socket ceiling run (it is fast)         [5 x BENCH_N]
-#   BENCH_RUNS       runs per throughput figure; the best is kept             [1]
+#   BENCH_RUNS       runs per throughput figure against the fixtures (raw, libstomp, php-stomp,
+#                    TLS); the best is kept. The host's load moves a single run by up to 2 x.  [3]
 #   BENCH_PY_N       messages per stomp.py run                                 [100000]
 #   BENCH_RUBY_N     messages per Ruby stomp gem run (about 6 k msg/s)         [20000]
 #   BENCH_BODY       body bytes                                                [100]
@@ -84,7 +85,7 @@ fi
 BODY=${BENCH_BODY:-100}
 SYS_N=${BENCH_SYS_N:-$([ "$QUICK" = 1 ] && echo 20000 || echo 100000)}
 RAW_N=${BENCH_RAW_N:-$((5 * N))}
-RUNS=${BENCH_RUNS:-1}
+RUNS=${BENCH_RUNS:-3}
 LARGE_N=${BENCH_LARGE_N:-$([ "$QUICK" = 1 ] && echo 4 || echo 8)}
 LARGE_BODY=${BENCH_LARGE_BODY:-67108864}
 PY=/usr/bin/python3 # Debian's python3-stomp is for this one, not a pyenv python3 first on PATH
@@ -174,8 +175,9 @@ run() {
     local key=$1 fixture=$2 fargs=$3
     shift 3
     local cmd=("$@") line rc=0 runs=$RUNS i
-    # RTT and allocation runs are one each; throughput runs keep the best of RUNS.
-    case "$key" in *rtt* | alloc.*) runs=1 ;; esac
+    # Throughput runs against the fixtures keep the best of RUNS; the rest (round trips,
+    # allocations, syscalls, the slow peers, the sweep, large bodies, RabbitMQ, idle) run once.
+    case "$key" in *rtt* | alloc.* | sys.* | py.* | rb.* | sw.* | lg.* | bk.* | idle*) runs=1 ;; esac
     for ((i = 0; i < runs; i++)); do run_once "$key" "$fixture" "$fargs" "${cmd[@]}"; done
     # php-stomp's reader now and then stops part-way through a blast: readFrame() gives up after its
     # 30 s read timeout with the fixture long done (2 of 3 quiet full runs lost the figure that
