@@ -78,6 +78,10 @@ if ! rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
   echo "SKIPPED Miri: no nightly Rust toolchain"
 elif ! cargo +nightly miri --version >/dev/null 2>&1 && ! rustup component add miri --toolchain nightly; then
   echo "SKIPPED Miri: the nightly miri component could not be installed"
+elif ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -x 'rust-src' >/dev/null &&
+     ! rustup component add rust-src --toolchain nightly; then
+  # Miri builds its own standard library from rust-src (as the TSan stage does).
+  echo "SKIPPED Miri: the nightly rust-src component could not be installed"
 else
   cargo +nightly miri test --lib -- proto::chunk proto::codec::chunk_tests::frames_dropped \
     proto::codec::tests::frames_held proto::codec::tests::a_message_is_left proto::frame

@@ -80,6 +80,24 @@ fn data(h: NonNull<Header>) -> *mut u8 {
     unsafe { h.as_ptr().add(1).cast::<u8>() }
 }
 
+/// A new chunk of `cap` bytes, zeroed, with `RESERVE` references (the caller's).
+fn allocate(cap: usize) -> NonNull<Header> {
+    let layout = layout(cap);
+    // SAFETY: the layout is never zero-sized (it holds the header).
+    let p = unsafe { alloc_zeroed(layout) }.cast::<Header>();
+    let Some(head) = NonNull::new(p) else {
+        handle_alloc_error(layout)
+    };
+    // SAFETY: freshly allocated, aligned for the header.
+    unsafe {
+        head.as_ptr().write(Header {
+            refs: AtomicUsize::new(RESERVE),
+            cap,
+        })
+    };
+    head
+}
+
 /// Gives back `n` references; frees the chunk when they were the last.
 ///
 /// # Safety
@@ -124,35 +142,16 @@ unsafe impl Sync for Chunk {}
 impl Chunk {
     /// A chunk of at least `cap` bytes: a kept one, or a new one zeroed.
     pub(crate) fn new(cap: usize) -> Chunk {
-        let cap = if cap > KEPT / 2 && cap <= KEPT {
-            let kept = free_list().pop();
-            if let Some(Kept(head)) = kept {
+        let kept_size = cap > KEPT / 2 && cap <= KEPT;
+        let head = match kept_size.then(|| free_list().pop()).flatten() {
+            Some(Kept(head)) => {
                 // SAFETY: a kept chunk is ours alone; its count is back to zero.
                 unsafe { head.as_ref() }
                     .refs
                     .store(RESERVE, Ordering::Relaxed);
-                return Chunk {
-                    head,
-                    reserve: RESERVE,
-                    handed: 0,
-                };
+                head
             }
-            KEPT
-        } else {
-            cap
-        };
-        let layout = layout(cap);
-        // SAFETY: the layout is never zero-sized (it holds the header).
-        let p = unsafe { alloc_zeroed(layout) }.cast::<Header>();
-        let Some(head) = NonNull::new(p) else {
-            handle_alloc_error(layout)
-        };
-        // SAFETY: freshly allocated, aligned for the header.
-        unsafe {
-            head.as_ptr().write(Header {
-                refs: AtomicUsize::new(RESERVE),
-                cap,
-            })
+            None => allocate(if kept_size { KEPT } else { cap }),
         };
         Chunk {
             head,

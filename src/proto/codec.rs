@@ -16,7 +16,7 @@
 
 use super::chunk::{Chunk, KEPT};
 use super::escape::{self, escape_into, unescape_into};
-use super::frame::{Command, Frame, Version, shown_value};
+use super::frame::{Command, Frame, Version, end_header_lines, shown_value};
 use super::mem::{LARGE_BODY, advise_huge_pages};
 use super::scan::{BACKSLASH, HIGH, Lines, NUL, masks_at};
 use crate::error::{Error, ErrorKind, Result, err};
@@ -248,20 +248,14 @@ impl Decoder {
             self.offered = l.left;
             return &mut l.frame.body_buf()[l.at..];
         }
-        if self.pos == self.end {
-            if self.buf.reclaim() {
-                self.pos = 0;
-                self.end = 0;
-                self.scan = 0;
-                if self.head.is_none() {
-                    self.shrink();
-                }
-            } else if self.head.is_none() && self.buf.len() > 2 * self.read_size {
-                // Nothing buffered, and a chunk larger than reads now need is held by frames
-                // (the last of a burst, queued): left to them, so that an idle connection goes
-                // back to a small buffer as it did with nothing held.
-                self.buf = Chunk::new(self.read_size);
-                (self.pos, self.end, self.scan) = (0, 0, 0);
+        // Nothing buffered: the chunk starts over when no frame holds it. One that frames hold
+        // (the last of a burst, queued) and that is larger than reads now need is left to them
+        // by `shrink`, so that an idle connection goes back to a small buffer either way.
+        if self.pos == self.end
+            && (self.buf.reclaim() || (self.head.is_none() && self.buf.len() > 2 * self.read_size))
+        {
+            (self.pos, self.end, self.scan) = (0, 0, 0);
+            if self.head.is_none() {
                 self.shrink();
             }
         }
@@ -580,12 +574,12 @@ impl Decoder {
         };
         let head = self.head.take().expect("checked above");
         // The common case inline, with no Result to copy the frame out of (a stall measured in perf).
-        let frame = if head.command == Command::Message && self.copies_block(&head) {
-            self.chunk_frame(&head, start, end)
-        } else if self.copies_block(&head) {
-            self.block_frame(&head, &self.buf.bytes()[start..end])
-        } else {
+        let frame = if !self.copies_block(&head) {
             self.build(&head, &self.buf.bytes()[start..end])?
+        } else if head.command == Command::Message {
+            self.chunk_frame(&head, start, end)
+        } else {
+            self.block_frame(&head, &self.buf.bytes()[start..end])
         };
         self.pos = end + 1;
         self.scan = self.pos;
@@ -648,11 +642,7 @@ impl Decoder {
         let first = self.pos + head.first;
         // Past `pos`: bytes no frame holds yet.
         let block = self.buf.bytes_mut(first..first + head.header_bytes);
-        let origin = head.first as u32;
-        for &(_, colon, line_end) in &self.lines {
-            block[(colon - origin) as usize] = 0;
-            block[(line_end - origin) as usize] = 0;
-        }
+        end_header_lines(block, head.first as u32, &self.lines);
         let bytes = self.buf.share(first, end - first);
         Frame::in_chunk(head.command, bytes, self.lines.len(), start - first)
     }
@@ -1909,7 +1899,7 @@ mod chunk_tests {
     use super::tests::decode_all;
     use super::*;
 
-    /// Feeds `bytes` the way the I/O loop does: as much as `read_buf` offers, each time.
+    /// `Decoder::push`, with `each` told after every read.
     fn feed_full_reads(d: &mut Decoder, mut bytes: &[u8], mut each: impl FnMut(&Decoder)) {
         while !bytes.is_empty() {
             let room = d.read_buf();
@@ -1969,10 +1959,10 @@ mod chunk_tests {
         let mut d = Decoder::new(Limits::default());
         d.set_version(Version::V1_2);
         let (head, tail) = raw.split_at(raw.len() - 300);
-        feed_full_reads(&mut d, head, |_| {});
-        feed_full_reads(&mut d, tail, |_| {});
+        d.push(head);
+        d.push(tail);
         let big = d.next().unwrap().unwrap();
-        feed_full_reads(&mut d, b"MESSAGE\ndestination:/q\n\nsmall\0", |_| {});
+        d.push(b"MESSAGE\ndestination:/q\n\nsmall\0");
         let small = match d.next().unwrap() {
             Some(Decoded::Frame(f)) => f,
             other => panic!("{other:?}"),
@@ -2012,7 +2002,7 @@ mod chunk_tests {
         let mut last = None;
         // A burst read in full reads, then its last message alone (a short read).
         for bytes in [&burst[..], &one[..]] {
-            feed_full_reads(&mut d, bytes, |_| {});
+            d.push(bytes);
             while let Some(x) = d.next().unwrap() {
                 last = Some(x); // the others are dropped at once (callbacks); the last stays queued
             }

@@ -271,6 +271,17 @@ impl Iterator for Spans<'_> {
     }
 }
 
+/// Writes a NUL over each header line's colon and line end in `block` (a head's header lines,
+/// `origin` where it starts in the coordinates of `lines`' (start, colon, end) offsets): what makes
+/// each name and value a C string in place, in a frame's own buffer or in a chunk.
+#[inline]
+pub(crate) fn end_header_lines(block: &mut [u8], origin: u32, lines: &[(u32, u32, u32)]) {
+    for &(_, colon, end) in lines {
+        block[(colon - origin) as usize] = 0;
+        block[(end - origin) as usize] = 0;
+    }
+}
+
 /// The header at `at` in the bytes of a frame in a chunk, `name\0value\0` and the LF of a CRLF
 /// line end (a name never starts with one): its (name offset, value offset, value length), and
 /// `at` moved to the next.
@@ -479,11 +490,7 @@ impl Frame {
             buf.extend_from_slice(&span_bytes(base + start, base + colon + 1, end - colon - 1));
         }
         buf.extend_from_slice(block);
-        let head = &mut buf[base..];
-        for &(_, colon, end) in lines {
-            head[(colon - origin) as usize] = 0;
-            head[(end - origin) as usize] = 0;
-        }
+        end_header_lines(&mut buf[base..], origin, lines);
         buf.extend_from_slice(body);
         Frame {
             command,

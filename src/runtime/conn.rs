@@ -2,8 +2,9 @@
 //!
 //! Lock order, where two are held: `core` first, then `recv`'s (its outbox, then its inbox) or
 //! `dispatch` (then the dispatch pool's ready list); `recv`'s and `dispatch` are never taken before
-//! `core`, nor `listeners` with another. The frame-buffer pool's lock (`proto::pool`) is a leaf,
-//! taken under any of these when a frame is built or dropped, and nothing is taken under it.
+//! `core`, nor `listeners` with another. The frame-buffer pool's lock (`proto::pool`) and the
+//! kept read chunks' (`proto::chunk`) are leaves, taken under any of these when a frame is built
+//! or dropped, and nothing is taken under them.
 //! No lock here is ever held while user code runs.
 
 use std::collections::VecDeque;
